@@ -1,0 +1,240 @@
+"""Every error bpbfx raises or reports through ``on_error``.
+
+One root, so ``except BpbfxError`` catches everything the SDK produces::
+
+    BpbfxError
+    ├── ConfigurationError (also ValueError)    you asked for something invalid; raised at once
+    │   ├── InvalidStreamError                  bad stream name / channel parameters
+    │   └── CredentialsError                    missing or malformed API keys
+    ├── ClientClosedError                       the client was closed; it cannot be restarted
+    ├── TransportError                          the connection itself
+    │   ├── ConnectionLostError                 socket closed or reset (code, reason)
+    │   ├── HandshakeError                      the HTTP upgrade was refused (status, e.g. 429)
+    │   └── WatchdogTimeout                     nothing arrived for too long (silence seconds)
+    ├── RemoteProtocolError                     the peer sent something we cannot understand
+    │   ├── MalformedFrameError                 not JSON / unexpected shape (keeps the frame)
+    │   └── UnsupportedVersionError             Bitfinex server that is not API version 2
+    ├── ExchangeError                           the exchange answered with an error code
+    │   ├── SubscriptionError                   subscribe/unsubscribe refused
+    │   ├── AuthenticationError                 signature, key or nonce refused
+    │   └── RateLimitError                      channel or connection limit reached
+    ├── StreamSilentError                       a subscribed stream never delivered / went quiet
+    ├── BookError                               a local order book is known to be wrong
+    │   ├── ChecksumMismatchError               Bitfinex ``cs`` differs from the local book
+    │   ├── SequenceGapError                    a sequence / update id was skipped
+    │   └── StaleBookError                      the book could not be (re)synchronised
+    └── CallbackError                           a user callback raised (original in __cause__)
+
+Every error carries structured fields (``code``, ``stream``, ...) besides its message, so
+programs can branch on them without parsing text.  No error message ever contains an API
+secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BookError",
+    "BpbfxError",
+    "CallbackError",
+    "ChecksumMismatchError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConnectionLostError",
+    "CredentialsError",
+    "ExchangeError",
+    "HandshakeError",
+    "InvalidStreamError",
+    "MalformedFrameError",
+    "RateLimitError",
+    "RemoteProtocolError",
+    "SequenceGapError",
+    "StaleBookError",
+    "StreamSilentError",
+    "SubscriptionError",
+    "TransportError",
+    "UnsupportedVersionError",
+    "WatchdogTimeout",
+]
+
+
+class BpbfxError(Exception):
+    """Root of every bpbfx error.
+
+    Attributes:
+        message: human readable text (also ``str(exc)``).
+        code: exchange error code where there is one, else ``None``.
+        stream: the stream / channel concerned, where there is one, else ``None``.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, stream: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.stream = stream
+
+    def __repr__(self) -> str:
+        parts = [repr(self.message)]
+        if self.code is not None:
+            parts.append(f"code={self.code!r}")
+        if self.stream is not None:
+            parts.append(f"stream={self.stream!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class ConfigurationError(BpbfxError, ValueError):
+    """Invalid arguments from the caller; raised at once, before anything is sent."""
+
+
+class InvalidStreamError(ConfigurationError):
+    """A stream name or channel parameter is not valid; the message lists what is."""
+
+
+class CredentialsError(ConfigurationError):
+    """API keys are missing or malformed (the message never contains the secret)."""
+
+
+class ClientClosedError(BpbfxError):
+    """The client has been closed and cannot be used again."""
+
+
+class TransportError(BpbfxError):
+    """A problem with the WebSocket connection itself."""
+
+
+class ConnectionLostError(TransportError):
+    """The connection closed or failed; the client reconnects on its own.
+
+    Attributes:
+        close_code: WebSocket close code if the peer sent one.
+        reason: close reason or the underlying error text.
+    """
+
+    def __init__(self, message: str, *, close_code: int | None = None, reason: str = "") -> None:
+        super().__init__(message, code=close_code)
+        self.close_code = close_code
+        self.reason = reason
+
+
+class HandshakeError(TransportError):
+    """The server refused the WebSocket upgrade (``status`` is the HTTP status, e.g. 429)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, code=status)
+        self.status = status
+
+
+class WatchdogTimeout(TransportError):
+    """Nothing arrived on a connection for ``silence`` seconds (limit ``timeout``)."""
+
+    def __init__(self, message: str, *, silence: float, timeout: float, stream: str | None = None) -> None:
+        super().__init__(message, stream=stream)
+        self.silence = silence
+        self.timeout = timeout
+
+
+class RemoteProtocolError(BpbfxError):
+    """The peer sent something that does not follow its protocol."""
+
+
+class MalformedFrameError(RemoteProtocolError):
+    """A frame could not be decoded; ``frame`` keeps (a prefix of) the raw text."""
+
+    def __init__(self, message: str, *, frame: bytes | str = b"", stream: str | None = None) -> None:
+        super().__init__(message, stream=stream)
+        self.frame = frame
+
+
+class UnsupportedVersionError(RemoteProtocolError):
+    """The server speaks an API version this client does not support."""
+
+    def __init__(self, message: str, *, version: Any) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+class ExchangeError(BpbfxError):
+    """The exchange answered with an error.
+
+    Attributes:
+        request: the request that caused it, when known (a dict as sent, secrets removed).
+        payload: the exchange's error frame as decoded JSON.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        stream: str | None = None,
+        request: dict[str, Any] | None = None,
+        payload: Any = None,
+    ) -> None:
+        super().__init__(message, code=code, stream=stream)
+        self.request = request
+        self.payload = payload
+
+
+class SubscriptionError(ExchangeError):
+    """A subscribe or unsubscribe request was refused."""
+
+
+class AuthenticationError(ExchangeError):
+    """Authentication was refused (bad key, signature, nonce or timestamp window)."""
+
+
+class RateLimitError(ExchangeError):
+    """A channel or connection limit was reached; the client backs off."""
+
+
+class StreamSilentError(BpbfxError):
+    """A subscribed stream has not delivered anything for ``silence`` seconds.
+
+    On Backpack an unknown or closed symbol is silent forever (no error frame), so this is how
+    a typo in a symbol is reported.
+    """
+
+    def __init__(self, message: str, *, stream: str, silence: float) -> None:
+        super().__init__(message, stream=stream)
+        self.silence = silence
+
+
+class BookError(BpbfxError):
+    """A local order book is known to be wrong; it is marked invalid and resynchronised."""
+
+    def __init__(self, message: str, *, symbol: str, stream: str | None = None, code: int | None = None) -> None:
+        super().__init__(message, code=code, stream=stream)
+        self.symbol = symbol
+
+
+class ChecksumMismatchError(BookError):
+    """The exchange's book checksum differs from the local book's."""
+
+    def __init__(self, message: str, *, symbol: str, expected: int, got: int, stream: str | None = None) -> None:
+        super().__init__(message, symbol=symbol, stream=stream)
+        self.expected = expected
+        self.got = got
+
+
+class SequenceGapError(BookError):
+    """A sequence number or update id was skipped (``expected`` then ``got``)."""
+
+    def __init__(self, message: str, *, symbol: str, expected: int, got: int, stream: str | None = None) -> None:
+        super().__init__(message, symbol=symbol, stream=stream)
+        self.expected = expected
+        self.got = got
+
+
+class StaleBookError(BookError):
+    """A book could not be synchronised (e.g. the snapshot could not be fetched or aligned)."""
+
+
+class CallbackError(BpbfxError):
+    """A user callback raised; the original exception is ``__cause__`` and ``original``."""
+
+    def __init__(self, message: str, *, hook: str, original: BaseException) -> None:
+        super().__init__(message)
+        self.hook = hook
+        self.original = original

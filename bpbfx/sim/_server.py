@@ -1,0 +1,379 @@
+"""The server machinery shared by the exchange simulators.
+
+A :class:`SimServer` runs a ``websockets`` asyncio server on 127.0.0.1 in a background thread,
+so that synchronous tests, the demo and users' own programs can start it, point a client at
+``server.url`` and drive faults from their own thread.  Exchange behaviour lives in the
+subclasses (:mod:`bpbfx.sim.backpack`, :mod:`bpbfx.sim.bitfinex`).
+
+Every public method is thread-safe and may be called from any thread except the server's own
+loop thread (they wait for the loop).  ``websockets`` is an optional dependency: install the
+``sim`` extra (``pip install "bpbfx[sim]"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from http import HTTPStatus
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+try:
+    from websockets.asyncio.server import Server, ServerConnection, serve
+    from websockets.datastructures import Headers
+    from websockets.exceptions import ConnectionClosed
+    from websockets.http11 import Request, Response
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "bpbfx.sim needs the 'websockets' package: pip install 'bpbfx[sim]'"
+    ) from exc
+
+__all__ = ["SimConnection", "SimServer"]
+
+log = logging.getLogger("bpbfx.sim")
+
+T = TypeVar("T")
+
+
+class SimConnection:
+    """One client connected to a simulator (used from the simulator's loop thread).
+
+    Attributes:
+        id: sequence number of the connection on its server, from 1.
+        ws: the underlying ``websockets`` connection.
+        state: free-form per-connection protocol state for the exchange subclass.
+    """
+
+    def __init__(self, server: SimServer, ws: ServerConnection, conn_id: int) -> None:
+        self.server = server
+        self.ws = ws
+        self.id = conn_id
+        self.state: dict[str, Any] = {}
+        self.silent = False
+        self.frames_sent = 0
+
+    async def send(self, message: str | dict[str, Any] | list[Any]) -> None:
+        """Send one frame (dicts and lists are JSON-encoded) unless the server or this
+        connection has been made silent.  A connection that closed meanwhile is ignored."""
+        if self.silent or self.server._silent:
+            return
+        text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+        try:
+            await self.ws.send(text)
+        except ConnectionClosed:
+            return
+        self.frames_sent += 1
+
+    async def send_raw(self, message: str | bytes) -> None:
+        """Send a frame exactly as given, even while silent (fault injection)."""
+        try:
+            await self.ws.send(message)
+        except ConnectionClosed:
+            return
+
+
+class SimServer:
+    """Background-thread WebSocket (and tiny HTTP GET) server on 127.0.0.1.
+
+    Args:
+        host: interface to bind; only loopback addresses make sense for a simulator.
+        port: TCP port, 0 for any free port (read it back from :attr:`port`).
+        tick_interval: seconds between calls of :meth:`on_tick` (market data generation);
+            ``None`` disables the ticker.
+        ping_interval: seconds between protocol pings sent to every client, ``None`` for none.
+
+    Use as a context manager or call :meth:`start` / :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tick_interval: float | None = 0.05,
+        ping_interval: float | None = None,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self.port = 0
+        self.tick_interval = tick_interval
+        self.ping_interval = ping_interval
+        self.connections: dict[int, SimConnection] = {}
+        self.total_connections = 0
+        self.received: list[tuple[int, Any]] = []
+        self.http_requests: list[tuple[str, dict[str, str]]] = []
+        self._silent = False
+        self._refuse_status: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._start_error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> SimServer:
+        """Bind the port and start serving in a background thread; returns ``self``.
+
+        Raises:
+            OSError: the port could not be bound.
+            RuntimeError: the server is already running.
+        """
+        if self._thread is not None:
+            raise RuntimeError("simulator already started")
+        self._thread = threading.Thread(target=self._run, name=f"{type(self).__name__}", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._start_error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._start_error
+        return self
+
+    def stop(self) -> None:
+        """Close every connection and stop the server thread (idempotent)."""
+        loop, thread = self._loop, self._thread
+        if thread is None or loop is None:
+            return
+        if thread.is_alive() and self._stopping is not None:
+            loop.call_soon_threadsafe(self._stopping.set)
+        thread.join(10)
+        self._thread = None
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``ws://127.0.0.1:<port>`` (the port is known once started)."""
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """``http://127.0.0.1:<port>``: the same port answers plain HTTP GETs (REST endpoints)."""
+        return f"http://{self.host}:{self.port}"
+
+    # ------------------------------------------------------------------ controls (any thread)
+    def call(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float = 10.0) -> T:
+        """Run the coroutine function ``fn()`` on the server loop and return its result."""
+        if self._loop is None:
+            raise RuntimeError("simulator not started")
+        return asyncio.run_coroutine_threadsafe(fn(), self._loop).result(timeout)
+
+    def drop_connections(self) -> int:
+        """Abort every client's TCP connection without a close frame; returns how many."""
+
+        async def go() -> int:
+            conns = list(self.connections.values())
+            for c in conns:
+                transport = c.ws.transport
+                if transport is not None:
+                    transport.abort()
+            return len(conns)
+
+        return self.call(go)
+
+    def close_connections(self, code: int = 1001, reason: str = "going away") -> int:
+        """Close every client connection with a close frame ``code``/``reason``."""
+
+        async def go() -> int:
+            conns = list(self.connections.values())
+            await asyncio.gather(*(c.ws.close(code, reason) for c in conns), return_exceptions=True)
+            return len(conns)
+
+        return self.call(go)
+
+    def set_silent(self, silent: bool = True) -> None:
+        """Stop (or resume) sending anything at all, pings included, on every connection."""
+        self._silent = silent
+
+    def refuse_connections(self, status: int | None = 429) -> None:
+        """Answer new WebSocket handshakes with HTTP ``status`` (``None`` to accept again)."""
+        self._refuse_status = status
+
+    def inject(self, message: str | bytes) -> int:
+        """Send a raw frame to every connected client (even while silent); returns how many."""
+
+        async def go() -> int:
+            conns = list(self.connections.values())
+            for c in conns:
+                await c.send_raw(message)
+            return len(conns)
+
+        return self.call(go)
+
+    @property
+    def connection_count(self) -> int:
+        """Clients connected right now."""
+        return len(self.connections)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Block until ``predicate()`` is true (re-checked on every server event); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.05))
+        return True
+
+    def wait_for_connections(self, n: int, timeout: float = 10.0) -> bool:
+        """Block until at least ``n`` connections have ever been accepted."""
+        return self.wait_for(lambda: self.total_connections >= n, timeout)
+
+    def received_frames(self, conn_id: int | None = None) -> list[Any]:
+        """Decoded frames the clients sent (optionally of one connection), oldest first."""
+        with self._cond:
+            return [f for cid, f in self.received if conn_id is None or cid == conn_id]
+
+    # ------------------------------------------------------------------ subclass hooks
+    async def on_connect(self, conn: SimConnection) -> None:
+        """Called when a client connects (e.g. Bitfinex sends ``info``)."""
+
+    async def on_message(self, conn: SimConnection, message: str | bytes) -> None:
+        """Called for every frame a client sends."""
+
+    async def on_disconnect(self, conn: SimConnection) -> None:
+        """Called when a client has gone."""
+
+    async def on_tick(self) -> None:
+        """Called every ``tick_interval`` seconds to generate market data."""
+
+    def http_get(self, path: str, params: dict[str, str]) -> tuple[int, Any] | None:
+        """Answer a plain HTTP GET with ``(status, json_body)``, or ``None`` for 404."""
+        return None
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def notify(self) -> None:
+        """Wake up :meth:`wait_for` callers after a state change."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def record(self, conn: SimConnection, frame: Any) -> None:
+        """Remember a decoded client frame for :meth:`received_frames`."""
+        with self._cond:
+            self.received.append((conn.id, frame))
+            self._cond.notify_all()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Start a task on the server loop that is cancelled when the server stops."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ------------------------------------------------------------------ internals
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported to start()
+            if not self._started.is_set():
+                self._start_error = exc
+                self._started.set()
+            else:
+                log.exception("simulator crashed")
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        server = await serve(
+            self._handler,
+            self.host,
+            self._requested_port,
+            process_request=self._process_request,
+            ping_interval=None,
+            compression=None,
+            max_size=2**22,
+        )
+        self._server = server
+        sock = next(iter(server.sockets))
+        self.port = sock.getsockname()[1]
+        ticker = self.spawn(self._ticker()) if self.tick_interval else None
+        self._started.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            server.close(close_connections=True)
+            await server.wait_closed()
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _ticker(self) -> None:
+        assert self.tick_interval is not None
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            try:
+                await self.on_tick()
+            except Exception:  # noqa: BLE001 - a simulator bug must not stop the feed
+                log.exception("simulator tick failed")
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            parts = urlsplit(request.path)
+            params = dict(parse_qsl(parts.query))
+            with self._cond:
+                self.http_requests.append((parts.path, params))
+                self._cond.notify_all()
+            answer = self.http_get(parts.path, params)
+            if answer is None:
+                status, body = 404, {"code": "NOT_FOUND", "message": f"no route {parts.path}"}
+            else:
+                status, body = answer
+            data = json.dumps(body).encode()
+            headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")])
+            return Response(status, HTTPStatus(status).phrase, headers, data)
+        if self._refuse_status is not None:
+            return connection.respond(HTTPStatus(self._refuse_status), "refused by simulator\n")
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        self.total_connections += 1
+        conn = SimConnection(self, ws, self.total_connections)
+        self.connections[conn.id] = conn
+        self.notify()
+        pinger = self.spawn(self._pinger(conn)) if self.ping_interval else None
+        try:
+            await self.on_connect(conn)
+            async for message in ws:
+                try:
+                    await self.on_message(conn, message)
+                except Exception:  # noqa: BLE001 - keep serving the connection
+                    log.exception("simulator failed to handle a message")
+        except ConnectionClosed:
+            pass
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+            self.connections.pop(conn.id, None)
+            try:
+                await self.on_disconnect(conn)
+            finally:
+                self.notify()
+
+    async def _pinger(self, conn: SimConnection) -> None:
+        assert self.ping_interval is not None
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            if self._silent or conn.silent:
+                continue
+            try:
+                await conn.ws.ping(b"sim")
+            except ConnectionClosed:
+                return
