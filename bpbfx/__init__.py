@@ -1,7 +1,75 @@
-"""bpbfx: synchronous, callback-based WebSocket streams for Backpack Exchange and Bitfinex."""
+"""bpbfx: synchronous, callback-based WebSocket streams for Backpack Exchange and Bitfinex.
+
+Public names::
+
+    from bpbfx import BackpackClient, BitfinexClient, Backoff, BpbfxError
+"""
 
 from __future__ import annotations
 
+import logging
+
+from .backoff import Backoff
+from .backpack.client import BackpackClient
+from .base import ClientStats, StreamStats
+from .events import Event, UnknownEvent
+from .exceptions import (
+    AuthenticationError,
+    BookError,
+    BpbfxError,
+    CallbackError,
+    ChecksumMismatchError,
+    ClientClosedError,
+    ConfigurationError,
+    ConnectionLostError,
+    CredentialsError,
+    ExchangeError,
+    HandshakeError,
+    InvalidStreamError,
+    MalformedFrameError,
+    RateLimitError,
+    RemoteProtocolError,
+    SequenceGapError,
+    StaleBookError,
+    StreamSilentError,
+    SubscriptionError,
+    TransportError,
+    UnsupportedVersionError,
+    WatchdogTimeout,
+)
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+logging.getLogger("bpbfx").addHandler(logging.NullHandler())
+
+__all__ = [
+    "AuthenticationError",
+    "Backoff",
+    "BackpackClient",
+    "BookError",
+    "BpbfxError",
+    "CallbackError",
+    "ChecksumMismatchError",
+    "ClientClosedError",
+    "ClientStats",
+    "ConfigurationError",
+    "ConnectionLostError",
+    "CredentialsError",
+    "Event",
+    "ExchangeError",
+    "HandshakeError",
+    "InvalidStreamError",
+    "MalformedFrameError",
+    "RateLimitError",
+    "RemoteProtocolError",
+    "SequenceGapError",
+    "StaleBookError",
+    "StreamSilentError",
+    "StreamStats",
+    "SubscriptionError",
+    "TransportError",
+    "UnknownEvent",
+    "UnsupportedVersionError",
+    "WatchdogTimeout",
+    "__version__",
+]

@@ -1,0 +1,496 @@
+"""Backpack's WebSocket protocol without I/O: stream names, request frames, frame decoding.
+
+Rules implemented here (PROTOCOLS.md, "Backpack Exchange"):
+
+- ``{"method":"SUBSCRIBE","params":[...]}`` / ``UNSUBSCRIBE``; several streams per frame; no
+  reply on success; an unknown symbol is silent forever (the client watches for that).
+- Error frames ``{"id":null,"error":{"code":N,"message":...}}``: 4006 invalid stream, 4008
+  invalid depth window, 4002 parse error; the socket stays open.
+- Data ``{"stream":name,"data":{...}}``; times ``E``/``T`` in microseconds, seen both as
+  numbers and strings, so every integer field is parsed leniently.
+- ``account.*`` streams are signed per SUBSCRIBE frame (see :mod:`.auth`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from ..events import Event, UnknownEvent
+from ..exceptions import (
+    AuthenticationError,
+    ExchangeError,
+    InvalidStreamError,
+    MalformedFrameError,
+    SubscriptionError,
+)
+from .auth import Signer
+from .events import (
+    BookTicker,
+    Depth,
+    Kline,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    OrderUpdate,
+    PositionUpdate,
+    RfqUpdate,
+    Ticker,
+    Trade,
+)
+
+__all__ = [
+    "DEPTH_WINDOWS",
+    "KLINE_INTERVALS",
+    "PUBLIC_TYPES",
+    "PRIVATE_TYPES",
+    "decode",
+    "error_from_frame",
+    "is_private",
+    "stream_symbol",
+    "subscribe_frames",
+    "unsubscribe_frame",
+    "validate_stream",
+]
+
+PUBLIC_TYPES = ("depth", "trade", "ticker", "bookTicker", "kline", "markPrice", "openInterest", "liquidation")
+PRIVATE_TYPES = ("account.orderUpdate", "account.positionUpdate", "account.rfqUpdate")
+DEPTH_WINDOWS = ("200ms", "600ms", "1000ms")
+KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1month")
+# Streams that publish at least every few seconds on a live market; a long silence on one of
+# these means an unknown or closed symbol (Backpack sends no error for those).
+REGULAR_TYPES = frozenset({"depth", "bookTicker", "ticker", "markPrice"})
+
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
+_TYPO = {
+    "trades": "trade",
+    "book": "depth",
+    "orderbook": "depth",
+    "tickers": "ticker",
+    "bookticker": "bookTicker",
+    "klines": "kline",
+    "candle": "kline",
+    "markprice": "markPrice",
+    "openinterest": "openInterest",
+    "liquidations": "liquidation",
+}
+_EXAMPLES = "e.g. depth.SOL_USDC, depth.200ms.SOL_USDC, trade.SOL_USDC, kline.1m.SOL_USDC, account.orderUpdate"
+
+
+def _check_symbol(stream: str, symbol: str) -> None:
+    if not _SYMBOL.match(symbol):
+        hint = f" (did you mean {symbol.upper()}?)" if _SYMBOL.match(symbol.upper()) else ""
+        raise InvalidStreamError(
+            f"invalid symbol {symbol!r} in stream {stream!r}: Backpack symbols are upper case "
+            f"like SOL_USDC or BTC_USDC_PERP{hint}",
+            stream=stream,
+        )
+
+
+def validate_stream(stream: str) -> str:
+    """Return ``stream`` if it is a valid Backpack stream name, else raise.
+
+    Raises:
+        InvalidStreamError: with a message saying what is valid (types, depth windows, kline
+            intervals, symbol spelling).
+    """
+    if not isinstance(stream, str) or not stream.strip():
+        raise InvalidStreamError(f"empty stream name; valid streams look like {_EXAMPLES}")
+    if stream != stream.strip():
+        raise InvalidStreamError(f"stream name {stream!r} has surrounding spaces", stream=stream)
+    for private in PRIVATE_TYPES:
+        if stream == private:
+            return stream
+        if stream.startswith(private + "."):
+            _check_symbol(stream, stream[len(private) + 1 :])
+            return stream
+    if stream.startswith("account."):
+        raise InvalidStreamError(
+            f"unknown private stream {stream!r}; valid: {', '.join(PRIVATE_TYPES)} (optionally .<symbol>)",
+            stream=stream,
+        )
+    kind, _, rest = stream.partition(".")
+    if kind not in PUBLIC_TYPES:
+        fix = _TYPO.get(kind.lower()) or next((t for t in PUBLIC_TYPES if t.lower() == kind.lower()), None)
+        hint = f" (did you mean {fix}.{rest}?)" if fix and rest else ""
+        raise InvalidStreamError(
+            f"unknown stream type {kind!r} in {stream!r}{hint}; valid types: {', '.join(PUBLIC_TYPES)}, "
+            f"{', '.join(PRIVATE_TYPES)}",
+            stream=stream,
+        )
+    if kind == "liquidation" and not rest:
+        return stream
+    if not rest:
+        raise InvalidStreamError(f"stream {stream!r} needs a symbol, {_EXAMPLES}", stream=stream)
+    if kind == "depth":
+        first, _, tail = rest.partition(".")
+        if re.fullmatch(r"\d+ms", first):
+            if first not in DEPTH_WINDOWS:
+                raise InvalidStreamError(
+                    f"invalid depth window {first!r} in {stream!r}; valid: realtime (depth.<symbol>) or "
+                    f"{', '.join(DEPTH_WINDOWS)}",
+                    stream=stream,
+                    code=4008,
+                )
+            if not tail:
+                raise InvalidStreamError(f"stream {stream!r} needs a symbol after the window", stream=stream)
+            rest = tail
+    elif kind == "kline":
+        interval, _, tail = rest.partition(".")
+        if interval not in KLINE_INTERVALS or not tail:
+            raise InvalidStreamError(
+                f"invalid kline stream {stream!r}; use kline.<interval>.<symbol> with interval one of "
+                f"{', '.join(KLINE_INTERVALS)}",
+                stream=stream,
+            )
+        rest = tail
+    _check_symbol(stream, rest)
+    return stream
+
+
+def is_private(stream: str) -> bool:
+    """True for ``account.*`` streams, which need a signature."""
+    return stream.startswith("account.")
+
+
+def stream_symbol(stream: str) -> str | None:
+    """The market symbol of a (valid) stream name, or ``None`` for account-wide streams."""
+    for private in PRIVATE_TYPES:
+        if stream.startswith(private):
+            return stream[len(private) + 1 :] or None
+    kind, _, rest = stream.partition(".")
+    if kind == "depth":
+        first, _, tail = rest.partition(".")
+        return tail if first in DEPTH_WINDOWS else rest
+    if kind == "kline":
+        return rest.partition(".")[2]
+    return rest or None
+
+
+def stream_type(stream: str) -> str:
+    """``"depth"``, ``"trade"``, ..., or the private type (``"account.orderUpdate"``)."""
+    for private in PRIVATE_TYPES:
+        if stream.startswith(private):
+            return private
+    return stream.partition(".")[0]
+
+
+def subscribe_frames(streams: Iterable[str], signer: Signer | None) -> list[dict[str, Any]]:
+    """SUBSCRIBE frames for ``streams``: the public ones in one frame, the private ones in a
+    second frame signed now (a fresh timestamp every time: re-sign on every resubscribe).
+
+    Raises:
+        CredentialsError: a private stream without a signer.
+    """
+    public = [s for s in streams if not is_private(s)]
+    private = [s for s in streams if is_private(s)]
+    frames: list[dict[str, Any]] = []
+    if public:
+        frames.append({"method": "SUBSCRIBE", "params": public})
+    if private:
+        if signer is None:
+            from ..exceptions import CredentialsError
+
+            raise CredentialsError(
+                f"{', '.join(private)} needs API keys: pass api_key/api_secret or set "
+                "BACKPACK_PUBLIC_KEY/BACKPACK_SECRET_KEY (or PUBLIC_KEY/SECRET_KEY) in the environment or .env"
+            )
+        frames.append({"method": "SUBSCRIBE", "params": private, "signature": signer.subscribe_signature()})
+    return frames
+
+
+def unsubscribe_frame(streams: Iterable[str]) -> dict[str, Any]:
+    """One UNSUBSCRIBE frame."""
+    return {"method": "UNSUBSCRIBE", "params": list(streams)}
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """Compact JSON text of a request frame."""
+    return json.dumps(frame, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------- decoding
+
+_ERROR_HINTS = {
+    4006: f"the stream type is not one Backpack knows; {_EXAMPLES}",
+    4008: f"depth windows are realtime (depth.<symbol>) or {', '.join(DEPTH_WINDOWS)}",
+    4002: "the server could not parse a request frame (bad JSON or unknown method)",
+}
+
+
+def error_from_frame(error: Any, request: dict[str, Any] | None = None) -> ExchangeError:
+    """Exception for an ``{"id":null,"error":{...}}`` frame's ``error`` object."""
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message", "") if isinstance(error, dict) else str(error)
+    hint = _ERROR_HINTS.get(code) if isinstance(code, int) else None
+    text = f"Backpack error {code}: {message}" + (f" ({hint})" if hint else "")
+    if request is not None:
+        text += f"; likely caused by {json.dumps(request)[:200]}"
+    if isinstance(code, int) and code in (4006, 4008):
+        return SubscriptionError(text, code=code, request=request, payload=error)
+    lowered = str(message).lower()
+    if "signature" in lowered or "auth" in lowered or "key" in lowered or "timestamp" in lowered:
+        return AuthenticationError(text, code=code, request=request, payload=error)
+    return ExchangeError(text, code=code, request=request, payload=error)
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int else int(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else (value if type(value) is int else int(value))
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _levels(rows: list[list[str]]) -> tuple[tuple[Decimal, Decimal], ...]:
+    return tuple((Decimal(p), Decimal(q)) for p, q in rows)
+
+
+def _depth(stream: str, symbol: str | None, d: dict[str, Any]) -> Depth:
+    return Depth(
+        stream=stream,
+        symbol=symbol,
+        data=d,
+        first_update_id=_int(d["U"]),
+        last_update_id=_int(d["u"]),
+        bids=_levels(d["b"]),
+        asks=_levels(d["a"]),
+        event_time_us=_int(d["E"]),
+        engine_time_us=_opt_int(d.get("T")),
+    )
+
+
+def _trade(stream: str, symbol: str | None, d: dict[str, Any]) -> Trade:
+    b, a = d.get("b"), d.get("a")
+    return Trade(
+        stream=stream,
+        symbol=symbol,
+        data=d,
+        trade_id=_int(d["t"]),
+        price=Decimal(d["p"]),
+        quantity=Decimal(d["q"]),
+        buyer_is_maker=d.get("m"),
+        buy_order_id=None if b is None else str(b),
+        sell_order_id=None if a is None else str(a),
+        event_time_us=_int(d["E"]),
+        engine_time_us=_opt_int(d.get("T")),
+    )
+
+
+def _ticker(stream: str, symbol: str | None, d: dict[str, Any]) -> Ticker:
+    return Ticker(
+        stream=stream,
+        symbol=symbol,
+        data=d,
+        open=Decimal(d["o"]),
+        close=Decimal(d["c"]),
+        high=Decimal(d["h"]),
+        low=Decimal(d["l"]),
+        volume=Decimal(d["v"]),
+        quote_volume=Decimal(d["V"]),
+        trades=_int(d.get("n", 0)),
+        event_time_us=_int(d["E"]),
+    )
+
+
+def _book_ticker(stream: str, symbol: str | None, d: dict[str, Any]) -> BookTicker:
+    return BookTicker(
+        stream=stream,
+        symbol=symbol,
+        data=d,
+        bid_price=_dec(d.get("b")),
+        bid_quantity=_dec(d.get("B")),
+        ask_price=_dec(d.get("a")),
+        ask_quantity=_dec(d.get("A")),
+        update_id=_opt_int(d.get("u")),
+        event_time_us=_int(d["E"]),
+        engine_time_us=_opt_int(d.get("T")),
+    )
+
+
+def _kline(stream: str, symbol: str | None, d: dict[str, Any]) -> Kline:
+    return Kline(
+        stream=stream,
+        symbol=symbol,
+        data=d,
+        interval=stream.split(".", 2)[1],
+        start=str(d["t"]),
+        end=str(d["T"]),
+        open=Decimal(d["o"]),
+        close=Decimal(d["c"]),
+        high=Decimal(d["h"]),
+        low=Decimal(d["l"]),
+        volume=Decimal(d["v"]),
+        trades=_int(d.get("n", 0)),
+        closed=bool(d.get("X", False)),
+        event_time_us=_int(d["E"]),
+    )
+
+
+def _mark_price(stream: str, symbol: str | None, d: dict[str, Any]) -> MarkPrice:
+    return MarkPrice(
+        stream=stream,
+        symbol=symbol,
+        data=d,
+        mark_price=Decimal(d["p"]),
+        index_price=_dec(d.get("i")),
+        funding_rate=_dec(d.get("f")),
+        next_funding_time_ms=_opt_int(d.get("n")),
+        event_time_us=_int(d["E"]),
+        engine_time_us=_opt_int(d.get("T")),
+    )
+
+
+def _open_interest(stream: str, symbol: str | None, d: dict[str, Any]) -> OpenInterest:
+    return OpenInterest(
+        stream=stream, symbol=symbol, data=d, open_interest=Decimal(d["o"]), event_time_us=_int(d["E"])
+    )
+
+
+def _liquidation(stream: str, symbol: str | None, d: dict[str, Any]) -> Liquidation:
+    return Liquidation(
+        stream=stream,
+        symbol=d.get("s", symbol),
+        data=d,
+        price=Decimal(d["p"]),
+        quantity=Decimal(d["q"]),
+        side=d.get("S"),
+        event_time_us=_int(d["E"]),
+        engine_time_us=_opt_int(d.get("T")),
+    )
+
+
+def _order_update(stream: str, symbol: str | None, d: dict[str, Any]) -> OrderUpdate:
+    i, c = d.get("i"), d.get("c")
+    return OrderUpdate(
+        stream=stream,
+        symbol=d.get("s", symbol),
+        data=d,
+        event_type=d.get("e"),
+        order_id=None if i is None else str(i),
+        client_id=_opt_int(c),
+        side=d.get("S"),
+        order_type=d.get("o"),
+        status=d.get("X"),
+        price=_dec(d.get("p")),
+        quantity=_dec(d.get("q")),
+        executed_quantity=_dec(d.get("z")),
+        fill_price=_dec(d.get("L")),
+        fill_quantity=_dec(d.get("l")),
+        trade_id=_opt_int(d.get("t")),
+        fee=_dec(d.get("n")),
+        fee_symbol=d.get("N"),
+        is_maker=d.get("m"),
+        event_time_us=_opt_int(d.get("E")),
+        engine_time_us=_opt_int(d.get("T")),
+    )
+
+
+def _position_update(stream: str, symbol: str | None, d: dict[str, Any]) -> PositionUpdate:
+    return PositionUpdate(
+        stream=stream,
+        symbol=d.get("s", symbol),
+        data=d,
+        event_type=d.get("e"),
+        net_quantity=_dec(d.get("q")),
+        entry_price=_dec(d.get("B")),
+        mark_price=_dec(d.get("M")),
+        pnl_realized=_dec(d.get("p")),
+        pnl_unrealized=_dec(d.get("P")),
+        event_time_us=_opt_int(d.get("E")),
+    )
+
+
+def _rfq_update(stream: str, symbol: str | None, d: dict[str, Any]) -> RfqUpdate:
+    return RfqUpdate(
+        stream=stream, symbol=d.get("s", symbol), data=d, event_type=d.get("e"), event_time_us=_opt_int(d.get("E"))
+    )
+
+
+Decoder = Callable[[str, "str | None", Any], Event]
+
+_DECODERS: dict[str, Decoder] = {
+    "depth": _depth,
+    "trade": _trade,
+    "ticker": _ticker,
+    "bookTicker": _book_ticker,
+    "kline": _kline,
+    "markPrice": _mark_price,
+    "openInterest": _open_interest,
+    "liquidation": _liquidation,
+    "account.orderUpdate": _order_update,
+    "account.positionUpdate": _position_update,
+    "account.rfqUpdate": _rfq_update,
+}
+
+
+def _unknown(stream: str, symbol: str | None, d: Any) -> Event:
+    return UnknownEvent(stream=stream, symbol=symbol, data=d)
+
+
+class FrameDecoder:
+    """Decodes data frames; caches the decoder and symbol of each stream name it has seen."""
+
+    __slots__ = ("_routes",)
+
+    def __init__(self) -> None:
+        self._routes: dict[str, tuple[Decoder, str | None]] = {}
+
+    def route(self, stream: str) -> tuple[Decoder, str | None]:
+        """(decoder, symbol) for a stream name; unknown types decode to :class:`UnknownEvent`."""
+        route = self._routes.get(stream)
+        if route is None:
+            try:
+                validate_stream(stream)
+                kind = stream_type(stream)
+                route = (_DECODERS.get(kind, _unknown), stream_symbol(stream))
+            except InvalidStreamError:
+                route = (_unknown, None)
+            if len(self._routes) < 10_000:
+                self._routes[stream] = route
+        return route
+
+    def decode_data(self, stream: str, data: Any) -> Event:
+        """Typed event for one ``data`` object of ``stream``.
+
+        Raises:
+            MalformedFrameError: a field is missing or not a number.
+        """
+        decoder, symbol = self.route(stream)
+        try:
+            return decoder(stream, symbol, data)
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            raise MalformedFrameError(
+                f"malformed {stream} frame ({type(exc).__name__}: {exc}): {json.dumps(data)[:200]}",
+                frame=json.dumps(data)[:500],
+                stream=stream,
+            ) from exc
+
+
+_default = FrameDecoder()
+
+
+def decode(frame: bytes | str, decoder: FrameDecoder = _default) -> Event | ExchangeError:
+    """Decode one raw frame into a typed event, or the :class:`ExchangeError` it reports.
+
+    Raises:
+        MalformedFrameError: not JSON, or not a known envelope.
+    """
+    try:
+        msg = json.loads(frame)
+    except ValueError as exc:
+        raise MalformedFrameError(f"frame is not JSON ({exc}): {frame[:200]!r}", frame=frame[:500]) from exc
+    if type(msg) is dict:
+        stream = msg.get("stream")
+        if stream is not None:
+            return decoder.decode_data(stream, msg.get("data"))
+        if "error" in msg:
+            return error_from_frame(msg["error"])
+    raise MalformedFrameError(f"unexpected frame (no stream, no error): {frame[:200]!r}", frame=frame[:500])

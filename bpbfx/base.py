@@ -1,0 +1,342 @@
+"""What every exchange client shares: user hooks, lifecycle, error reporting and stats.
+
+Threading contract (the same for both exchanges):
+
+- Each WebSocket connection has a **reader thread** (named ``<client>-reader``) that runs
+  ``on_open``, ``on_message``, ``on_ping``, ``on_close``, ``on_reconnect``, ``on_book`` and most
+  ``on_error`` calls for that connection, one at a time and in arrival order.  A slow callback
+  delays reading (and the pong to a server ping), so hand heavy work to your own thread.
+- A **watchdog thread** per connection detects silence; its reports reach ``on_error`` from
+  that thread.
+- Methods you call (``subscribe``, ``close``, ...) may be called from any thread, including from
+  inside a callback.
+- An exception raised by your callback is caught, wrapped in :class:`CallbackError` (the
+  original is ``__cause__``) and passed to ``on_error``; the connection carries on.  An exception
+  raised by ``on_error`` itself is logged on the ``bpbfx`` logger and dropped.
+- Without an ``on_error`` hook, errors are logged on the ``bpbfx`` logger at WARNING level.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeVar
+
+from .backoff import Backoff
+from .events import Event
+from .exceptions import BpbfxError, CallbackError, ClientClosedError, TransportError
+from .transport import Connection, RateLimiter
+
+__all__ = ["BaseClient", "ClientStats", "StreamStats"]
+
+log = logging.getLogger("bpbfx")
+
+C = TypeVar("C", bound="BaseClient")
+
+MessageHook = Callable[[Any, Event], None]
+ErrorHook = Callable[[Any, BaseException], None]
+PingHook = Callable[[Any, bytes], None]
+OpenHook = Callable[[Any], None]
+CloseHook = Callable[[Any, "int | None", str], None]
+ReconnectHook = Callable[[Any, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """Counters of one stream: messages delivered and seconds since the last one (``None``
+    if it never delivered)."""
+
+    messages: int
+    last_message_age: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """A plain snapshot of a client's counters (see :meth:`BaseClient.stats`)."""
+
+    messages: int
+    bytes: int
+    reconnects: int
+    resyncs: int
+    watchdog_trips: int
+    errors: int
+    connections: int
+    open_connections: int
+    last_message_age: float | None
+    streams: Mapping[str, StreamStats] = field(default_factory=dict)
+
+
+class _StreamCounter:
+    """Mutable per-stream counter kept by the reader thread (no lock: single writer)."""
+
+    __slots__ = ("count", "last", "since")
+
+    def __init__(self, since: float) -> None:
+        self.count = 0
+        self.last = 0.0
+        self.since = since  # when the subscription was (re)sent; for silence checks
+
+
+class BaseClient:
+    """Lifecycle and hooks shared by :class:`~bpbfx.BackpackClient` and
+    :class:`~bpbfx.BitfinexClient`; not used directly.
+
+    Hooks are plain attributes and may also be assigned after construction.  Each receives the
+    client as its first argument: ``on_message(client, event)``, ``on_error(client, exc)``,
+    ``on_ping(client, payload)``, ``on_open(client)``, ``on_close(client, code, reason)``,
+    ``on_reconnect(client, attempt)``.
+    """
+
+    exchange: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        *,
+        on_message: MessageHook | None = None,
+        on_error: ErrorHook | None = None,
+        on_ping: PingHook | None = None,
+        on_open: OpenHook | None = None,
+        on_close: CloseHook | None = None,
+        on_reconnect: ReconnectHook | None = None,
+        backoff: Backoff | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.on_message = on_message
+        self.on_error = on_error
+        self.on_ping = on_ping
+        self.on_open = on_open
+        self.on_close = on_close
+        self.on_reconnect = on_reconnect
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise TypeError(f"backoff must be a bpbfx.Backoff, got {type(backoff).__name__}")
+        self.backoff = backoff or Backoff()
+        self.name = name or self.exchange
+        self._lock = threading.RLock()  # protocol state; user callbacks run outside it
+        self._connections: list[Connection] = []
+        self._ready = threading.Event()
+        self._closed = threading.Event()
+        self._started = False
+        self._streams: dict[str, _StreamCounter] = {}
+        self._errors = 0
+        self._resyncs = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self: C) -> C:
+        """Connect in the background and return at once (idempotent); returns the client.
+
+        Runs on the caller's thread.  Raises :class:`ClientClosedError` after :meth:`close`.
+        """
+        with self._lock:
+            if self._closed.is_set():
+                raise ClientClosedError(f"{self.name} client is closed; create a new one")
+            if self._started:
+                return self
+            self._started = True
+            self._on_start()
+            conns = list(self._connections)
+        for conn in conns:
+            conn.start()
+        return self
+
+    def run_forever(self) -> None:
+        """Start if needed and block until :meth:`close` is called (from a callback or another
+        thread) or Ctrl-C is pressed; the client is closed on return.
+
+        Raises :class:`ClientClosedError` if the client was already closed.
+        """
+        self.start()
+        try:
+            while not self._closed.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            log.info("%s: interrupted, closing", self.name)
+        finally:
+            self.close()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until connected and every subscription is in place (True), or ``timeout``
+        seconds pass (False).  Any thread except the client's own reader threads."""
+        return self._ready.wait(timeout)
+
+    @property
+    def ready(self) -> bool:
+        """True while connected with every subscription in place."""
+        return self._ready.is_set()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """Close every connection and stop every thread this client started.
+
+        Idempotent and safe from any thread, including from inside a callback (the calling
+        reader thread then ends as soon as the callback returns).  ``on_close`` runs once, on
+        the calling thread, with code 1000.
+        """
+        with self._lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            self._ready.clear()
+            conns = list(self._connections)
+        for conn in conns:
+            conn.close()
+        self._on_closed()
+        self._call_hook("on_close", self.on_close, 1000, "closed by client")
+
+    def __enter__(self: C) -> C:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ stats
+    def stats(self) -> ClientStats:
+        """A consistent snapshot of the counters (any thread)."""
+        now = time.monotonic()
+        conns = list(self._connections)
+        last = max((c.last_frame_at for c in conns), default=0.0)
+        with self._lock:
+            streams = {
+                name: StreamStats(c.count, (now - c.last) if c.count else None) for name, c in self._streams.items()
+            }
+        return ClientStats(
+            messages=sum(c.frames_received for c in conns),
+            bytes=sum(c.bytes_received for c in conns),
+            reconnects=sum(c.reconnects for c in conns),
+            resyncs=self._resyncs,
+            watchdog_trips=sum(c.watchdog_trips for c in conns),
+            errors=self._errors,
+            connections=len(conns),
+            open_connections=sum(1 for c in conns if c.is_open),
+            last_message_age=(now - last) if last else None,
+            streams=MappingProxyType(streams),
+        )
+
+    # ------------------------------------------------------------------ for subclasses
+    def _on_start(self) -> None:
+        """Create the initial connections (called under the lock by :meth:`start`)."""
+
+    def _on_closed(self) -> None:
+        """Release exchange resources after every connection closed."""
+
+    def _new_connection(
+        self,
+        url: str,
+        *,
+        silence_timeout: float | None,
+        connect_timeout: float,
+        timer_interval: float,
+        rate_limiter: RateLimiter | None = None,
+        suffix: str = "",
+    ) -> Connection:
+        conn = Connection(
+            url,
+            self,
+            name=f"{self.name}{suffix}",
+            backoff=self.backoff,
+            silence_timeout=silence_timeout,
+            connect_timeout=connect_timeout,
+            timer_interval=timer_interval,
+            rate_limiter=rate_limiter,
+        )
+        self._connections.append(conn)
+        return conn
+
+    def _stream_counter(self, stream: str) -> _StreamCounter:
+        counter = self._streams.get(stream)
+        if counter is None:
+            counter = self._streams[stream] = _StreamCounter(time.monotonic())
+        return counter
+
+    def _call_hook(self, name: str, hook: Callable[..., Any] | None, *args: Any) -> None:
+        """Run a user hook; its exception goes to ``on_error`` as a :class:`CallbackError`."""
+        if hook is None:
+            return
+        try:
+            hook(self, *args)
+        except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
+            self._callback_failed(name, exc)
+
+    def _callback_failed(self, name: str, exc: Exception) -> None:
+        err = CallbackError(f"{name} callback raised {type(exc).__name__}: {exc}", hook=name, original=exc)
+        err.__cause__ = exc
+        self._report(err)
+
+    def _report(self, exc: BaseException) -> None:
+        """Deliver an error to ``on_error`` (or the log when there is none); never raises."""
+        self._errors += 1
+        hook = self.on_error
+        if hook is None:
+            log.warning("%s: %s", self.name, exc)
+            return
+        try:
+            hook(self, exc)
+        except Exception:  # noqa: BLE001 - nowhere left to report to
+            log.exception("%s: on_error callback raised while handling %r", self.name, exc)
+
+    def _deliver(self, event: Event) -> None:
+        """Hand one event to ``on_message`` (the hot path)."""
+        hook = self.on_message
+        if hook is not None:
+            try:
+                hook(self, event)
+            except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
+                self._callback_failed("on_message", exc)
+
+    # ------------------------------------------------------------------ ConnectionListener
+    def on_connection_open(self, conn: Connection) -> None:
+        """Transport callback (reader thread): send subscriptions, then ``on_open``."""
+        self._handle_open(conn)
+        self._call_hook("on_open", self.on_open)
+
+    def on_connection_frame(self, conn: Connection, data: bytes) -> None:
+        """Transport callback (reader thread)."""
+        self._handle_frame(conn, data)
+
+    def on_connection_ping(self, conn: Connection, payload: bytes) -> None:
+        """Transport callback (reader thread): report the server's protocol ping."""
+        self._call_hook("on_ping", self.on_ping, payload)
+
+    def on_connection_closed(self, conn: Connection, error: TransportError) -> None:
+        """Transport callback (reader thread): report, reset state, ``on_close``."""
+        self._ready.clear()
+        self._handle_closed(conn, error)
+        self._report(error)
+        self._call_hook("on_close", self.on_close, getattr(error, "close_code", None), error.message)
+
+    def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
+        """Transport callback (reader thread): ``on_reconnect`` before each new attempt."""
+        log.info("%s: reconnect attempt %d in %.2fs", conn.name, attempt, delay)
+        self._call_hook("on_reconnect", self.on_reconnect, attempt)
+
+    def on_timer(self, conn: Connection, now: float) -> None:
+        """Transport callback (watchdog thread)."""
+        try:
+            self._handle_timer(conn, now)
+        except Exception as exc:  # noqa: BLE001 - keep the watchdog alive
+            log.exception("%s: timer check failed", conn.name)
+            self._report(BpbfxError(f"{conn.name}: internal timer check failed: {exc}"))
+
+    def _handle_open(self, conn: Connection) -> None:
+        raise NotImplementedError
+
+    def _handle_frame(self, conn: Connection, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _handle_closed(self, conn: Connection, error: TransportError) -> None:
+        """Reset per-connection protocol state (reader thread)."""
+
+    def _handle_timer(self, conn: Connection, now: float) -> None:
+        """Exchange-level periodic checks (watchdog thread)."""
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    """Items in first-seen order without duplicates."""
+    return list(dict.fromkeys(items))

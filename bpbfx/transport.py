@@ -1,0 +1,408 @@
+"""The one thread-backed WebSocket connection used by every exchange client.
+
+:class:`Connection` wraps ``websocket.WebSocketApp`` and owns
+
+- a **reader thread** that runs the reconnect loop: connect, read until the socket ends, wait
+  the :class:`~bpbfx.backoff.Backoff` delay, connect again, until :meth:`Connection.close`;
+- a **watchdog thread** that replaces a connection on which nothing has arrived for
+  ``silence_timeout`` seconds, aborts a handshake that takes longer than ``connect_timeout``,
+  and calls :meth:`ConnectionListener.on_timer` about every ``timer_interval`` seconds so that the
+  exchange layer can run its own per-stream checks;
+- a send lock.
+
+It knows nothing of any exchange: frames go to a :class:`ConnectionListener` as bytes (the
+socket is read with ``skip_utf8_validation=True``; the JSON decoder validates anyway), and the
+listener decides what to send on open.  websocket-client's own ``reconnect=`` is not used: it
+has a fixed delay with no jitter and a different callback on reconnect.
+
+Teardown follows what was measured on websocket-client 1.9.2: ``WebSocketApp.close()`` from
+another thread reads the socket itself for up to 3 s while the reader thread does the same, so
+a connection is ended by clearing ``keep_running`` and shutting the TCP socket down, which wakes
+the reader's ``select()`` at once (PROTOCOLS.md, "Closing from another thread").
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import websocket
+
+from .backoff import Backoff
+from .exceptions import ConnectionLostError, HandshakeError, TransportError, WatchdogTimeout
+
+__all__ = ["Connection", "ConnectionListener", "RateLimiter"]
+
+log = logging.getLogger("bpbfx")
+
+# Connection states.
+IDLE, CONNECTING, OPEN, CLOSED = "idle", "connecting", "open", "closed"
+
+
+class ConnectionListener(Protocol):
+    """What a :class:`Connection` reports to; implemented by the exchange clients.
+
+    Every method except :meth:`on_timer` runs on the connection's reader thread; ``on_timer``
+    and watchdog reports run on its watchdog thread.  Implementations must not raise.
+    """
+
+    def on_connection_open(self, conn: Connection) -> None:
+        """The WebSocket handshake completed; send subscriptions / auth from here."""
+
+    def on_connection_frame(self, conn: Connection, data: bytes) -> None:
+        """One text or binary frame arrived (the hot path)."""
+
+    def on_connection_ping(self, conn: Connection, payload: bytes) -> None:
+        """The server sent a protocol ping (the pong has been sent by websocket-client)."""
+
+    def on_connection_closed(self, conn: Connection, error: TransportError) -> None:
+        """The connection ended (``error`` says how: e.g. :class:`WatchdogTimeout` when the
+        watchdog replaced it); a reconnect follows.  Not called after :meth:`Connection.close`."""
+
+    def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
+        """Reconnect attempt ``attempt`` starts after ``delay`` seconds."""
+
+    def on_timer(self, conn: Connection, now: float) -> None:
+        """Periodic tick (``now`` is ``time.monotonic()``) for exchange-level watchdogs."""
+
+
+class RateLimiter:
+    """Sliding-window limit on how many connections may be opened per ``period`` seconds.
+
+    Shared by all connections of a client (Bitfinex: at most 20 public connects per minute).
+    ``acquire`` blocks until a slot is free or ``stop`` is set; it is thread-safe.
+    """
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.period = period
+        self._clock = clock
+        self._stamps: list[float] = []
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take a slot if one is free and return 0.0, else return the seconds until one is."""
+        with self._lock:
+            now = self._clock()
+            cutoff = now - self.period
+            self._stamps = [t for t in self._stamps if t > cutoff]
+            if len(self._stamps) < self.limit:
+                self._stamps.append(now)
+                return 0.0
+            return self._stamps[0] - cutoff
+
+    def acquire(self, stop: threading.Event) -> bool:
+        """Block until a slot is taken (True) or ``stop`` is set (False)."""
+        while True:
+            wait = self.reserve()
+            if wait <= 0:
+                return True
+            if stop.wait(wait):
+                return False
+
+
+class Connection:
+    """One WebSocket connection that reconnects by itself until closed.
+
+    Args:
+        url: ``ws://`` or ``wss://`` URL.
+        listener: receives frames and lifecycle reports (see :class:`ConnectionListener`).
+        name: label used in thread names and messages.
+        backoff: reconnect delay policy.
+        silence_timeout: seconds without any frame (data, heartbeat or ping) after which the
+            connection is declared dead and replaced; ``None`` disables the watchdog.
+        connect_timeout: seconds a handshake may take before it is aborted.
+        timer_interval: how often :meth:`ConnectionListener.on_timer` runs, seconds.
+        rate_limiter: optional shared limit on connection attempts.
+        header: extra HTTP headers for the handshake.
+        rand: random source for the backoff jitter (tests pass a fixed one).
+
+    Thread-safety: :meth:`send`, :meth:`reconnect`, :meth:`close` may be called from any thread,
+    including from inside listener callbacks.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        listener: ConnectionListener,
+        *,
+        name: str = "bpbfx",
+        backoff: Backoff | None = None,
+        silence_timeout: float | None = None,
+        connect_timeout: float = 10.0,
+        timer_interval: float = 1.0,
+        rate_limiter: RateLimiter | None = None,
+        header: list[str] | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self._listener = listener
+        self.backoff = backoff or Backoff()
+        self.silence_timeout = silence_timeout
+        self.connect_timeout = connect_timeout
+        self.timer_interval = timer_interval
+        self._rate_limiter = rate_limiter
+        self._header = header or []
+        self._rand = rand
+
+        self._lock = threading.Lock()
+        self._stop = threading.Event()  # set once by close()
+        self._app: websocket.WebSocketApp | None = None
+        self._reader: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._state = IDLE
+        self._pending_error: TransportError | None = None
+        self._min_delay = 0.0
+        self._watchdog_paused = False
+
+        # Counters, read by stats; written by the reader thread only.
+        self.frames_received = 0
+        self.bytes_received = 0
+        self.connects = 0
+        self.reconnects = 0
+        self.watchdog_trips = 0
+        self.last_frame_at = 0.0
+        self.opened_at = 0.0
+        self._attempt_started = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.name} {self.url} {self._state}>"
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def state(self) -> str:
+        """``"idle"``, ``"connecting"``, ``"open"`` or ``"closed"``."""
+        return self._state
+
+    @property
+    def is_open(self) -> bool:
+        """True while the WebSocket is connected."""
+        return self._state == OPEN
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._stop.is_set()
+
+    def start(self) -> None:
+        """Start the reader and watchdog threads; returns at once (idempotent)."""
+        with self._lock:
+            if self._reader is not None or self._stop.is_set():
+                return
+            self._reader = threading.Thread(target=self._run, name=f"{self.name}-reader", daemon=True)
+            self._watchdog = threading.Thread(target=self._watch, name=f"{self.name}-watchdog", daemon=True)
+        self._reader.start()
+        self._watchdog.start()
+
+    def send(self, text: str) -> bool:
+        """Send one text frame if the connection is open.
+
+        Returns False (and sends nothing) when not connected: state that must survive a
+        reconnect is re-sent from ``on_connection_open``.  Never raises for a closed socket.
+        """
+        app = self._app
+        if app is None or self._state != OPEN:
+            return False
+        sock = app.sock
+        if sock is None:
+            return False
+        try:
+            sock.send(text)  # websocket-client serialises senders with its own lock
+        except (websocket.WebSocketException, OSError):
+            return False
+        return True
+
+    def reconnect(self, error: TransportError | None = None, *, min_delay: float = 0.0) -> None:
+        """Drop the current connection (if any) and connect again.
+
+        Args:
+            error: reported through ``on_connection_closed`` as the reason.
+            min_delay: wait at least this long before the next attempt (rate limits).
+        """
+        with self._lock:
+            self._pending_error = error
+            self._min_delay = max(self._min_delay, min_delay)
+        self._abort_socket()
+
+    def pause_watchdog(self, paused: bool) -> None:
+        """Suspend (or resume) the silence watchdog, e.g. during announced maintenance."""
+        self._watchdog_paused = paused
+        self.last_frame_at = time.monotonic()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the connection and stop both threads (idempotent, any thread).
+
+        Sends a normal close frame when connected, shuts the socket down, then joins the
+        threads unless called from one of them (a callback), in which case they end as soon as
+        the callback returns.
+        """
+        self._stop.set()
+        app = self._app
+        if app is not None and app.sock is not None and self._state == OPEN:
+            try:
+                app.sock.send_close()
+            except (websocket.WebSocketException, OSError):
+                pass
+        self._abort_socket()
+        current = threading.current_thread()
+        for thread in (self._reader, self._watchdog):
+            if thread is not None and thread is not current and thread.is_alive():
+                thread.join(timeout)
+        self._state = CLOSED
+
+    # ------------------------------------------------------------------ internals
+    def _abort_socket(self) -> None:
+        app = self._app
+        if app is None:
+            return
+        app.keep_running = False
+        ws = app.sock
+        raw = getattr(ws, "sock", None) if ws is not None else None
+        if raw is not None:
+            try:
+                raw.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            if attempt:
+                delay = max(self.backoff.delay(attempt, self._rand), self._min_delay)
+                self._min_delay = 0.0
+                self._listener.on_connection_retry(self, attempt, delay)
+                if self._stop.wait(delay):
+                    break
+                self.reconnects += 1
+            if self._rate_limiter is not None and not self._rate_limiter.acquire(self._stop):
+                break
+            self._connect_once()
+            if self._stop.is_set():
+                break
+            healthy = self.opened_at and time.monotonic() - self.opened_at >= self.backoff.reset_after
+            attempt = 1 if healthy else attempt + 1
+        self._state = CLOSED
+
+    def _connect_once(self) -> None:
+        """One connection attempt, from handshake until the socket ends."""
+        outcome: dict[str, Any] = {}
+
+        def on_open(app: websocket.WebSocketApp) -> None:
+            self.connects += 1
+            self.opened_at = self.last_frame_at = time.monotonic()
+            self._state = OPEN
+            self._listener.on_connection_open(self)
+
+        frame_cb = self._listener.on_connection_frame
+        clock = time.monotonic
+
+        def on_message(app: websocket.WebSocketApp, data: bytes) -> None:
+            # Hot path: two counters, a clock read, one call.
+            self.frames_received += 1
+            self.bytes_received += len(data)
+            self.last_frame_at = clock()
+            frame_cb(self, data)
+
+        def on_ping(app: websocket.WebSocketApp, payload: bytes) -> None:
+            self.last_frame_at = clock()
+            self._listener.on_connection_ping(self, payload)
+
+        def on_error(app: websocket.WebSocketApp, exc: BaseException) -> None:
+            outcome.setdefault("error", exc)
+
+        def on_close(app: websocket.WebSocketApp, code: int | None, reason: str | None) -> None:
+            outcome["code"] = code
+            outcome["reason"] = reason or ""
+
+        app = websocket.WebSocketApp(
+            self.url,
+            header=self._header,
+            on_open=on_open,
+            on_message=on_message,
+            on_ping=on_ping,
+            on_error=on_error,
+            on_close=on_close,
+        )
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._app = app
+            self._state = CONNECTING
+            self.opened_at = 0.0
+            self._attempt_started = time.monotonic()
+        try:
+            app.run_forever(skip_utf8_validation=True, reconnect=0)
+        except Exception as exc:  # noqa: BLE001 - any failure ends this attempt; we reconnect
+            outcome.setdefault("error", exc)
+        with self._lock:
+            self._app = None
+            self._state = CONNECTING if not self._stop.is_set() else CLOSED
+            pending, self._pending_error = self._pending_error, None
+        if self._stop.is_set():
+            return
+        self._listener.on_connection_closed(self, pending or self._describe(outcome))
+
+    def _describe(self, outcome: dict[str, Any]) -> TransportError:
+        """Translate websocket-client's way of ending into one of our errors."""
+        exc = outcome.get("error")
+        code = outcome.get("code")
+        reason = outcome.get("reason", "")
+        if isinstance(exc, websocket.WebSocketBadStatusException):
+            status = exc.status_code
+            err: TransportError = HandshakeError(
+                f"{self.name}: server refused the WebSocket handshake with HTTP {status}", status=status
+            )
+        elif code is not None:
+            err = ConnectionLostError(
+                f"{self.name}: server closed the connection (code {code}{': ' + reason if reason else ''})",
+                close_code=code,
+                reason=reason,
+            )
+        elif exc is not None:
+            err = ConnectionLostError(f"{self.name}: connection lost: {type(exc).__name__}: {exc}", reason=str(exc))
+        else:
+            err = ConnectionLostError(f"{self.name}: connection ended")
+        if exc is not None:
+            err.__cause__ = exc
+        return err
+
+    def _watch(self) -> None:
+        listener = self._listener
+        while not self._stop.is_set():
+            interval = self.timer_interval
+            if self.silence_timeout:
+                interval = min(interval, self.silence_timeout / 4)
+            if self._stop.wait(interval):
+                return
+            now = time.monotonic()
+            state = self._state
+            if state == OPEN and self.silence_timeout and not self._watchdog_paused:
+                silence = now - self.last_frame_at
+                if silence > self.silence_timeout:
+                    self.watchdog_trips += 1
+                    err = WatchdogTimeout(
+                        f"{self.name}: nothing received for {silence:.1f}s "
+                        f"(limit {self.silence_timeout:g}s); replacing the connection",
+                        silence=silence,
+                        timeout=self.silence_timeout,
+                    )
+                    self.last_frame_at = now
+                    self.reconnect(err)
+                    continue
+            elif state == CONNECTING and self._app is not None and self._attempt_started:
+                if now - self._attempt_started > self.connect_timeout:
+                    self._attempt_started = now
+                    self.reconnect(
+                        ConnectionLostError(
+                            f"{self.name}: handshake took longer than {self.connect_timeout:g}s; retrying"
+                        )
+                    )
+                    continue
+            if state == OPEN:
+                listener.on_timer(self, now)
