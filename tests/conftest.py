@@ -1,0 +1,56 @@
+"""Shared fixtures: paths to the recorded exchange data and event-waiting helpers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The read-only recordings beside the repository (../shared/data)."""
+    if not DATA.is_dir():
+        pytest.skip(f"recorded data not found at {DATA}")
+    return DATA
+
+
+class Recorder:
+    """Collects callback arguments from client threads and lets tests wait on a condition."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, client: Any, *args: Any) -> None:
+        with self._cond:
+            self.items.append(args[0] if len(args) == 1 else args)
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float = 10.0) -> bool:
+        """Block until ``predicate(items)`` is true; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self.items), timeout)
+
+    def wait_count(self, n: int, timeout: float = 10.0, kind: type | tuple[type, ...] | None = None) -> bool:
+        """Block until at least ``n`` items (of ``kind``) were recorded."""
+        return self.wait_for(lambda items: sum(1 for i in items if kind is None or isinstance(i, kind)) >= n, timeout)
+
+    def of(self, kind: type | tuple[type, ...]) -> list[Any]:
+        with self._cond:
+            return [i for i in self.items if isinstance(i, kind)]
+
+    def clear(self) -> None:
+        with self._cond:
+            self.items.clear()
+
+
+@pytest.fixture
+def recorder() -> Callable[[], Recorder]:
+    """Factory of :class:`Recorder` callbacks."""
+    return Recorder
