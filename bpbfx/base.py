@@ -43,6 +43,7 @@ PingHook = Callable[[Any, bytes], None]
 OpenHook = Callable[[Any], None]
 CloseHook = Callable[[Any, "int | None", str], None]
 ReconnectHook = Callable[[Any, int], None]
+RawHook = Callable[[Any, bytes, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +57,21 @@ class StreamStats:
 
 @dataclass(frozen=True, slots=True)
 class ClientStats:
-    """A plain snapshot of a client's counters (see :meth:`BaseClient.stats`)."""
+    """A plain snapshot of a client's counters (see :meth:`BaseClient.stats`).
+
+    ``messages``/``bytes``: frames received; ``reconnects``: reconnect attempts;
+    ``resyncs``: order books or sockets resynchronised after a detected problem;
+    ``book_checks``: book integrity checks passed (Bitfinex checksums, Backpack contiguous update
+    ids); ``watchdog_trips``: sockets replaced for silence; ``errors``: reports to ``on_error``;
+    ``connections``/``open_connections``: sockets owned / currently open;
+    ``last_message_age``: seconds since the last frame; ``streams``: per-stream counters.
+    """
 
     messages: int
     bytes: int
     reconnects: int
     resyncs: int
+    book_checks: int
     watchdog_trips: int
     errors: int
     connections: int
@@ -88,7 +98,8 @@ class BaseClient:
     Hooks are plain attributes and may also be assigned after construction.  Each receives the
     client as its first argument: ``on_message(client, event)``, ``on_error(client, exc)``,
     ``on_ping(client, payload)``, ``on_open(client)``, ``on_close(client, code, reason)``,
-    ``on_reconnect(client, attempt)``.
+    ``on_reconnect(client, attempt)``, and ``on_raw(client, frame_bytes, socket_index)`` which
+    sees every frame exactly as received, before decoding (for recorders).
     """
 
     exchange: ClassVar[str] = ""
@@ -111,6 +122,7 @@ class BaseClient:
         self.on_open = on_open
         self.on_close = on_close
         self.on_reconnect = on_reconnect
+        self.on_raw: RawHook | None = None
         if backoff is not None and not isinstance(backoff, Backoff):
             raise TypeError(f"backoff must be a bpbfx.Backoff, got {type(backoff).__name__}")
         self.backoff = backoff or Backoff()
@@ -123,6 +135,7 @@ class BaseClient:
         self._streams: dict[str, _StreamCounter] = {}
         self._errors = 0
         self._resyncs = 0
+        self._book_checks = 0  # checksums verified (Bitfinex) / contiguous deltas applied (Backpack)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self: C) -> C:
@@ -211,6 +224,7 @@ class BaseClient:
             bytes=sum(c.bytes_received for c in conns),
             reconnects=sum(c.reconnects for c in conns),
             resyncs=self._resyncs,
+            book_checks=self._book_checks,
             watchdog_trips=sum(c.watchdog_trips for c in conns),
             errors=self._errors,
             connections=len(conns),
@@ -298,7 +312,34 @@ class BaseClient:
 
     def on_connection_frame(self, conn: Connection, data: bytes) -> None:
         """Transport callback (reader thread)."""
+        raw = self.on_raw
+        if raw is not None:
+            try:
+                raw(self, data, self._connections.index(conn))
+            except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
+                self._callback_failed("on_raw", exc)
         self._handle_frame(conn, data)
+
+    def feed(self, data: bytes | str, connection: int = 0) -> None:
+        """Run one raw frame through the exact decode, book and callback path, as if it had
+        arrived on socket number ``connection`` (0 unless the client shards channels).
+
+        For replaying recordings and for tests; the client need not be started.  Runs the
+        callbacks on the calling thread.
+
+        Raises:
+            ClientClosedError: the client is closed.
+            IndexError: no such socket.
+        """
+        if self._closed.is_set():
+            raise ClientClosedError(f"{self.name} client is closed")
+        with self._lock:
+            if not self._connections:
+                self._on_start()
+            conn = self._connections[connection]
+        frame = data.encode() if isinstance(data, str) else data
+        conn.last_frame_at = time.monotonic()
+        self.on_connection_frame(conn, frame)
 
     def on_connection_ping(self, conn: Connection, payload: bytes) -> None:
         """Transport callback (reader thread): report the server's protocol ping."""

@@ -1,0 +1,356 @@
+"""``BitfinexClient``: Bitfinex v2 channels over one or more reconnecting WebSockets."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..backoff import Backoff
+from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook
+from ..exceptions import ClientClosedError, ConfigurationError, CredentialsError, MalformedFrameError
+from ..transport import Connection, RateLimiter
+from . import protocol as proto_mod
+from .auth import Credentials, nonce_source_for
+from .channels import Subscription, parse_stream, subscription
+from .events import Heartbeat
+from .protocol import OB_CHECKSUM, SEQ_ALL, Action, BitfinexProtocol
+
+__all__ = ["BitfinexClient"]
+
+log = logging.getLogger("bpbfx")
+
+PUBLIC_URL = "wss://api-pub.bitfinex.com/ws/2"
+AUTH_URL = "wss://api.bitfinex.com/ws/2"
+
+HeartbeatHook = Callable[[Any, Heartbeat], None]
+
+
+class _Shard:
+    """One socket of the client and the channels placed on it."""
+
+    __slots__ = ("index", "conn", "proto")
+
+    def __init__(self, index: int, conn: Connection, proto: BitfinexProtocol) -> None:
+        self.index = index
+        self.conn = conn
+        self.proto = proto
+
+
+class BitfinexClient(BaseClient):
+    """Bitfinex WebSocket v2 channels delivered as typed events to your callbacks.
+
+    Channels are spread over as many sockets as needed: at most ``max_channels`` (25) per
+    socket, new sockets opened no faster than Bitfinex allows (20 public connects per minute,
+    5 authenticated per 15 s), each with its own reconnect loop and watchdogs.
+
+    Args:
+        url: endpoint; default ``wss://api.bitfinex.com/ws/2`` with keys, else
+            ``wss://api-pub.bitfinex.com/ws/2`` (the simulator's ``sim.url`` in tests).
+        on_message: ``(client, event)`` for every data and control event (reader thread).
+        on_error: ``(client, exc)`` for every problem (reader or watchdog thread).
+        on_heartbeat: ``(client, Heartbeat)`` for ``hb`` frames (reader thread); heartbeats
+            do not go to ``on_message``.
+        on_ping / on_open / on_close / on_reconnect: as in every client.
+        api_key / api_secret: authenticate (channel 0 account data).  When omitted and
+            ``auth`` is not False, ``BITFINEX_API_KEY``/``BITFINEX_API_SECRET`` are read from
+            the environment or a ``.env`` file.
+        auth: ``False`` never authenticates even when keys are in the environment.
+        auth_filter / dms: ``filter`` and ``dms`` of the auth request (``dms=4`` cancels orders
+            on disconnect).
+        flags: ``conf`` flags sent on every connect (default SEQ_ALL | OB_CHECKSUM).
+        backoff: reconnect policy.
+        heartbeat_timeout: seconds a channel may go without data or heartbeat (Bitfinex sends
+            ``hb`` every 15 s) before it is reported and resubscribed; a socket silent that
+            long is replaced.
+        max_channels: channels per socket (Bitfinex: 25).
+        connect_limit: ``(connects, seconds)`` allowed for new sockets.
+        connect_timeout: seconds a handshake may take.
+
+    Raises:
+        CredentialsError: malformed keys (never echoing the secret).
+        ConfigurationError: invalid arguments.
+    """
+
+    exchange = "bitfinex"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        on_message: MessageHook | None = None,
+        on_error: ErrorHook | None = None,
+        on_ping: PingHook | None = None,
+        on_open: OpenHook | None = None,
+        on_close: CloseHook | None = None,
+        on_reconnect: ReconnectHook | None = None,
+        on_heartbeat: HeartbeatHook | None = None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        auth: bool | None = None,
+        auth_filter: Iterable[str] | None = None,
+        dms: int | None = None,
+        flags: int = SEQ_ALL | OB_CHECKSUM,
+        backoff: Backoff | None = None,
+        heartbeat_timeout: float = 20.0,
+        max_channels: int = 25,
+        connect_limit: tuple[int, float] | None = None,
+        connect_timeout: float = 10.0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(
+            on_message=on_message,
+            on_error=on_error,
+            on_ping=on_ping,
+            on_open=on_open,
+            on_close=on_close,
+            on_reconnect=on_reconnect,
+            backoff=backoff,
+            name=name,
+        )
+        if not 1 <= max_channels <= 30:
+            raise ConfigurationError(f"max_channels must be between 1 and 30 (Bitfinex allows 25), got {max_channels}")
+        if heartbeat_timeout <= 0:
+            raise ConfigurationError("heartbeat_timeout must be > 0 seconds (Bitfinex heartbeats every 15 s)")
+        self.on_heartbeat = on_heartbeat
+        self.credentials: Credentials | None = None
+        if api_key is not None or api_secret is not None:
+            if auth is False:
+                raise ConfigurationError("auth=False contradicts the api_key/api_secret given")
+            if not api_key or not api_secret:
+                raise CredentialsError("Bitfinex needs both api_key and api_secret")
+            self.credentials = Credentials(api_key, api_secret)
+        elif auth is not False:
+            self.credentials = Credentials.from_env()
+            if auth and self.credentials is None:
+                raise CredentialsError(
+                    "auth=True but no keys: pass api_key/api_secret or set BITFINEX_API_KEY and "
+                    "BITFINEX_API_SECRET in the environment or a .env file"
+                )
+        self.url = url or (AUTH_URL if self.credentials else PUBLIC_URL)
+        self.flags = flags
+        self.auth_filter = list(auth_filter) if auth_filter is not None else None
+        self.dms = dms
+        self.heartbeat_timeout = heartbeat_timeout
+        self.max_channels = max_channels
+        self.connect_timeout = connect_timeout
+        if connect_limit is None:
+            # Bitfinex: 20 public connects per minute per IP; 5 authenticated per 15 s.
+            connect_limit = (5, 15.0) if self.credentials else (20, 60.0)
+        self._limiter = RateLimiter(*connect_limit)
+        self._shards: list[_Shard] = []
+        self._by_conn: dict[Connection, _Shard] = {}
+        self._wanted: dict[Subscription, None] = {}
+        self._cids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("ready" if self.ready else "not ready")
+        return (
+            f"<BitfinexClient {self.url} channels={len(self._wanted)} sockets={len(self._shards)} "
+            f"auth={'yes' if self.credentials else 'no'} {state}>"
+        )
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """Stream names of every wanted channel, in subscription order."""
+        return tuple(s.stream for s in self._wanted)
+
+    @property
+    def socket_count(self) -> int:
+        """How many sockets the channels are spread over."""
+        return len(self._shards)
+
+    def subscribe(self, channel: str, **params: Any) -> str:
+        """Subscribe to a channel; returns its stream name (e.g. ``"book:tBTCUSD:P0:F0:25"``).
+
+        Examples: ``subscribe("trades", symbol="tBTCUSD")``,
+        ``subscribe("book", symbol="tBTCUSD", prec="P0", freq="F0", len=25)``,
+        ``subscribe("candles", key="trade:1m:tBTCUSD")``, ``subscribe("status", key="liq:global")``,
+        or a stream name alone: ``subscribe("trades:tBTCUSD")``.
+
+        Works before or after :meth:`start`, from any thread.  Parameters are validated
+        before anything is sent.
+
+        Raises:
+            InvalidStreamError: unknown channel or invalid parameters (message says what is valid).
+            ClientClosedError: the client is closed.
+        """
+        sub = self._parse(channel, params)
+        with self._lock:
+            if self.closed:
+                raise ClientClosedError("BitfinexClient is closed; create a new one")
+            if sub not in self._wanted:
+                self._wanted[sub] = None
+                self._stream_counter(sub.stream)
+                self._place(sub)
+        self._flush_all()
+        return sub.stream
+
+    def unsubscribe(self, channel: str, **params: Any) -> bool:
+        """Unsubscribe a channel given like :meth:`subscribe`; False if it was not subscribed.
+
+        Raises:
+            InvalidStreamError: invalid parameters.
+        """
+        sub = self._parse(channel, params)
+        with self._lock:
+            if sub not in self._wanted:
+                return False
+            del self._wanted[sub]
+            for shard in self._shards:
+                shard.proto.remove(sub)
+        self._flush_all()
+        return True
+
+    def ping(self) -> int:
+        """Send an application-level ping on every open socket; returns its ``cid`` (the
+        ``Pong`` event carries it back).  Any thread."""
+        cid = next(self._cids)
+        with self._lock:
+            for shard in self._shards:
+                if shard.proto.open:
+                    shard.proto.ping(cid)
+        self._flush_all()
+        return cid
+
+    # ------------------------------------------------------------------ placement
+    @staticmethod
+    def _parse(channel: str, params: dict[str, Any]) -> Subscription:
+        if not params and ":" in channel:
+            return parse_stream(channel)
+        return subscription(channel, **params)
+
+    def _new_shard(self) -> _Shard:
+        index = len(self._shards)
+        proto = BitfinexProtocol(
+            flags=self.flags,
+            credentials=self.credentials if index == 0 else None,
+            nonce_source=nonce_source_for(self.credentials.api_key) if self.credentials and index == 0 else None,
+            auth_filter=self.auth_filter,
+            dms=self.dms,
+            heartbeat_timeout=self.heartbeat_timeout,
+        )
+        conn = self._new_connection(
+            self.url,
+            silence_timeout=self.heartbeat_timeout,
+            connect_timeout=self.connect_timeout,
+            timer_interval=min(1.0, self.heartbeat_timeout / 4),
+            rate_limiter=self._limiter,
+            suffix=f"-{index}" if index else "",
+        )
+        shard = _Shard(index, conn, proto)
+        self._shards.append(shard)
+        self._by_conn[conn] = shard
+        if self._started and not self.closed:
+            conn.start()
+        return shard
+
+    def _place(self, sub: Subscription, avoid: _Shard | None = None) -> None:
+        """Put ``sub`` on the first socket with room, opening a new socket if all are full
+        (called under the lock)."""
+        for shard in self._shards:
+            if shard is not avoid and shard.proto.channel_count < self.max_channels:
+                shard.proto.add(sub)
+                return
+        self._new_shard().proto.add(sub)
+
+    def _on_start(self) -> None:
+        if not self._shards:
+            self._new_shard()
+
+    # ------------------------------------------------------------------ ConnectionListener hooks
+    def _handle_open(self, conn: Connection) -> None:
+        shard = self._by_conn[conn]
+        with self._lock:
+            shard.proto.connection_made()
+        self._flush(shard)
+
+    def _handle_closed(self, conn: Connection, error: Any) -> None:
+        shard = self._by_conn[conn]
+        with self._lock:
+            shard.proto.connection_lost()
+            shard.proto.actions.clear()
+
+    def _handle_frame(self, conn: Connection, data: bytes) -> None:
+        shard = self._by_conn[conn]
+        proto = shard.proto
+        with self._lock:
+            try:
+                event = proto.receive(data, conn.last_frame_at)
+            except MalformedFrameError as exc:
+                event = None
+                self._report(exc)
+            actions = proto.actions
+            if actions:
+                proto.actions = []
+        if event is not None:
+            if type(event) is Heartbeat:
+                self._call_hook("on_heartbeat", self.on_heartbeat, event)
+            else:
+                counter = self._streams.get(event.stream)
+                if counter is not None:
+                    counter.count += 1
+                    counter.last = conn.last_frame_at
+                self._deliver(event)
+        if actions:
+            self._run(shard, actions)
+
+    def _handle_timer(self, conn: Connection, now: float) -> None:
+        shard = self._by_conn[conn]
+        with self._lock:
+            shard.proto.check(now)
+            # Keep a quiet socket (no channels, or all quiet) provably alive with an app ping.
+            if shard.proto.open and not shard.proto.paused and now - conn.last_frame_at > self.heartbeat_timeout / 2:
+                shard.proto.ping(next(self._cids))
+        self._flush(shard)
+
+    # ------------------------------------------------------------------ actions
+    def _flush_all(self) -> None:
+        for shard in list(self._shards):
+            self._flush(shard)
+
+    def _flush(self, shard: _Shard) -> None:
+        with self._lock:
+            actions = shard.proto.actions
+            if not actions:
+                return
+            shard.proto.actions = []
+        self._run(shard, actions)
+
+    def _run(self, shard: _Shard, actions: list[Action]) -> None:
+        """Carry out queued protocol actions (outside the lock; user callbacks may run)."""
+        conn = shard.conn
+        for action in actions:
+            kind, payload = action.kind, action.payload
+            if kind == proto_mod.SEND:
+                conn.send(payload)
+            elif kind == proto_mod.EVENT:
+                self._deliver(payload)
+            elif kind == proto_mod.ERROR:
+                self._report(payload)
+            elif kind == proto_mod.RECONNECT:
+                self._resyncs += 1
+                conn.reconnect(payload)
+            elif kind == proto_mod.PAUSE:
+                conn.pause_watchdog(bool(payload))
+            elif kind == proto_mod.MOVE:
+                with self._lock:
+                    if payload in self._wanted:
+                        self._place(payload, avoid=shard)
+                self._flush_all()
+            elif kind == proto_mod.RESYNC:
+                self._resyncs += 1
+            elif kind == proto_mod.FATAL:
+                self._report(payload)
+                self.close()  # safe from the reader thread: it ends once this callback returns
+        self._update_ready()
+
+    def _update_ready(self) -> None:
+        with self._lock:
+            ready = bool(self._shards) and all(s.proto.ready for s in self._shards)
+        if ready:
+            self._ready.set()
+        else:
+            self._ready.clear()

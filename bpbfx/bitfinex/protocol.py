@@ -1,0 +1,512 @@
+"""Bitfinex WebSocket v2 connection state machine, without I/O.
+
+One :class:`BitfinexProtocol` per socket.  Frames go in through :meth:`~BitfinexProtocol.receive`
+(with the current monotonic time); typed events come out, and side effects that the transport
+must carry out (frames to send, errors to report, reconnect, resubscribe, pause) are queued on
+:attr:`~BitfinexProtocol.actions`.  Nothing here touches a socket or a clock, so the whole
+protocol is tested by feeding recorded frames.
+
+Rules implemented (PROTOCOLS.md, "Bitfinex"):
+
+- ``info`` on connect: version must be 2; platform status 0 means maintenance.
+- ``info`` codes: 20051 reconnect; 20060 pause (send nothing, expect silence); 20061
+  unsubscribe/resubscribe everything.  Act on ``code``, never on ``msg``.
+- ``conf`` flags are sent first on every connect; SEQ_ALL puts a per-socket sequence number
+  after the payload (before the TIMESTAMP one); on channel 0 ``[0,TYPE,DATA,PUB_SEQ,AUTH_SEQ]``
+  and ``n`` notifications carry no public sequence.
+- ``[CHAN,"hb"]`` every 15 s per channel: any frame on a channel resets its watchdog.
+- ``subscribed`` is matched to its request by ``subId`` (we send the stream name), falling back
+  to the echoed parameters.
+- Errors (``{"event":"error"}``) keep the socket open; a refused subscription is dropped (it
+  would fail again), 10305 (channel limit) is handed back for another connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..events import Event, UnknownEvent
+from ..exceptions import (
+    AuthenticationError,
+    BpbfxError,
+    ConnectionLostError,
+    ExchangeError,
+    MalformedFrameError,
+    RateLimitError,
+    SequenceGapError,
+    StreamSilentError,
+    UnsupportedVersionError,
+)
+from . import decode as dec
+from .auth import Credentials, NonceSource, auth_request, redact
+from .channels import Subscription
+
+__all__ = [
+    "BULK_UPDATES",
+    "OB_CHECKSUM",
+    "SEQ_ALL",
+    "TIMESTAMP",
+    "Action",
+    "BitfinexProtocol",
+    "Channel",
+]
+
+TIMESTAMP = 32768
+SEQ_ALL = 65536
+OB_CHECKSUM = 131072
+BULK_UPDATES = 536870912
+
+# Action kinds queued for the transport.
+SEND = "send"  # payload: str frame
+ERROR = "error"  # payload: BpbfxError to report
+EVENT = "event"  # payload: Event to deliver (control events: info, subscribed, pong, auth...)
+RECONNECT = "reconnect"  # payload: BpbfxError reason
+PAUSE = "pause"  # payload: bool
+FATAL = "fatal"  # payload: BpbfxError; stop this client
+MOVE = "move"  # payload: Subscription refused for the channel limit: place it elsewhere
+RESYNC = "resync"  # payload: Channel whose data must be rebuilt (new snapshot follows)
+AUTHED = "authed"  # payload: AuthResult event
+
+_TS_MIN = 10**12  # a millisecond epoch time; sequence numbers never get this large
+
+
+@dataclass(slots=True)
+class Action:
+    """One side effect for the transport to carry out."""
+
+    kind: str
+    payload: Any
+
+
+class Channel:
+    """A subscribed channel on this socket (reader thread state)."""
+
+    __slots__ = ("chan_id", "sub", "stream", "symbol", "first", "last", "count", "alerted")
+
+    def __init__(self, chan_id: int, sub: Subscription, now: float) -> None:
+        self.chan_id = chan_id
+        self.sub = sub
+        self.stream = sub.stream
+        self.symbol = sub.market_symbol
+        self.first = True  # the next data frame is the snapshot
+        self.last = now
+        self.count = 0
+        self.alerted = False
+
+
+def _loads_factory() -> Any:
+    decoder = json.JSONDecoder(parse_float=str)
+    return decoder.decode
+
+
+class BitfinexProtocol:
+    """State of one Bitfinex socket.
+
+    Args:
+        flags: ``conf`` flags to request (sum of TIMESTAMP, SEQ_ALL, OB_CHECKSUM, BULK_UPDATES).
+        credentials: authenticate this socket (channel 0) when given.
+        nonce_source: strictly increasing nonces shared by every socket of the same key.
+        auth_filter / dms: optional ``filter`` and ``dms`` of the auth request.
+        heartbeat_timeout: seconds a channel may go without any frame (Bitfinex sends ``hb``
+            every 15 s) before it is reported and resubscribed.
+
+    Not thread-safe: the owning client serialises calls (reader thread + a lock for timers).
+    """
+
+    def __init__(
+        self,
+        *,
+        flags: int = SEQ_ALL | OB_CHECKSUM,
+        credentials: Credentials | None = None,
+        nonce_source: NonceSource | None = None,
+        auth_filter: Iterable[str] | None = None,
+        dms: int | None = None,
+        heartbeat_timeout: float = 20.0,
+    ) -> None:
+        self.flags = flags
+        self.credentials = credentials
+        self.nonce_source = nonce_source
+        self.auth_filter = list(auth_filter) if auth_filter is not None else None
+        self.dms = dms
+        self.heartbeat_timeout = heartbeat_timeout
+        self.subs: dict[Subscription, None] = {}  # desired channels on this socket (ordered)
+        self.channels: dict[int, Channel] = {}
+        self.pending: dict[str, Subscription] = {}  # subId -> request awaiting `subscribed`
+        self.unsubscribing: set[int] = set()
+        self.actions: list[Action] = []
+        self.open = False
+        self.paused = False
+        self.authenticated = False
+        self.auth_pending = False
+        self.info: Any = None
+        self.conf_ok: bool | None = None
+        self.seq: int | None = None
+        self._loads = _loads_factory()
+        self._use_seq = bool(flags & SEQ_ALL)
+        self._use_ts = bool(flags & TIMESTAMP)
+        self._bulk = bool(flags & BULK_UPDATES)
+
+    # ------------------------------------------------------------------ requests
+    @property
+    def channel_count(self) -> int:
+        """Channels this socket holds or has asked for."""
+        return len(self.subs)
+
+    @property
+    def ready(self) -> bool:
+        """Open, every wanted channel subscribed, authenticated if it should be."""
+        return (
+            self.open
+            and not self.pending
+            and len(self.channels) >= len(self.subs)
+            and (self.credentials is None or self.authenticated)
+        )
+
+    def connection_made(self) -> None:
+        """Reset per-socket state and queue conf, auth and every subscription."""
+        self.open = True
+        self.paused = False
+        self.channels.clear()
+        self.pending.clear()
+        self.unsubscribing.clear()
+        self.authenticated = False
+        self.auth_pending = False
+        self.seq = None
+        self.info = None
+        if self.flags:
+            self._send({"event": "conf", "flags": self.flags})
+        if self.credentials is not None:
+            self._authenticate()
+        for sub in self.subs:
+            self._request(sub)
+
+    def connection_lost(self) -> None:
+        """The socket ended: forget server-side state (channels are re-created on connect)."""
+        self.open = False
+        self.channels.clear()
+        self.pending.clear()
+        self.unsubscribing.clear()
+        self.authenticated = False
+        self.auth_pending = False
+
+    def add(self, sub: Subscription) -> None:
+        """Want ``sub`` on this socket; the request is queued when open."""
+        if sub in self.subs:
+            return
+        self.subs[sub] = None
+        if self.open and not self.paused:
+            self._request(sub)
+
+    def remove(self, sub: Subscription) -> bool:
+        """Stop wanting ``sub``; queues an unsubscribe if it is live. False if unknown."""
+        if sub not in self.subs:
+            return False
+        del self.subs[sub]
+        self.pending.pop(sub.stream, None)
+        for chan in list(self.channels.values()):
+            if chan.sub == sub:
+                self.unsubscribing.add(chan.chan_id)
+                del self.channels[chan.chan_id]
+                if self.open:
+                    self._send({"event": "unsubscribe", "chanId": chan.chan_id})
+        return True
+
+    def resubscribe(self, chan: Channel) -> None:
+        """Drop a channel server-side and ask for it again (a fresh snapshot follows)."""
+        if self.channels.pop(chan.chan_id, None) is None:
+            return
+        self.unsubscribing.add(chan.chan_id)
+        if self.open and not self.paused:
+            self._send({"event": "unsubscribe", "chanId": chan.chan_id})
+            self._request(chan.sub)
+
+    def resubscribe_all(self) -> None:
+        """Unsubscribe and subscribe every channel again (Bitfinex 20061)."""
+        for chan in list(self.channels.values()):
+            self.resubscribe(chan)
+        for sub in self.subs:
+            if sub.stream not in self.pending and not any(c.sub == sub for c in self.channels.values()):
+                self._request(sub)
+
+    def ping(self, cid: int) -> None:
+        """Queue an application-level ping (answered by ``pong`` with the same cid)."""
+        self._send({"event": "ping", "cid": cid})
+
+    def _request(self, sub: Subscription) -> None:
+        self.pending[sub.stream] = sub
+        self._send(sub.request(sub.stream))
+
+    def _authenticate(self) -> None:
+        assert self.credentials is not None and self.nonce_source is not None
+        self.auth_pending = True
+        self._send(
+            auth_request(self.credentials, self.nonce_source.next(), filter=self.auth_filter, dms=self.dms)
+        )
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        self.actions.append(Action(SEND, json.dumps(frame, separators=(",", ":"))))
+
+    # ------------------------------------------------------------------ timers
+    def check(self, now: float) -> None:
+        """Heartbeat watchdog: report and resubscribe channels silent for too long."""
+        if self.paused or not self.open:
+            return
+        limit = self.heartbeat_timeout
+        for chan in list(self.channels.values()):
+            silence = now - chan.last
+            if silence > limit:
+                chan.last = now
+                self.actions.append(
+                    Action(
+                        ERROR,
+                        StreamSilentError(
+                            f"{chan.stream}: no data or heartbeat for {silence:.1f}s (Bitfinex sends a heartbeat "
+                            f"every 15s; limit {limit:g}s); resubscribing the channel",
+                            stream=chan.stream,
+                            silence=silence,
+                        ),
+                    )
+                )
+                self.actions.append(Action(RESYNC, chan))
+                self.resubscribe(chan)
+
+    # ------------------------------------------------------------------ frames
+    def receive(self, data: bytes | str, now: float) -> Event | None:
+        """Decode one frame.  Returns the data event to deliver (or ``None``); control
+        results are queued on :attr:`actions`.
+
+        Raises:
+            MalformedFrameError: not JSON or an unexpected shape.
+        """
+        try:
+            msg = self._loads(data if type(data) is str else data.decode())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedFrameError(f"frame is not JSON ({exc}): {data[:200]!r}", frame=data[:500]) from exc
+        if type(msg) is list:
+            return self._array(msg, now)
+        if type(msg) is dict:
+            self._event(msg, now)
+            return None
+        raise MalformedFrameError(f"unexpected frame: {data[:200]!r}", frame=data[:500])
+
+    def _array(self, msg: list[Any], now: float) -> Event | None:
+        n = len(msg)
+        if n < 2:
+            raise MalformedFrameError(f"array frame too short: {msg!r}"[:300], frame=json.dumps(msg)[:500])
+        chan_id = msg[0]
+        second = msg[1]
+        if type(second) is str:
+            msg_type: str | None = second
+            if second == "hb":
+                payload: Any = None
+                rest = 2
+            else:
+                payload = msg[2] if n > 2 else None
+                rest = 3
+        else:
+            msg_type = None
+            payload = second
+            rest = 2
+        ts_ms: int | None = None
+        seq: int | None = None
+        if rest < n:
+            tail = msg[rest:]
+            last = tail[-1]
+            if self._use_ts and type(last) is int and last > _TS_MIN:
+                ts_ms = last
+                tail = tail[:-1]
+            if self._use_seq and tail:
+                if chan_id == 0:
+                    # [0,TYPE,DATA,PUB_SEQ,AUTH_SEQ]; `n` notifications carry only AUTH_SEQ.
+                    if msg_type != "n" and (len(tail) >= 2 or msg_type == "hb"):
+                        seq = tail[0]
+                else:
+                    seq = tail[0]
+                if seq is not None:
+                    self._check_seq(seq)
+        if chan_id == 0:
+            if msg_type == "hb":
+                return dec.decode_heartbeat("account", None, seq) if hasattr(dec, "decode_heartbeat") else None
+            if msg_type is None:
+                raise MalformedFrameError(f"channel 0 frame without a type: {json.dumps(msg)[:200]}")
+            return dec.decode_account(msg_type, payload, seq=seq, ts_ms=ts_ms)
+        chan = self.channels.get(chan_id)
+        if chan is None:
+            if chan_id in self.unsubscribing:
+                return None  # in-flight data of a channel being dropped
+            return UnknownEvent(stream=f"chanId:{chan_id}", symbol=None, data=msg)
+        chan.last = now
+        if msg_type == "hb":
+            return _Heartbeat(chan, seq)
+        if msg_type == "cs":
+            return _Checksum(chan, payload, seq, ts_ms)
+        chan.count += 1
+        first = chan.first
+        chan.first = False
+        return dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
+
+    def _check_seq(self, seq: Any) -> None:
+        last = self.seq
+        self.seq = seq
+        if last is not None and seq != last + 1:
+            err = SequenceGapError(
+                f"sequence gap on this connection: expected {last + 1}, got {seq}; resynchronising the connection",
+                symbol="*",
+                expected=last + 1,
+                got=seq,
+            )
+            self.actions.append(Action(RECONNECT, err))
+
+    def _event(self, msg: dict[str, Any], now: float) -> None:
+        kind = msg.get("event")
+        if kind == "info":
+            self._info(msg)
+        elif kind == "subscribed":
+            self._subscribed(msg, now)
+        elif kind == "unsubscribed":
+            self.unsubscribing.discard(msg.get("chanId"))  # type: ignore[arg-type]
+            self.actions.append(Action(EVENT, dec.decode_event(msg)))
+        elif kind == "error":
+            self._error(msg)
+        elif kind == "auth":
+            self._auth(msg)
+        elif kind == "conf":
+            self.conf_ok = msg.get("status") == "OK"
+            if not self.conf_ok:
+                self.actions.append(
+                    Action(ERROR, ExchangeError(f"Bitfinex refused conf flags {self.flags}: {msg}", payload=msg))
+                )
+            self.actions.append(Action(EVENT, dec.decode_event(msg)))
+        elif kind == "pong":
+            self.actions.append(Action(EVENT, dec.decode_event(msg)))
+        else:
+            self.actions.append(Action(EVENT, UnknownEvent(stream="events", symbol=None, data=msg)))
+
+    def _info(self, msg: dict[str, Any]) -> None:
+        code = msg.get("code")
+        event = dec.decode_event(msg)
+        if code is None and "version" in msg:
+            self.info = msg
+            version = msg.get("version")
+            self.actions.append(Action(EVENT, event))
+            if version != 2:
+                self.actions.append(
+                    Action(
+                        FATAL,
+                        UnsupportedVersionError(
+                            f"server speaks Bitfinex WebSocket API version {version!r}; this client supports "
+                            "version 2 only (wss://api-pub.bitfinex.com/ws/2)",
+                            version=version,
+                        ),
+                    )
+                )
+                return
+            status = (msg.get("platform") or {}).get("status")
+            if status == 0:
+                self.paused = True
+                self.actions.append(Action(PAUSE, True))
+                self.actions.append(
+                    Action(ERROR, ExchangeError("Bitfinex platform is in maintenance (status 0)", payload=msg))
+                )
+            return
+        self.actions.append(Action(EVENT, event))
+        if code == 20051:  # server restarting: reconnect
+            self.actions.append(
+                Action(RECONNECT, ConnectionLostError("Bitfinex asked to reconnect (20051: server restarting)"))
+            )
+        elif code == 20060:  # maintenance start: stop sending, expect silence
+            self.paused = True
+            self.actions.append(Action(PAUSE, True))
+        elif code == 20061:  # maintenance end: unsubscribe/resubscribe everything
+            self.paused = False
+            self.actions.append(Action(PAUSE, False))
+            for chan in list(self.channels.values()):
+                self.actions.append(Action(RESYNC, chan))
+            self.resubscribe_all()
+
+    def _subscribed(self, msg: dict[str, Any], now: float) -> None:
+        sub_id = msg.get("subId")
+        sub = self.pending.pop(sub_id, None) if isinstance(sub_id, str) else None
+        if sub is None:
+            for key, candidate in self.pending.items():
+                if candidate.matches(msg):
+                    sub = self.pending.pop(key)
+                    break
+        chan_id = msg.get("chanId")
+        if not isinstance(chan_id, int):
+            raise MalformedFrameError(f"subscribed event without chanId: {msg}")
+        if sub is None:
+            # Not requested by us on this socket (e.g. a replayed recording): adopt it.
+            try:
+                sub = dec.subscription_from_event(msg)
+            except BpbfxError:
+                self.actions.append(Action(EVENT, UnknownEvent(stream="events", symbol=None, data=msg)))
+                return
+        self.channels[chan_id] = Channel(chan_id, sub, now)
+        self.actions.append(Action(EVENT, dec.decode_event(msg)))
+
+    def _error(self, msg: dict[str, Any]) -> None:
+        sub_id = msg.get("subId")
+        sub = self.pending.pop(sub_id, None) if isinstance(sub_id, str) else None
+        if sub is None and msg.get("channel") is not None:
+            for key, candidate in self.pending.items():
+                if candidate.matches(msg):
+                    sub = self.pending.pop(key)
+                    break
+        request = sub.request(sub.stream) if sub is not None else None
+        err = dec.error_from_event(msg, request)
+        if sub is not None:
+            if isinstance(err, RateLimitError):
+                # 10305: this socket is full; the client places the channel on another one.
+                self.subs.pop(sub, None)
+                self.actions.append(Action(MOVE, sub))
+            elif err.code == 10301:
+                pass  # already subscribed server-side: keep wanting it
+            else:
+                self.subs.pop(sub, None)  # it would fail again on every reconnect
+        self.actions.append(Action(ERROR, err))
+
+    def _auth(self, msg: dict[str, Any]) -> None:
+        self.auth_pending = False
+        event = dec.decode_event(msg)
+        if msg.get("status") == "OK":
+            self.authenticated = True
+            self.actions.append(Action(AUTHED, event))
+            self.actions.append(Action(EVENT, event))
+            return
+        code = msg.get("code")
+        text = msg.get("msg", "")
+        hint = {
+            10114: "nonce too small: another program may be using this key with larger nonces",
+            10100: "API key or signature refused: check BITFINEX_API_KEY / BITFINEX_API_SECRET",
+            10111: "invalid auth payload",
+            10112: "invalid signature",
+            10113: "invalid auth payload",
+        }.get(code if isinstance(code, int) else -1, "")
+        err = AuthenticationError(
+            f"Bitfinex authentication failed ({code}: {text})" + (f": {hint}" if hint else ""),
+            code=code if isinstance(code, int) else None,
+            request=redact(self._last_auth_request()) if self.credentials is not None else None,
+            payload=msg,
+        )
+        self.actions.append(Action(EVENT, event))
+        self.actions.append(Action(ERROR, err))
+
+    def _last_auth_request(self) -> dict[str, Any]:
+        assert self.credentials is not None
+        return {"event": "auth", "apiKey": self.credentials.api_key}
+
+
+class _HeartbeatMarker:
+    """Placeholder; replaced below by the decode module's events."""
+
+
+def _Heartbeat(chan: Channel, seq: int | None) -> Event:
+    return dec.heartbeat(chan.stream, chan.symbol, seq)
+
+
+def _Checksum(chan: Channel, payload: Any, seq: int | None, ts_ms: int | None) -> Event:
+    return dec.checksum(chan.stream, chan.symbol, payload, seq, ts_ms)
