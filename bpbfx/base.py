@@ -292,7 +292,7 @@ class BaseClient:
             return
         try:
             hook(self, exc)
-        except Exception:  # noqa: BLE001 - nowhere left to report to
+        except Exception:
             log.exception("%s: on_error callback raised while handling %r", self.name, exc)
 
     def _deliver(self, event: Event) -> None:
@@ -361,7 +361,7 @@ class BaseClient:
         """Transport callback (watchdog thread)."""
         try:
             self._handle_timer(conn, now)
-        except Exception as exc:  # noqa: BLE001 - keep the watchdog alive
+        except Exception as exc:
             log.exception("%s: timer check failed", conn.name)
             self._report(BpbfxError(f"{conn.name}: internal timer check failed: {exc}"))
 

@@ -50,7 +50,7 @@ class Signer:
         ConfigurationError: ``window_ms`` is out of range.
     """
 
-    __slots__ = ("_key", "_clock", "verifying_key", "window_ms")
+    __slots__ = ("_clock", "_key", "verifying_key", "window_ms")
 
     def __init__(
         self,
@@ -92,7 +92,7 @@ class Signer:
     def subscribe_signature(self, timestamp_ms: int | None = None) -> list[str]:
         """The ``signature`` array for a SUBSCRIBE frame, signed now (or at ``timestamp_ms``)."""
         ts = int(self._clock() * 1000) if timestamp_ms is None else timestamp_ms
-        # The exact text Backpack verifies; "&timestamp" (not the HTML-mangled "×tamp").
+        # The exact text Backpack verifies; "&timestamp" (a web tutorial shows it mangled by HTML).
         text = f"instruction=subscribe&timestamp={ts}&window={self.window_ms}"
         return [self.verifying_key, self.sign(text), str(ts), str(self.window_ms)]
 

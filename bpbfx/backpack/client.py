@@ -3,21 +3,51 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
-from collections.abc import Iterable
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..backoff import Backoff
 from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook, unique
-from ..exceptions import CredentialsError, MalformedFrameError, StreamSilentError
+from ..exceptions import (
+    ConfigurationError,
+    CredentialsError,
+    MalformedFrameError,
+    StaleBookError,
+    StreamSilentError,
+)
+from ..live import BookUpdate, LiveBook
 from ..transport import Connection
 from . import protocol
 from .auth import DEFAULT_WINDOW_MS, MAX_WINDOW_MS, Signer, load_credentials
+from .book import BackpackBookSync, SyncAction, SyncResult, parse_depth_snapshot
+from .events import Depth
 
 __all__ = ["BackpackClient"]
 
 DEFAULT_URL = "wss://ws.backpack.exchange"
 DEFAULT_REST_URL = "https://api.backpack.exchange"
+
+BookHook = Callable[[Any, BookUpdate], None]
+
+
+class _ManagedBook:
+    """A depth stream's book, its synchroniser and the state of its snapshot fetch."""
+
+    __slots__ = ("failures", "fetching", "live", "stream", "symbol", "sync")
+
+    def __init__(self, stream: str, symbol: str, lock: threading.RLock) -> None:
+        self.stream = stream
+        self.symbol = symbol
+        self.sync = BackpackBookSync(symbol, stream=stream)
+        self.live = LiveBook(self.sync.book, lock)
+        self.fetching = False
+        self.failures = 0
 
 
 class BackpackClient(BaseClient):
@@ -42,7 +72,11 @@ class BackpackClient(BaseClient):
             markPrice) may stay silent before :class:`StreamSilentError` is reported once
             (Backpack is silent, with no error, for unknown symbols); ``None`` disables it.
         connect_timeout: seconds a handshake may take.
-        rest_url: REST base URL used to fetch order book snapshots.
+        rest_url: REST base URL used to fetch order book snapshots (``sim.http_url`` in tests).
+        books: keep a self-verifying local order book for every ``depth.*`` stream (see
+            :meth:`book`); the raw deltas still reach ``on_message``.
+        on_book: ``(client, BookUpdate)`` after every change to a managed book (reader thread;
+            when a resync completes from a REST snapshot, the snapshot thread).
 
     Raises:
         CredentialsError: malformed keys (the message never contains the secret).
@@ -70,6 +104,8 @@ class BackpackClient(BaseClient):
         stream_timeout: float | None = 60.0,
         connect_timeout: float = 10.0,
         rest_url: str = DEFAULT_REST_URL,
+        books: bool = True,
+        on_book: BookHook | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(
@@ -83,8 +119,6 @@ class BackpackClient(BaseClient):
             name=name,
         )
         if not isinstance(window_ms, int) or not 0 < window_ms <= MAX_WINDOW_MS:
-            from ..exceptions import ConfigurationError
-
             raise ConfigurationError(f"window_ms must be an integer from 1 to {MAX_WINDOW_MS}, got {window_ms!r}")
         self.url = url
         self.rest_url = rest_url.rstrip("/")
@@ -102,6 +136,11 @@ class BackpackClient(BaseClient):
         self._last_request: dict[str, Any] | None = None
         self._decoder = protocol.FrameDecoder()
         self._conn: Connection | None = None
+        self.on_book = on_book
+        self.books_enabled = books
+        self._books: dict[str, _ManagedBook] = {}
+        self._fetch_queue: queue.Queue[_ManagedBook | None] = queue.Queue()
+        self._fetcher: threading.Thread | None = None
         if streams:
             self.subscribe(*streams)
 
@@ -137,6 +176,10 @@ class BackpackClient(BaseClient):
                 self._subscriptions[s] = None
                 self._stream_counter(s).since = now
                 self._alerted.discard(s)
+                if self.books_enabled and s.startswith("depth."):
+                    symbol = protocol.stream_symbol(s)
+                    assert symbol is not None
+                    self._books[s] = _ManagedBook(s, symbol, self._lock)
             conn = self._conn
         if new and conn is not None:
             self._send_subscribe(conn, new)
@@ -152,9 +195,139 @@ class BackpackClient(BaseClient):
             gone = [s for s in names if s in self._subscriptions]
             for s in gone:
                 del self._subscriptions[s]
+                managed = self._books.pop(s, None)
+                if managed is not None:
+                    managed.sync.reset()
             conn = self._conn
         if gone and conn is not None:
             conn.send(protocol.encode(protocol.unsubscribe_frame(gone)))
+
+    def book(self, symbol_or_stream: str) -> LiveBook:
+        """The live, self-verifying order book of a subscribed ``depth.*`` stream.
+
+        Pass a stream name (``"depth.200ms.SOL_USDC"``) or a symbol (``"SOL_USDC"``: the
+        realtime ``depth.SOL_USDC`` book if subscribed, else any depth book of that symbol).
+        The book is rebuilt from the REST snapshot after every gap or reconnect; while that
+        happens ``valid`` is False.  Any thread.
+
+        Raises:
+            KeyError: no managed book for that symbol/stream (with the ones there are).
+        """
+        with self._lock:
+            managed = self._books.get(symbol_or_stream) or self._books.get(f"depth.{symbol_or_stream}")
+            if managed is None:
+                managed = next((m for m in self._books.values() if m.symbol == symbol_or_stream), None)
+            if managed is None:
+                known = ", ".join(self._books) or "none"
+                hint = "" if self.books_enabled else " (books=False was given)"
+                raise KeyError(
+                    f"no order book for {symbol_or_stream!r}{hint}; subscribe depth.<symbol> first. Books: {known}"
+                )
+            return managed.live
+
+    @property
+    def books(self) -> dict[str, LiveBook]:
+        """Every managed book by stream name."""
+        with self._lock:
+            return {s: m.live for s, m in self._books.items()}
+
+    # ------------------------------------------------------------------ books
+    def _on_depth(self, managed: _ManagedBook, event: Depth) -> None:
+        """Reader thread: feed one delta to its book (under the lock), then report."""
+        error: MalformedFrameError | None = None
+        with self._lock:
+            try:
+                result = managed.sync.on_delta(event.first_update_id, event.last_update_id, event.bids, event.asks)
+            except MalformedFrameError as exc:
+                error = exc
+            else:
+                if result.action is SyncAction.APPLIED:
+                    self._book_checks += 1
+                elif result.need_snapshot or (managed.sync.needs_snapshot and not managed.fetching):
+                    self._schedule_fetch(managed)
+        if error is not None:
+            self._report(error)  # outside the lock, like every user callback
+            return
+        self._book_result(managed, result)
+
+    def _book_result(self, managed: _ManagedBook, result: SyncResult) -> None:
+        """Report a sync result (outside the lock): errors, resyncs, ``on_book``."""
+        action = result.action
+        if action is SyncAction.NEED_SNAPSHOT:
+            self._resyncs += 1
+            if result.error is not None:
+                self._report(result.error)
+            return
+        if action is SyncAction.APPLIED or action is SyncAction.SYNCED:
+            hook = self.on_book
+            if hook is not None:
+                book = managed.sync.book
+                update = BookUpdate(
+                    stream=managed.stream,
+                    symbol=managed.symbol,
+                    data=None,
+                    book=managed.live,
+                    changes=result.changes,
+                    snapshot=action is SyncAction.SYNCED,
+                    update_id=book.update_id,
+                    valid=book.valid,
+                )
+                self._call_hook("on_book", hook, update)
+
+    def _schedule_fetch(self, managed: _ManagedBook) -> None:
+        """Queue a REST snapshot fetch (under the lock); starts the snapshot thread."""
+        if managed.fetching or self.closed:
+            return
+        managed.fetching = True
+        self._fetch_queue.put(managed)
+        if self._fetcher is None:
+            self._fetcher = threading.Thread(target=self._fetch_loop, name=f"{self.name}-snapshots", daemon=True)
+            self._fetcher.start()
+
+    def _fetch_loop(self) -> None:
+        """Snapshot thread: fetch REST depth snapshots one at a time, off the reader thread."""
+        while True:
+            managed = self._fetch_queue.get()
+            if managed is None or self.closed:
+                return
+            if managed.failures:
+                # Back off on repeated failures, but stay responsive to close().
+                delay = self.backoff.delay(min(managed.failures, 16))
+                if self._closed.wait(delay):
+                    return
+            self._fetch_one(managed)
+
+    def _fetch_one(self, managed: _ManagedBook) -> None:
+        url = f"{self.rest_url}/api/v1/depth?" + urllib.parse.urlencode({"symbol": managed.symbol, "limit": 1000})
+        try:
+            with urllib.request.urlopen(url, timeout=self.connect_timeout) as response:
+                body = response.read()
+            snapshot = parse_depth_snapshot(body)
+        except (OSError, urllib.error.URLError, MalformedFrameError) as exc:
+            with self._lock:
+                managed.fetching = False
+                managed.failures += 1
+                if self._books.get(managed.stream) is managed:
+                    self._schedule_fetch(managed)
+            self._report(
+                StaleBookError(
+                    f"{managed.stream}: could not fetch the REST depth snapshot ({exc}); retrying",
+                    symbol=managed.symbol,
+                    stream=managed.stream,
+                )
+            )
+            return
+        with self._lock:
+            managed.fetching = False
+            if self._books.get(managed.stream) is not managed:
+                return
+            result = managed.sync.on_snapshot(snapshot.last_update_id, snapshot.bids, snapshot.asks)
+            if result.need_snapshot:
+                managed.failures += 1
+                self._schedule_fetch(managed)
+            else:
+                managed.failures = 0
+        self._book_result(managed, result)
 
     # ------------------------------------------------------------------ internals
     def _check_open(self) -> None:
@@ -192,6 +365,18 @@ class BackpackClient(BaseClient):
             timer_interval=min(1.0, (self.stream_timeout or 4.0) / 4),
         )
 
+    def _handle_closed(self, conn: Connection, error: Any) -> None:
+        # Deltas were lost with the socket: every book is rebuilt after the reconnect.
+        with self._lock:
+            for managed in self._books.values():
+                managed.sync.reset()
+
+    def _on_closed(self) -> None:
+        self._fetch_queue.put(None)
+        fetcher = self._fetcher
+        if fetcher is not None and fetcher is not threading.current_thread():
+            fetcher.join(self.connect_timeout + 1)
+
     def _handle_open(self, conn: Connection) -> None:
         with self._lock:
             streams = list(self._subscriptions)
@@ -221,6 +406,10 @@ class BackpackClient(BaseClient):
                 except MalformedFrameError as exc:
                     self._report(exc)
                     return
+                if self._books:
+                    managed = self._books.get(stream)
+                    if managed is not None and type(event) is Depth:
+                        self._on_depth(managed, event)
                 self._deliver(event)
                 return
             if "error" in msg:

@@ -59,7 +59,9 @@ __all__ = [
 PUBLIC_TYPES = ("depth", "trade", "ticker", "bookTicker", "kline", "markPrice", "openInterest", "liquidation")
 PRIVATE_TYPES = ("account.orderUpdate", "account.positionUpdate", "account.rfqUpdate")
 DEPTH_WINDOWS = ("200ms", "600ms", "1000ms")
-KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1month")
+KLINE_INTERVALS = (
+    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1month",
+)
 # Streams that publish at least every few seconds on a live market; a long silence on one of
 # these means an unknown or closed symbol (Backpack sends no error for those).
 REGULAR_TYPES = frozenset({"depth", "bookTicker", "ticker", "markPrice"})

@@ -276,15 +276,18 @@ class BitfinexClient(BaseClient):
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         shard = self._by_conn[conn]
         proto = shard.proto
+        error: MalformedFrameError | None = None
         with self._lock:
             try:
                 event = proto.receive(data, conn.last_frame_at)
             except MalformedFrameError as exc:
                 event = None
-                self._report(exc)
+                error = exc
             actions = proto.actions
             if actions:
                 proto.actions = []
+        if error is not None:
+            self._report(error)  # outside the lock, like every user callback
         if event is not None:
             if type(event) is Heartbeat:
                 self._call_hook("on_heartbeat", self.on_heartbeat, event)
