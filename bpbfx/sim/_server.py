@@ -186,8 +186,11 @@ class SimServer:
         """Close every client connection with a close frame ``code``/``reason``."""
 
         async def go() -> int:
+            # Start the closing handshakes without waiting for them: a client that never
+            # answers would otherwise hold this call for websockets' close timeout.
             conns = list(self.connections.values())
-            await asyncio.gather(*(c.ws.close(code, reason) for c in conns), return_exceptions=True)
+            for c in conns:
+                self.spawn(c.ws.close(code, reason))
             return len(conns)
 
         return self.call(go)
