@@ -12,6 +12,8 @@ import logging
 from .backoff import Backoff
 from .backpack.client import BackpackClient
 from .base import ClientStats, StreamStats
+from .bitfinex.client import BitfinexClient
+from .book import BookSnapshot, Level
 from .events import Event, UnknownEvent
 from .exceptions import (
     AuthenticationError,
@@ -37,6 +39,7 @@ from .exceptions import (
     UnsupportedVersionError,
     WatchdogTimeout,
 )
+from .live import BookUpdate, LiveBook
 
 __version__ = "0.1.0"
 
@@ -46,7 +49,10 @@ __all__ = [
     "AuthenticationError",
     "Backoff",
     "BackpackClient",
+    "BitfinexClient",
     "BookError",
+    "BookSnapshot",
+    "BookUpdate",
     "BpbfxError",
     "CallbackError",
     "ChecksumMismatchError",
@@ -59,6 +65,8 @@ __all__ = [
     "ExchangeError",
     "HandshakeError",
     "InvalidStreamError",
+    "Level",
+    "LiveBook",
     "MalformedFrameError",
     "RateLimitError",
     "RemoteProtocolError",

@@ -10,9 +10,11 @@ from typing import Any
 from ..backoff import Backoff
 from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook
 from ..exceptions import ClientClosedError, ConfigurationError, CredentialsError, MalformedFrameError
+from ..live import BookUpdate, LiveBook
 from ..transport import Connection, RateLimiter
 from . import protocol as proto_mod
 from .auth import Credentials, nonce_source_for
+from .book import BitfinexBook
 from .channels import Subscription, parse_stream, subscription
 from .events import Heartbeat
 from .protocol import OB_CHECKSUM, SEQ_ALL, Action, BitfinexProtocol
@@ -25,6 +27,7 @@ PUBLIC_URL = "wss://api-pub.bitfinex.com/ws/2"
 AUTH_URL = "wss://api.bitfinex.com/ws/2"
 
 HeartbeatHook = Callable[[Any, Heartbeat], None]
+BookHook = Callable[[Any, BookUpdate], None]
 
 
 class _Shard:
@@ -67,6 +70,9 @@ class BitfinexClient(BaseClient):
         max_channels: channels per socket (Bitfinex: 25).
         connect_limit: ``(connects, seconds)`` allowed for new sockets.
         connect_timeout: seconds a handshake may take.
+        books: keep a self-verifying local order book for every ``book`` channel (see
+            :meth:`book`); raw book frames still reach ``on_message``.
+        on_book: ``(client, BookUpdate)`` after every change to a managed book (reader thread).
 
     Raises:
         CredentialsError: malformed keys (never echoing the secret).
@@ -97,6 +103,8 @@ class BitfinexClient(BaseClient):
         max_channels: int = 25,
         connect_limit: tuple[int, float] | None = None,
         connect_timeout: float = 10.0,
+        books: bool = True,
+        on_book: BookHook | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(
@@ -114,6 +122,10 @@ class BitfinexClient(BaseClient):
         if heartbeat_timeout <= 0:
             raise ConfigurationError("heartbeat_timeout must be > 0 seconds (Bitfinex heartbeats every 15 s)")
         self.on_heartbeat = on_heartbeat
+        self.on_book = on_book
+        self.books_enabled = books
+        self._books: dict[str, BitfinexBook] = {}  # shared with every socket's protocol
+        self._live: dict[str, LiveBook] = {}
         self.credentials: Credentials | None = None
         if api_key is not None or api_secret is not None:
             if auth is False:
@@ -184,6 +196,11 @@ class BitfinexClient(BaseClient):
             if sub not in self._wanted:
                 self._wanted[sub] = None
                 self._stream_counter(sub.stream)
+                if self.books_enabled and sub.is_book and sub.stream not in self._books:
+                    assert sub.symbol is not None
+                    book = BitfinexBook(sub.symbol, sub.prec or "P0", sub.length or 25, stream=sub.stream)
+                    self._books[sub.stream] = book
+                    self._live[sub.stream] = LiveBook(book.book, self._lock)
                 self._place(sub)
         self._flush_all()
         return sub.stream
@@ -201,8 +218,46 @@ class BitfinexClient(BaseClient):
             del self._wanted[sub]
             for shard in self._shards:
                 shard.proto.remove(sub)
+            book = self._books.pop(sub.stream, None)
+            self._live.pop(sub.stream, None)
+            if book is not None:
+                book.clear()
         self._flush_all()
         return True
+
+    def book(self, symbol_or_stream: str, prec: str | None = None) -> LiveBook:
+        """The live, checksum-verified book of a subscribed ``book`` channel.
+
+        Pass a stream name (``"book:tBTCUSD:P0:F0:25"``) or a symbol (``"tBTCUSD"``, optionally
+        with ``prec``; the first matching book otherwise).  After a checksum mismatch, sequence
+        gap or reconnect the book is rebuilt from a fresh snapshot; meanwhile ``valid`` is
+        False.  Any thread.
+
+        Raises:
+            KeyError: no managed book matches (the message lists the ones there are).
+        """
+        with self._lock:
+            live = self._live.get(symbol_or_stream)
+            if live is None:
+                for stream, book in self._books.items():
+                    if book.symbol == symbol_or_stream and (prec is None or book.prec == prec):
+                        live = self._live[stream]
+                        break
+            if live is None:
+                known = ", ".join(self._books) or "none"
+                raise KeyError(
+                    f"no order book for {symbol_or_stream!r}; subscribe a book channel first. Books: {known}"
+                )
+            return live
+
+    @property
+    def books(self) -> dict[str, LiveBook]:
+        """Every managed book by stream name."""
+        with self._lock:
+            return dict(self._live)
+
+    def _count_book_checks(self) -> int:
+        return sum(s.proto.checks_passed for s in self._shards)
 
     def ping(self) -> int:
         """Send an application-level ping on every open socket; returns its ``cid`` (the
@@ -231,6 +286,7 @@ class BitfinexClient(BaseClient):
             auth_filter=self.auth_filter,
             dms=self.dms,
             heartbeat_timeout=self.heartbeat_timeout,
+            books=self._books,
         )
         conn = self._new_connection(
             self.url,
@@ -286,8 +342,11 @@ class BitfinexClient(BaseClient):
             actions = proto.actions
             if actions:
                 proto.actions = []
+            change = proto.book_change
         if error is not None:
             self._report(error)  # outside the lock, like every user callback
+        if change is not None and self.on_book is not None:
+            self._book_update(*change)
         if event is not None:
             if type(event) is Heartbeat:
                 self._call_hook("on_heartbeat", self.on_heartbeat, event)
@@ -308,6 +367,23 @@ class BitfinexClient(BaseClient):
             if shard.proto.open and not shard.proto.paused and now - conn.last_frame_at > self.heartbeat_timeout / 2:
                 shard.proto.ping(next(self._cids))
         self._flush(shard)
+
+    def _book_update(self, chan: proto_mod.Channel, changes: Any, snapshot: bool) -> None:
+        book = chan.book
+        live = self._live.get(chan.stream)
+        if book is None or live is None:
+            return
+        update = BookUpdate(
+            stream=chan.stream,
+            symbol=chan.symbol,
+            data=None,
+            book=live,
+            changes=tuple(changes),
+            snapshot=snapshot,
+            update_id=book.book.update_id,
+            valid=book.valid,
+        )
+        self._call_hook("on_book", self.on_book, update)
 
     # ------------------------------------------------------------------ actions
     def _flush_all(self) -> None:

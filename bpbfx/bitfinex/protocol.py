@@ -32,6 +32,7 @@ from ..events import Event, UnknownEvent
 from ..exceptions import (
     AuthenticationError,
     BpbfxError,
+    ChecksumMismatchError,
     ConnectionLostError,
     ExchangeError,
     MalformedFrameError,
@@ -42,7 +43,8 @@ from ..exceptions import (
 )
 from . import decode as dec
 from .auth import Credentials, NonceSource, auth_request, redact
-from .channels import Subscription
+from .book import BitfinexBook
+from .channels import Subscription, from_message
 
 __all__ = [
     "BULK_UPDATES",
@@ -70,6 +72,7 @@ MOVE = "move"  # payload: Subscription refused for the channel limit: place it e
 RESYNC = "resync"  # payload: Channel whose data must be rebuilt (new snapshot follows)
 AUTHED = "authed"  # payload: AuthResult event
 
+ACCOUNT_STREAM = "account"
 _TS_MIN = 10**12  # a millisecond epoch time; sequence numbers never get this large
 
 
@@ -84,10 +87,11 @@ class Action:
 class Channel:
     """A subscribed channel on this socket (reader thread state)."""
 
-    __slots__ = ("chan_id", "sub", "stream", "symbol", "first", "last", "count", "alerted")
+    __slots__ = ("chan_id", "sub", "stream", "symbol", "first", "last", "count", "alerted", "book")
 
-    def __init__(self, chan_id: int, sub: Subscription, now: float) -> None:
+    def __init__(self, chan_id: int, sub: Subscription, now: float, book: BitfinexBook | None = None) -> None:
         self.chan_id = chan_id
+        self.book = book
         self.sub = sub
         self.stream = sub.stream
         self.symbol = sub.market_symbol
@@ -112,6 +116,10 @@ class BitfinexProtocol:
         auth_filter / dms: optional ``filter`` and ``dms`` of the auth request.
         heartbeat_timeout: seconds a channel may go without any frame (Bitfinex sends ``hb``
             every 15 s) before it is reported and resubscribed.
+        books: managed books by stream name (shared with the client, which owns them); a
+            subscribed book channel whose stream is in it is applied to it and verified against
+            every ``cs`` checksum.  After each applied frame :attr:`book_change` holds
+            ``(channel, changes, is_snapshot)`` until the next frame.
 
     Not thread-safe: the owning client serialises calls (reader thread + a lock for timers).
     """
@@ -125,8 +133,12 @@ class BitfinexProtocol:
         auth_filter: Iterable[str] | None = None,
         dms: int | None = None,
         heartbeat_timeout: float = 20.0,
+        books: dict[str, BitfinexBook] | None = None,
     ) -> None:
         self.flags = flags
+        self.books: dict[str, BitfinexBook] = books if books is not None else {}
+        self.book_change: tuple[Channel, tuple[Any, ...] | list[Any], bool] | None = None
+        self.checks_passed = 0
         self.credentials = credentials
         self.nonce_source = nonce_source
         self.auth_filter = list(auth_filter) if auth_filter is not None else None
@@ -184,8 +196,12 @@ class BitfinexProtocol:
             self._request(sub)
 
     def connection_lost(self) -> None:
-        """The socket ended: forget server-side state (channels are re-created on connect)."""
+        """The socket ended: forget server-side state (channels are re-created on connect).
+        Books of this socket's channels are emptied and marked invalid until new snapshots."""
         self.open = False
+        for chan in self.channels.values():
+            if chan.book is not None:
+                chan.book.clear()
         self.channels.clear()
         self.pending.clear()
         self.unsubscribing.clear()
@@ -218,6 +234,8 @@ class BitfinexProtocol:
         """Drop a channel server-side and ask for it again (a fresh snapshot follows)."""
         if self.channels.pop(chan.chan_id, None) is None:
             return
+        if chan.book is not None:
+            chan.book.clear()
         self.unsubscribing.add(chan.chan_id)
         if self.open and not self.paused:
             self._send({"event": "unsubscribe", "chanId": chan.chan_id})
@@ -281,8 +299,9 @@ class BitfinexProtocol:
         Raises:
             MalformedFrameError: not JSON or an unexpected shape.
         """
+        self.book_change = None
         try:
-            msg = self._loads(data if type(data) is str else data.decode())
+            msg = self._loads(data.decode() if isinstance(data, bytes) else data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedFrameError(f"frame is not JSON ({exc}): {data[:200]!r}", frame=data[:500]) from exc
         if type(msg) is list:
@@ -312,6 +331,7 @@ class BitfinexProtocol:
             rest = 2
         ts_ms: int | None = None
         seq: int | None = None
+        auth_seq: int | None = None
         if rest < n:
             tail = msg[rest:]
             last = tail[-1]
@@ -320,33 +340,86 @@ class BitfinexProtocol:
                 tail = tail[:-1]
             if self._use_seq and tail:
                 if chan_id == 0:
-                    # [0,TYPE,DATA,PUB_SEQ,AUTH_SEQ]; `n` notifications carry only AUTH_SEQ.
-                    if msg_type != "n" and (len(tail) >= 2 or msg_type == "hb"):
+                    # Bitfinex: [0,TYPE,DATA,PUB_SEQ,AUTH_SEQ]; `n` notifications carry only
+                    # AUTH_SEQ; [0,"hb",PUB_SEQ].
+                    if msg_type == "n":
+                        auth_seq = tail[0]
+                    else:
                         seq = tail[0]
+                        if len(tail) >= 2:
+                            auth_seq = tail[1]
                 else:
                     seq = tail[0]
                 if seq is not None:
                     self._check_seq(seq)
         if chan_id == 0:
             if msg_type == "hb":
-                return dec.decode_heartbeat("account", None, seq) if hasattr(dec, "decode_heartbeat") else None
+                return dec.heartbeat(ACCOUNT_STREAM, None, seq, ts_ms)
             if msg_type is None:
                 raise MalformedFrameError(f"channel 0 frame without a type: {json.dumps(msg)[:200]}")
-            return dec.decode_account(msg_type, payload, seq=seq, ts_ms=ts_ms)
+            return dec.decode_account(msg_type, payload, seq=seq, ts_ms=ts_ms, auth_seq=auth_seq)
         chan = self.channels.get(chan_id)
         if chan is None:
             if chan_id in self.unsubscribing:
                 return None  # in-flight data of a channel being dropped
+            if msg_type == "hb":
+                # Seen on the wire (cryptofeed recording): heartbeats of a channel can arrive
+                # seconds before its `subscribed` event.
+                return dec.heartbeat(f"chanId:{chan_id}", None, seq, ts_ms)
             return UnknownEvent(stream=f"chanId:{chan_id}", symbol=None, data=msg)
         chan.last = now
         if msg_type == "hb":
-            return _Heartbeat(chan, seq)
+            return dec.heartbeat(chan.stream, chan.symbol, seq, ts_ms)
         if msg_type == "cs":
-            return _Checksum(chan, payload, seq, ts_ms)
+            if chan.book is not None:
+                self._verify(chan, payload)
+            return dec.checksum(chan.stream, chan.symbol, payload, seq, ts_ms)
         chan.count += 1
         first = chan.first
         chan.first = False
-        return dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
+        event = dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
+        book = chan.book
+        if book is not None and msg_type is None:
+            self._apply_book(chan, book, payload, first, seq)
+        return event
+
+    def _apply_book(self, chan: Channel, book: BitfinexBook, payload: Any, first: bool, seq: int | None) -> None:
+        """Apply a book frame to its managed book (Bitfinex: first frame is the snapshot; with
+        BULK_UPDATES a later list of entries is a batch of updates)."""
+        try:
+            if first:
+                book.apply_snapshot(payload, seq=seq)
+                self.book_change = (chan, (), True)
+            elif payload and type(payload[0]) is list:
+                self.book_change = (chan, book.apply_bulk(payload, seq=seq), False)
+            else:
+                if seq is None:
+                    book.book.update_id = (book.book.update_id or 0) + 1
+                self.book_change = (chan, book.apply_update(payload, seq=seq), False)
+        except MalformedFrameError as exc:
+            self.actions.append(Action(ERROR, exc))
+            self.actions.append(Action(RESYNC, chan))
+            self.resubscribe(chan)
+
+    def _verify(self, chan: Channel, payload: Any) -> None:
+        """Check a ``[CHAN,"cs",CHECKSUM]`` frame against the local book; on a mismatch
+        report it and resubscribe the channel to rebuild the book from a new snapshot."""
+        book = chan.book
+        assert book is not None
+        if not book.valid:
+            return  # already being rebuilt
+        try:
+            book.verify(int(payload))
+        except ChecksumMismatchError as exc:
+            exc.message = f"{exc.message}; resubscribing {chan.stream} for a fresh snapshot"
+            exc.args = (exc.message,)
+            self.actions.append(Action(ERROR, exc))
+            self.actions.append(Action(RESYNC, chan))
+            self.resubscribe(chan)
+        except (TypeError, ValueError) as exc:
+            raise MalformedFrameError(f"{chan.stream}: checksum frame with {payload!r}", stream=chan.stream) from exc
+        else:
+            self.checks_passed += 1
 
     def _check_seq(self, seq: Any) -> None:
         last = self.seq
@@ -367,7 +440,7 @@ class BitfinexProtocol:
         elif kind == "subscribed":
             self._subscribed(msg, now)
         elif kind == "unsubscribed":
-            self.unsubscribing.discard(msg.get("chanId"))  # type: ignore[arg-type]
+            self.unsubscribing.discard(msg.get("chanId"))
             self.actions.append(Action(EVENT, dec.decode_event(msg)))
         elif kind == "error":
             self._error(msg)
@@ -441,11 +514,14 @@ class BitfinexProtocol:
         if sub is None:
             # Not requested by us on this socket (e.g. a replayed recording): adopt it.
             try:
-                sub = dec.subscription_from_event(msg)
+                sub = from_message(msg)
             except BpbfxError:
                 self.actions.append(Action(EVENT, UnknownEvent(stream="events", symbol=None, data=msg)))
                 return
-        self.channels[chan_id] = Channel(chan_id, sub, now)
+        book = self.books.get(sub.stream)
+        if book is not None:
+            book.clear()  # invalid until this channel's snapshot arrives
+        self.channels[chan_id] = Channel(chan_id, sub, now, book)
         self.actions.append(Action(EVENT, dec.decode_event(msg)))
 
     def _error(self, msg: dict[str, Any]) -> None:
@@ -499,14 +575,3 @@ class BitfinexProtocol:
         assert self.credentials is not None
         return {"event": "auth", "apiKey": self.credentials.api_key}
 
-
-class _HeartbeatMarker:
-    """Placeholder; replaced below by the decode module's events."""
-
-
-def _Heartbeat(chan: Channel, seq: int | None) -> Event:
-    return dec.heartbeat(chan.stream, chan.symbol, seq)
-
-
-def _Checksum(chan: Channel, payload: Any, seq: int | None, ts_ms: int | None) -> Event:
-    return dec.checksum(chan.stream, chan.symbol, payload, seq, ts_ms)

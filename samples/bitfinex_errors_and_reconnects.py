@@ -1,0 +1,73 @@
+"""Error handling and reconnection, made visible: a bad symbol, a server restart notice (20051)
+and a dropped socket, against the simulator (or watch the real exchange with --live).
+
+    python samples/bitfinex_errors_and_reconnects.py          # simulator, scripted faults
+    python samples/bitfinex_errors_and_reconnects.py --live   # real exchange, no faults injected
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import threading
+
+from bpbfx import Backoff, BitfinexClient, BpbfxError, Event, SubscriptionError
+from bpbfx.bitfinex.events import Info, Subscribed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--live", action="store_true", help="connect to the real exchange")
+    args = parser.parse_args()
+
+    subscribed = threading.Event()
+    done = threading.Event()
+
+    def on_message(client: BitfinexClient, event: Event) -> None:
+        if isinstance(event, Subscribed):
+            print(f"subscribed {event.stream} as channel {event.chan_id}")
+            subscribed.set()
+        elif isinstance(event, Info):
+            print(f"info: version={event.version} code={event.code} msg={event.msg}")
+
+    def on_error(client: BitfinexClient, exc: BaseException) -> None:
+        kind = "subscription refused" if isinstance(exc, SubscriptionError) else type(exc).__name__
+        code = exc.code if isinstance(exc, BpbfxError) else None
+        print(f"on_error: {kind} (code {code}): {exc}")
+
+    with contextlib.ExitStack() as stack:
+        url = None
+        sim = None
+        if not args.live:
+            from bpbfx.sim import BitfinexSimulator
+
+            sim = stack.enter_context(BitfinexSimulator())
+            url = sim.url
+        client = BitfinexClient(
+            url,
+            auth=False,
+            on_message=on_message,
+            on_error=on_error,
+            on_open=lambda c: print("socket open"),
+            on_close=lambda c, code, reason: print(f"socket closed: {reason}"),
+            on_reconnect=lambda c, n: print(f"reconnecting, attempt {n}"),
+            backoff=Backoff(initial=0.5, cap=10.0),
+        )
+        with client:
+            client.subscribe("trades", symbol="tBTCUSD")
+            client.subscribe("ticker", symbol="tNOSUCHPAIR")  # refused by the exchange: 10300
+            client.wait_ready(10)
+            if sim is not None:
+                print("-- the server announces a restart (20051)")
+                sim.send_info(20051)
+                client.wait_ready(10)
+                print("-- the socket drops")
+                sim.drop_connections()
+                client.wait_ready(10)
+                print(f"-- recovered; stats: {client.stats()}")
+            else:
+                done.wait(30)
+
+
+if __name__ == "__main__":
+    main()

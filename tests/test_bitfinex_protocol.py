@@ -1,0 +1,273 @@
+"""Bitfinex connection state machine fed with recorded and constructed frames (no sockets)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bpbfx import (
+    AuthenticationError,
+    ChecksumMismatchError,
+    ConnectionLostError,
+    RateLimitError,
+    SequenceGapError,
+    StreamSilentError,
+    SubscriptionError,
+    UnknownEvent,
+    UnsupportedVersionError,
+)
+from bpbfx.bitfinex import protocol as p
+from bpbfx.bitfinex.auth import Credentials, NonceSource
+from bpbfx.bitfinex.book import BitfinexBook
+from bpbfx.bitfinex.channels import from_message, subscription
+from bpbfx.bitfinex.events import (
+    AuthResult,
+    BookSnapshot,
+    BookUpdate,
+    Checksum,
+    Heartbeat,
+    Info,
+    Subscribed,
+    TradeUpdate,
+)
+from bpbfx.events import Event
+
+
+def received_frames(path: Path) -> list[str]:
+    """Frames the exchange sent, from either recording format."""
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(("[", "{")):
+            out.append(line)
+        elif " -> " in line:
+            out.append(line.split(": ", 1)[1])
+        elif " <-" not in line and ": " in line and line[0].isdigit():
+            out.append(line.split(": ", 1)[1])
+    return out
+
+
+def replay(frames: list[str], flags: int) -> tuple[list[Event], list[p.Action], p.BitfinexProtocol]:
+    books: dict[str, BitfinexBook] = {}
+    for frame in frames:
+        msg = json.loads(frame)
+        if isinstance(msg, dict) and msg.get("event") == "subscribed" and msg.get("channel") == "book":
+            sub = from_message(msg)
+            books[sub.stream] = BitfinexBook(sub.symbol or "", sub.prec or "P0", sub.length or 25, stream=sub.stream)
+    proto = p.BitfinexProtocol(flags=flags, books=books)
+    proto.connection_made()
+    proto.actions.clear()
+    events: list[Event] = []
+    actions: list[p.Action] = []
+    for i, frame in enumerate(frames):
+        event = proto.receive(frame, float(i))
+        if event is not None:
+            events.append(event)
+        actions += proto.actions
+        proto.actions = []
+        for book in books.values():
+            if book.valid and not book.is_funding:  # funding books mix periods: bids may exceed asks
+                assert not book.book.is_crossed(), f"crossed book after frame {i}: {frame[:80]}"
+    events += [a.payload for a in actions if a.kind == p.EVENT]
+    return events, actions, proto
+
+
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    [("bbgo_ws_public.jsonl", 0), ("bbgo_ws_private.jsonl", 0), ("cryptofeed_ws_seq_all.txt", p.SEQ_ALL)],
+)
+def test_recordings_replay_without_unknown_messages(data_dir: Path, name: str, flags: int) -> None:
+    """Every recorded frame decodes to a known event; no gap or reconnect is requested."""
+    frames = received_frames(data_dir / "bitfinex" / name)
+    events, actions, proto = replay(frames, flags)
+    unknown = [e for e in events if isinstance(e, UnknownEvent)]
+    assert unknown == []
+    assert not [a for a in actions if a.kind in (p.RECONNECT, p.FATAL, p.RESYNC)]
+    errors = [a.payload for a in actions if a.kind == p.ERROR]
+    if name == "bbgo_ws_private.jsonl":
+        assert [type(e) for e in errors] == [SubscriptionError] and errors[0].code == 10300
+        assert any(isinstance(e, AuthResult) and e.ok for e in events)
+    else:
+        assert errors == []
+    assert len(events) >= len(frames) - 5
+    assert any(isinstance(e, Heartbeat) for e in events)
+    if name != "bbgo_ws_private.jsonl":
+        assert any(isinstance(e, BookSnapshot) for e in events) and any(isinstance(e, BookUpdate) for e in events)
+        assert all(book.valid for book in proto.books.values())
+    if flags:
+        assert proto.seq is not None and proto.seq > 1000
+
+
+def test_public_recording_events_carry_channel_identity(data_dir: Path) -> None:
+    """Trades, heartbeats and book frames are tagged with their canonical stream and symbol."""
+    events, _, proto = replay(received_frames(data_dir / "bitfinex" / "bbgo_ws_public.jsonl"), 0)
+    trades = [e for e in events if isinstance(e, TradeUpdate)]
+    assert trades and trades[0].stream == "trades:tBTCUSD" and trades[0].symbol == "tBTCUSD"
+    subscribed = [e for e in events if isinstance(e, Subscribed)]
+    assert {s.stream for s in subscribed} >= {"ticker:tBTCUSD", "trades:tBTCUSD", "book:tBTCUSD:P0:F0:25"}
+    book = proto.books["book:tBTCUSD:P0:F0:25"]
+    assert book.book.best_bid() is not None and book.book.best_ask() is not None
+
+
+def test_sequence_gap_requests_reconnect() -> None:
+    """With SEQ_ALL a skipped number on the socket asks for a resync of the connection."""
+    proto = p.BitfinexProtocol(flags=p.SEQ_ALL)
+    proto.connection_made()
+    proto.receive('{"event":"subscribed","channel":"trades","chanId":5,"symbol":"tBTCUSD","pair":"BTCUSD"}', 0)
+    proto.actions.clear()
+    proto.receive('[5,"hb",1]', 1)
+    proto.receive('[5,"hb",2]', 2)
+    assert proto.actions == []
+    proto.receive('[5,"hb",4]', 3)
+    (action,) = proto.actions
+    assert action.kind == p.RECONNECT and isinstance(action.payload, SequenceGapError)
+    assert (action.payload.expected, action.payload.got) == (3, 4)
+
+
+def test_seq_and_timestamp_are_stripped_and_kept() -> None:
+    """SEQ_ALL and TIMESTAMP fields are removed from the payload and set on the event."""
+    proto = p.BitfinexProtocol(flags=p.SEQ_ALL | p.TIMESTAMP)
+    proto.connection_made()
+    proto.receive('{"event":"subscribed","channel":"trades","chanId":7,"symbol":"tBTCUSD","pair":"BTCUSD"}', 0)
+    snap = proto.receive("[7,[[1,1700000000000,0.5,100]],1,1700000000001]", 1)
+    te = proto.receive('[7,"te",[2,1700000000002,-0.25,101],2,1700000000003]', 2)
+    hb = proto.receive('[7,"hb",3,1700000000004]', 3)
+    assert isinstance(te, TradeUpdate) and te.seq == 2 and te.ts_ms == 1700000000003
+    assert str(te.trade.amount) == "-0.25"
+    assert isinstance(hb, Heartbeat) and hb.seq == 3
+    assert snap is not None and getattr(snap, "seq", None) == 1
+
+
+def subscribed_proto(flags: int = p.OB_CHECKSUM) -> tuple[p.BitfinexProtocol, BitfinexBook]:
+    sub = subscription("book", symbol="tXRPBTC", prec="P0", freq="F0", len=25)
+    book = BitfinexBook("tXRPBTC", "P0", 25, stream=sub.stream)
+    proto = p.BitfinexProtocol(flags=flags, books={sub.stream: book})
+    proto.add(sub)
+    proto.connection_made()
+    (conf, request) = [json.loads(a.payload) for a in proto.actions]
+    assert conf == {"event": "conf", "flags": flags}
+    assert request["subId"] == sub.stream
+    proto.actions.clear()
+    reply = dict(request, event="subscribed", chanId=123, pair="XRPBTC", len="25")
+    proto.receive(json.dumps(reply), 0)
+    proto.actions.clear()
+    return proto, book
+
+
+def test_checksum_vectors_verified_through_the_protocol(data_dir: Path) -> None:
+    """The official checksum vectors pass through the state machine and count as checks."""
+    vectors = json.loads((data_dir / "bitfinex" / "checksum_vectors.json").read_text())["vectors"]
+    vector = vectors[0]
+    proto, book = subscribed_proto()
+    for i, frame in enumerate(vector["frames"]):
+        event = proto.receive(frame, float(i))
+        assert event is not None
+    assert isinstance(event, Checksum) and event.checksum == vector["checksum"]
+    assert proto.actions == [] and proto.checks_passed == 1 and book.valid
+
+
+def test_checksum_mismatch_resubscribes_the_channel(data_dir: Path) -> None:
+    """A wrong cs is reported, the book is invalidated and the channel is asked for again."""
+    vector = json.loads((data_dir / "bitfinex" / "checksum_vectors.json").read_text())["vectors"][0]
+    proto, book = subscribed_proto()
+    for frame in vector["frames"][:-1]:
+        proto.receive(frame, 1.0)
+    proto.receive('[123,"cs",12345]', 2.0)
+    kinds = [a.kind for a in proto.actions]
+    assert kinds == [p.ERROR, p.RESYNC, p.SEND, p.SEND]
+    err = proto.actions[0].payload
+    assert isinstance(err, ChecksumMismatchError) and err.expected == 12345 and err.got == vector["checksum"]
+    assert json.loads(proto.actions[2].payload) == {"event": "unsubscribe", "chanId": 123}
+    assert json.loads(proto.actions[3].payload)["event"] == "subscribe"
+    assert not book.valid and 123 not in proto.channels
+    assert proto.receive("[123,[0.0000886,1,5]]", 3.0) is None  # in-flight data of the dropped channel
+
+
+def test_heartbeat_watchdog_resubscribes_a_silent_channel() -> None:
+    """A channel quiet for longer than the heartbeat timeout is reported and resubscribed."""
+    proto, _ = subscribed_proto()
+    proto.heartbeat_timeout = 20.0
+    proto.check(19.0)
+    assert proto.actions == []
+    proto.check(21.0)
+    kinds = [a.kind for a in proto.actions]
+    assert kinds[:2] == [p.ERROR, p.RESYNC] and isinstance(proto.actions[0].payload, StreamSilentError)
+
+
+def test_info_codes() -> None:
+    """20051 asks for a reconnect, 20060 pauses, 20061 resumes and resubscribes everything."""
+    proto, _ = subscribed_proto()
+    proto.receive('{"event":"info","code":20051,"msg":"Stopping. Please try to reconnect"}', 1)
+    assert [a.kind for a in proto.actions] == [p.EVENT, p.RECONNECT]
+    assert isinstance(proto.actions[1].payload, ConnectionLostError)
+    proto.actions.clear()
+    proto.receive('{"event":"info","code":20060,"msg":"Entering in Maintenance mode"}', 2)
+    assert [a.kind for a in proto.actions] == [p.EVENT, p.PAUSE] and proto.paused
+    proto.check(1000.0)  # no watchdog alarm while in maintenance
+    assert [a.kind for a in proto.actions] == [p.EVENT, p.PAUSE]
+    proto.actions.clear()
+    proto.receive('{"event":"info","code":20061,"msg":"Maintenance ended"}', 3)
+    kinds = [a.kind for a in proto.actions]
+    assert kinds[:3] == [p.EVENT, p.PAUSE, p.RESYNC] and kinds.count(p.SEND) == 2 and not proto.paused
+
+
+def test_version_other_than_2_is_refused() -> None:
+    """An info frame announcing another API version is fatal with a clear error."""
+    proto = p.BitfinexProtocol()
+    proto.connection_made()
+    proto.actions.clear()
+    proto.receive('{"event":"info","version":3,"serverId":"x","platform":{"status":1}}', 0)
+    fatal = [a.payload for a in proto.actions if a.kind == p.FATAL]
+    assert len(fatal) == 1 and isinstance(fatal[0], UnsupportedVersionError) and "version 2" in str(fatal[0])
+
+
+def test_platform_maintenance_on_connect_is_surfaced() -> None:
+    """platform status 0 on connect is delivered, reported and pauses the socket."""
+    proto = p.BitfinexProtocol()
+    proto.connection_made()
+    proto.actions.clear()
+    proto.receive('{"event":"info","version":2,"serverId":"x","platform":{"status":0}}', 0)
+    kinds = [a.kind for a in proto.actions]
+    assert kinds == [p.EVENT, p.PAUSE, p.ERROR] and isinstance(proto.actions[0].payload, Info)
+
+
+def test_channel_limit_error_hands_the_channel_back() -> None:
+    """10305 removes the channel from this socket and asks the client to place it elsewhere."""
+    proto = p.BitfinexProtocol()
+    sub = subscription("trades", symbol="tETHUSD")
+    proto.add(sub)
+    proto.connection_made()
+    proto.actions.clear()
+    proto.receive(json.dumps({"event": "error", "msg": "subscribe: limit", "code": 10305,
+                              "channel": "trades", "symbol": "tETHUSD", "subId": sub.stream}), 0)
+    kinds = [a.kind for a in proto.actions]
+    assert kinds == [p.MOVE, p.ERROR] and proto.actions[0].payload == sub
+    assert isinstance(proto.actions[1].payload, RateLimitError) and sub not in proto.subs
+
+
+def test_auth_request_and_failure() -> None:
+    """The socket authenticates on connect; a FAILED reply is an AuthenticationError without secrets."""
+    creds = Credentials("key-123456789", "very-secret-value")
+    proto = p.BitfinexProtocol(credentials=creds, nonce_source=NonceSource(clock=lambda: 1_700_000_000_000_000))
+    proto.connection_made()
+    auth = json.loads(proto.actions[-1].payload)
+    assert auth["event"] == "auth" and auth["authPayload"] == f"AUTH{auth['authNonce']}"
+    proto.actions.clear()
+    proto.receive('{"event":"auth","status":"FAILED","chanId":0,"code":10114,"msg":"nonce: small"}', 0)
+    err = next(a.payload for a in proto.actions if a.kind == p.ERROR)
+    assert isinstance(err, AuthenticationError) and err.code == 10114 and "nonce" in str(err)
+    assert "very-secret-value" not in repr(err.request) and "very-secret-value" not in str(err)
+    assert not proto.ready
+
+
+def test_unknown_channel_data_is_delivered_not_dropped() -> None:
+    """Data on a chanId nobody subscribed is delivered as UnknownEvent."""
+    proto = p.BitfinexProtocol()
+    event = proto.receive("[999,[1,2,3]]", 0)
+    assert isinstance(event, UnknownEvent) and event.data == [999, [1, 2, 3]]
+
+
