@@ -271,3 +271,18 @@ def test_unknown_channel_data_is_delivered_not_dropped() -> None:
     assert isinstance(event, UnknownEvent) and event.data == [999, [1, 2, 3]]
 
 
+
+
+def test_unanswered_subscribe_replaces_the_socket() -> None:
+    """A subscribe request with no reply for longer than the heartbeat timeout asks for a reconnect."""
+    proto = p.BitfinexProtocol(heartbeat_timeout=5.0)
+    proto.add(subscription("ticker", symbol="tBTCUSD"))
+    proto.connection_made()
+    proto.actions.clear()
+    proto.check(100.0)
+    proto.check(104.0)
+    assert proto.actions == []
+    proto.check(105.5)
+    (action,) = proto.actions
+    assert action.kind == p.RECONNECT and isinstance(action.payload, StreamSilentError)
+    assert "no reply to the subscribe request" in str(action.payload)

@@ -147,6 +147,7 @@ class BitfinexProtocol:
         self.subs: dict[Subscription, None] = {}  # desired channels on this socket (ordered)
         self.channels: dict[int, Channel] = {}
         self.pending: dict[str, Subscription] = {}  # subId -> request awaiting `subscribed`
+        self._pending_seen: dict[str, float] = {}  # subId -> first timer tick that saw it pending
         self.unsubscribing: set[int] = set()
         self.actions: list[Action] = []
         self.open = False
@@ -199,6 +200,7 @@ class BitfinexProtocol:
         """The socket ended: forget server-side state (channels are re-created on connect).
         Books of this socket's channels are emptied and marked invalid until new snapshots."""
         self.open = False
+        self._pending_seen.clear()
         for chan in self.channels.values():
             if chan.book is not None:
                 chan.book.clear()
@@ -269,10 +271,32 @@ class BitfinexProtocol:
 
     # ------------------------------------------------------------------ timers
     def check(self, now: float) -> None:
-        """Heartbeat watchdog: report and resubscribe channels silent for too long."""
+        """Heartbeat watchdog: report and resubscribe channels silent for too long; replace
+        the socket when a subscribe request got no answer at all (a reply lost on the way
+        would otherwise leave the channel missing forever)."""
         if self.paused or not self.open:
+            self._pending_seen.clear()
             return
         limit = self.heartbeat_timeout
+        seen = self._pending_seen
+        for sub_id in list(seen):
+            if sub_id not in self.pending:
+                del seen[sub_id]
+        for sub_id in self.pending:
+            since = seen.setdefault(sub_id, now)
+            if now - since > limit:
+                seen.clear()
+                self.actions.append(
+                    Action(
+                        RECONNECT,
+                        StreamSilentError(
+                            f"{sub_id}: no reply to the subscribe request within {limit:g}s; reconnecting",
+                            stream=sub_id,
+                            silence=now - since,
+                        ),
+                    )
+                )
+                return
         for chan in list(self.channels.values()):
             silence = now - chan.last
             if silence > limit:
