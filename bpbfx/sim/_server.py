@@ -281,7 +281,7 @@ class SimServer:
         self._loop = loop
         try:
             loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
+        except BaseException as exc:
             if not self._started.is_set():
                 self._start_error = exc
                 self._started.set()
@@ -300,6 +300,7 @@ class SimServer:
             ping_interval=None,
             compression=None,
             max_size=2**22,
+            close_timeout=1.0,  # a client that never completes the closing handshake
         )
         self._server = server
         sock = next(iter(server.sockets))
@@ -324,7 +325,7 @@ class SimServer:
             await asyncio.sleep(self.tick_interval)
             try:
                 await self.on_tick()
-            except Exception:  # noqa: BLE001 - a simulator bug must not stop the feed
+            except Exception:
                 log.exception("simulator tick failed")
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -340,7 +341,9 @@ class SimServer:
             else:
                 status, body = answer
             data = json.dumps(body).encode()
-            headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")])
+            headers = Headers(
+                [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
+            )
             return Response(status, HTTPStatus(status).phrase, headers, data)
         if self._refuse_status is not None:
             return connection.respond(HTTPStatus(self._refuse_status), "refused by simulator\n")
@@ -357,7 +360,7 @@ class SimServer:
             async for message in ws:
                 try:
                     await self.on_message(conn, message)
-                except Exception:  # noqa: BLE001 - keep serving the connection
+                except Exception:
                     log.exception("simulator failed to handle a message")
         except ConnectionClosed:
             pass
