@@ -224,7 +224,7 @@ class BaseClient:
             bytes=sum(c.bytes_received for c in conns),
             reconnects=sum(c.reconnects for c in conns),
             resyncs=self._resyncs,
-            book_checks=self._book_checks,
+            book_checks=self._count_book_checks(),
             watchdog_trips=sum(c.watchdog_trips for c in conns),
             errors=self._errors,
             connections=len(conns),
@@ -234,6 +234,9 @@ class BaseClient:
         )
 
     # ------------------------------------------------------------------ for subclasses
+    def _count_book_checks(self) -> int:
+        return self._book_checks
+
     def _on_start(self) -> None:
         """Create the initial connections (called under the lock by :meth:`start`)."""
 
