@@ -28,7 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .backoff import Backoff
 from .events import Event
-from .exceptions import BpbfxError, CallbackError, ClientClosedError, TransportError
+from .exceptions import BpbfxError, CallbackError, ClientClosedError, HandshakeError, TransportError
 from .transport import Connection, RateLimiter
 
 __all__ = ["BaseClient", "ClientStats", "StreamStats"]
@@ -103,6 +103,8 @@ class BaseClient:
     """
 
     exchange: ClassVar[str] = ""
+    rate_limit_backoff: float = 10.0
+    """Seconds to wait before reconnecting after an HTTP 429 on the handshake."""
 
     def __init__(
         self,
@@ -351,6 +353,9 @@ class BaseClient:
     def on_connection_closed(self, conn: Connection, error: TransportError) -> None:
         """Transport callback (reader thread): report, reset state, ``on_close``."""
         self._ready.clear()
+        if isinstance(error, HandshakeError) and error.status == 429:
+            # Rate limited: hammering would only extend the block.
+            conn.defer(self.rate_limit_backoff)
         self._handle_closed(conn, error)
         self._report(error)
         self._call_hook("on_close", self.on_close, getattr(error, "close_code", None), error.message)

@@ -230,6 +230,11 @@ class Connection:
             self._min_delay = max(self._min_delay, min_delay)
         self._abort_socket()
 
+    def defer(self, seconds: float) -> None:
+        """Make the next reconnect attempt wait at least ``seconds`` (e.g. after HTTP 429)."""
+        with self._lock:
+            self._min_delay = max(self._min_delay, seconds)
+
     def pause_watchdog(self, paused: bool) -> None:
         """Suspend (or resume) the silence watchdog, e.g. during announced maintenance."""
         self._watchdog_paused = paused

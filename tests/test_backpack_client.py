@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -302,12 +303,16 @@ def test_run_forever_returns_after_close_from_another_thread(sim: BackpackSimula
 
 
 def test_handshake_refused_backs_off_and_recovers(sim: BackpackSimulator) -> None:
-    """An HTTP 429 on the handshake is reported as HandshakeError; connecting resumes when allowed."""
+    """An HTTP 429 on the handshake is reported and the next attempt waits rate_limit_backoff."""
     sim.refuse_connections(429)
+    stamps: list[float] = []
     client, events, errors = make_client(sim, streams=["trade.SOL_USDC"])
+    client.rate_limit_backoff = 0.5
+    client.on_error = lambda c, exc: (stamps.append(time.monotonic()), errors(c, exc))
     with client:
         assert errors.wait_count(2, 10, HandshakeError)
         assert errors.of(HandshakeError)[0].status == 429
+        assert stamps[1] - stamps[0] >= 0.5  # not the 0.05 s of the backoff policy
         sim.refuse_connections(None)
         assert events.wait_count(1, 10, Trade)
 

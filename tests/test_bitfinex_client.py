@@ -434,3 +434,15 @@ def test_feed_replays_recording_through_client(data_dir: Any) -> None:
     assert book.valid and not book.snapshot().is_crossed()
     assert len(books.items) > 100
     assert json.dumps(events.items[0].data)
+
+
+def test_connection_rate_limit_shared_by_sockets(sim: BitfinexSimulator) -> None:
+    """New sockets wait for the client's connect budget instead of exceeding it."""
+    client, events, _ = make_client(sim, max_channels=1, connect_limit=(2, 60.0))
+    for s in ("tBTCUSD", "tETHUSD", "tSOLUSD"):
+        client.subscribe("ticker", symbol=s)
+    with client:
+        assert events.wait_for(lambda items: len({e.symbol for e in items if isinstance(e, TradingTicker)}) == 2, 10)
+        assert client.socket_count == 3
+        assert not sim.wait_for(lambda: sim.total_connections >= 3, 1.0)  # the third waits for a slot
+        assert not client.ready

@@ -80,6 +80,7 @@ class BitfinexClient(BaseClient):
     """
 
     exchange = "bitfinex"
+    rate_limit_backoff = 60.0  # Bitfinex: exceeding the connection limit blocks the IP for ~60 s
 
     def __init__(
         self,

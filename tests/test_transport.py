@@ -1,0 +1,62 @@
+"""Transport pieces that need no server: the connection-rate limiter and teardown of an idle connection."""
+
+from __future__ import annotations
+
+import threading
+
+from bpbfx.transport import Connection, RateLimiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiter_allows_limit_per_period() -> None:
+    """At most `limit` connects per sliding period; the wait until the next slot is reported."""
+    clock = FakeClock()
+    limiter = RateLimiter(20, 60.0, clock=clock)
+    assert [limiter.reserve() for _ in range(20)] == [0.0] * 20
+    assert limiter.reserve() == 60.0
+    clock.now += 30
+    assert limiter.reserve() == 30.0
+    clock.now += 30.001
+    assert limiter.reserve() == 0.0
+
+
+def test_rate_limiter_acquire_stops_when_asked() -> None:
+    """A blocked acquire() returns False as soon as the stop event is set."""
+    limiter = RateLimiter(1, 3600.0)
+    stop = threading.Event()
+    assert limiter.acquire(stop)
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(limiter.acquire(stop)))
+    waiter.start()
+    stop.set()
+    waiter.join(5)
+    assert result == [False]
+
+
+class Quiet:
+    """A listener that ignores everything."""
+
+    def on_connection_open(self, conn: Connection) -> None: ...
+    def on_connection_frame(self, conn: Connection, data: bytes) -> None: ...
+    def on_connection_ping(self, conn: Connection, payload: bytes) -> None: ...
+    def on_connection_closed(self, conn: Connection, error: object) -> None: ...
+    def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None: ...
+    def on_timer(self, conn: Connection, now: float) -> None: ...
+
+
+def test_close_while_waiting_for_a_connect_slot() -> None:
+    """close() ends a connection whose reader waits on the rate limiter, leaving no thread."""
+    limiter = RateLimiter(1, 3600.0)
+    assert limiter.reserve() == 0.0  # the only slot is taken
+    conn = Connection("ws://127.0.0.1:9", Quiet(), name="ratelimited", rate_limiter=limiter)  # type: ignore[arg-type]
+    conn.start()
+    conn.close(timeout=5)
+    assert not [t for t in threading.enumerate() if t.name.startswith("ratelimited")]
+    assert conn.state == "closed" and conn.send("x") is False
