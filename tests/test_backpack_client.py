@@ -142,7 +142,7 @@ def test_bad_input_raises_before_sending(sim: BackpackSimulator) -> None:
     client, _, _ = make_client(sim)
     with client:
         assert client.wait_ready(5)
-        with pytest.raises(InvalidStreamError, match="did you mean trade.SOL_USDC"):
+        with pytest.raises(InvalidStreamError, match=r"did you mean trade\.SOL_USDC"):
             client.subscribe("trades.SOL_USDC")
         with pytest.raises(InvalidStreamError, match="200ms"):
             client.subscribe("depth.100ms.SOL_USDC")
@@ -415,7 +415,7 @@ def test_rest_failure_reported_and_retried(sim: BackpackSimulator) -> None:
 def test_book_lookup_errors(sim: BackpackSimulator) -> None:
     """Asking for a book that is not managed names the books there are."""
     client, _, _ = make_client(sim, streams=["depth.SOL_USDC"])
-    with pytest.raises(KeyError, match="depth.SOL_USDC"):
+    with pytest.raises(KeyError, match=r"depth\.SOL_USDC"):
         client.book("BTC_USDC")
     assert client.book("SOL_USDC") is client.book("depth.SOL_USDC")
 

@@ -28,10 +28,9 @@ def test_recorded_frames_decode(data_dir: Path) -> None:
     """Every recorded frame decodes to its typed event or error, none unknown."""
     results = [protocol.decode(line) for line in frames(data_dir)]
     kinds = [type(r).__name__ for r in results]
-    assert kinds == ["Depth", "BookTicker", "Depth", "MarkPrice", "Depth", "Depth", "Depth"] + [
-        "SubscriptionError",
-        "SubscriptionError",
-        "ExchangeError",
+    assert kinds == [
+        *["Depth", "BookTicker", "Depth", "MarkPrice", "Depth", "Depth", "Depth"],
+        *["SubscriptionError", "SubscriptionError", "ExchangeError"],
     ]
     assert not any(isinstance(r, UnknownEvent) for r in results)
 
