@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -12,6 +11,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._json import make_loads
 from ..backoff import Backoff
 from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook, unique
 from ..exceptions import (
@@ -135,6 +135,7 @@ class BackpackClient(BaseClient):
         self._alerted: set[str] = set()
         self._last_request: dict[str, Any] | None = None
         self._decoder = protocol.FrameDecoder()
+        self._loads = make_loads()
         self._conn: Connection | None = None
         self.on_book = on_book
         self.books_enabled = books
@@ -391,7 +392,7 @@ class BackpackClient(BaseClient):
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         try:
-            msg = json.loads(data)
+            msg = self._loads(data)
         except ValueError as exc:
             self._report(MalformedFrameError(f"frame is not JSON ({exc}): {data[:200]!r}", frame=data[:500]))
             return

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .._json import make_loads
 from ..events import Event, UnknownEvent
 from ..exceptions import (
     AuthenticationError,
@@ -101,11 +102,6 @@ class Channel:
         self.alerted = False
 
 
-def _loads_factory() -> Any:
-    decoder = json.JSONDecoder(parse_float=str)
-    return decoder.decode
-
-
 class BitfinexProtocol:
     """State of one Bitfinex socket.
 
@@ -157,7 +153,8 @@ class BitfinexProtocol:
         self.info: Any = None
         self.conf_ok: bool | None = None
         self.seq: int | None = None
-        self._loads = _loads_factory()
+        # Floats keep their exact text: checksums need it, and Decimal(text) is exact.
+        self._loads = make_loads(parse_float=str)
         self._use_seq = bool(flags & SEQ_ALL)
         self._use_ts = bool(flags & TIMESTAMP)
         self._bulk = bool(flags & BULK_UPDATES)
@@ -325,8 +322,8 @@ class BitfinexProtocol:
         """
         self.book_change = None
         try:
-            msg = self._loads(data.decode() if isinstance(data, bytes) else data)
-        except (ValueError, UnicodeDecodeError) as exc:
+            msg = self._loads(data)
+        except ValueError as exc:
             raise MalformedFrameError(f"frame is not JSON ({exc}): {data[:200]!r}", frame=data[:500]) from exc
         if type(msg) is list:
             return self._array(msg, now)
