@@ -1,0 +1,676 @@
+"""Transport benchmark: messages per second, callback latency and memory of the clients.
+
+Run ``python -m bpbfx.bench.throughput`` (or ``bpbfx bench``; ``--help`` for options).  A
+benchmark, not a test: every figure is printed with how it was obtained.
+
+Set-up.  A *blaster* runs in a separate process (``multiprocessing``, spawn), so that it never
+competes for the client's GIL.  It is a minimal WebSocket server on 127.0.0.1 written on plain
+sockets: after the handshake it writes pre-encoded, unmasked text frames straight into the TCP
+socket, in 256 KiB writes, so that the server is never the bottleneck.  What it sends is chosen
+by the URL path (``/backpack/blast?n=N``, ``/backpack/rate?n=N&rate=R``,
+``/bitfinex/blast?n=N``).  Backpack frames have the recorded shape of ``trade.<symbol>`` data
+(``{"stream":"trade.SOL_USDC","data":{"e":"trade","E":..,"s":..,"p":..,"q":..,"b":..,"a":..,
+"t":..,"T":..,"m":..}}``, 1,024 distinct frames cycled); Bitfinex frames are ``[CHAN,"te",[ID,
+MTS,AMOUNT,PRICE],SEQ]`` after an ``info``, ``conf`` and ``subscribed`` exchange and a trades
+snapshot.
+
+Measurements, each repeated and reported as the median:
+
+1. **bpbfx**: :class:`~bpbfx.BackpackClient` (``books=False``) delivers typed ``Trade``
+   events to an ``on_message`` callback that counts them; time from the first to the N-th
+   callback.
+2. **bare loop**: the same stream read by ``websocket.WebSocketApp`` with default settings, its
+   ``on_message`` doing ``json.loads`` and calling the same counting callback.
+3. their ratio (bpbfx / bare).
+4. **latency** at a fixed rate (default 5,000 msg/s): the blaster writes
+   ``time.monotonic_ns() // 1000`` into each frame's ``E`` just before sending it; the callback
+   subtracts it from its own ``time.monotonic_ns() // 1000``.  CLOCK_MONOTONIC is one
+   system-wide clock on Linux, so the two processes' readings are comparable (1 us resolution).
+   The first 500 messages are discarded as warm-up.
+5. **memory**: resident set size (``VmRSS`` in ``/proc/self/status``) of this process before the
+   client starts and every 100,000 messages while 1,000,000 messages go through
+   ``BackpackClient``; "flat" means the growth from the first 100,000 messages to the end
+   stays under 2 MiB.
+
+A Bitfinex variant of (1)-(3) runs too (``--no-bitfinex`` to skip it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import socket
+import statistics
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["main"]
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_CHUNK_BYTES = 256 * 1024
+_SYMBOL = "SOL_USDC"
+_BITFINEX_CHAN = 17
+_WARMUP = 500
+_TIMEOUT = 120.0
+
+
+# ================================================================================ blaster (child process)
+def _ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One unmasked server-to-client frame (FIN set)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x80 | opcode, n))
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return header + payload
+
+
+def _backpack_trade(i: int, event_us: int) -> bytes:
+    """A Backpack ``trade`` frame (field set and value styles as the exchange writes them)."""
+    price = 150 + (i % 200 - 100) / 100
+    qty = 0.01 + (i * 7 % 500) / 100
+    data = {
+        "e": "trade",
+        "E": event_us,
+        "s": _SYMBOL,
+        "p": f"{price:.2f}",
+        "q": f"{qty:.2f}",
+        "b": str(114318470581796864 + 2 * i),
+        "a": str(114318470582386688 + 2 * i + 1),
+        "t": 300_000_000 + i,
+        "T": event_us - 213,
+        "m": i % 3 == 0,
+    }
+    return json.dumps({"stream": f"trade.{_SYMBOL}", "data": data}, separators=(",", ":")).encode()
+
+
+def _read_client_frame(rfile: Any) -> tuple[int, bytes] | None:
+    """Read one (masked) client frame; None at EOF."""
+    head = rfile.read(2)
+    if len(head) < 2:
+        return None
+    opcode = head[0] & 0x0F
+    n = head[1] & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", rfile.read(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", rfile.read(8))[0]
+    mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+    payload = bytearray(rfile.read(n))
+    for j in range(len(payload)):
+        payload[j] ^= mask[j & 3]
+    return opcode, bytes(payload)
+
+
+def _drain(conn: socket.socket, rfile: Any) -> None:
+    """Read client frames until it closes; answer its close frame."""
+    while True:
+        try:
+            frame = _read_client_frame(rfile)
+        except OSError:
+            return
+        if frame is None:
+            return
+        if frame[0] == 0x8:
+            try:
+                conn.sendall(_ws_frame(frame[1][:2], 0x8))
+            except OSError:
+                pass
+            return
+
+
+def _blast_backpack(conn: socket.socket, n: int) -> None:
+    now_us = time.time_ns() // 1000
+    frames = [_ws_frame(_backpack_trade(i, now_us + i)) for i in range(1024)]
+    chunk_frames = max(1, _CHUNK_BYTES // len(frames[0]))
+    sent = 0
+    cycle = b"".join(frames)
+    per_cycle = len(frames)
+    while sent < n:
+        left = n - sent
+        if left >= per_cycle:
+            conn.sendall(cycle)
+            sent += per_cycle
+        else:
+            take = min(left, chunk_frames)
+            conn.sendall(b"".join(frames[:take]))
+            sent += take
+
+
+def _rate_backpack(conn: socket.socket, n: int, rate: float) -> None:
+    interval = 1e9 / rate
+    clock = time.monotonic_ns
+    due = float(clock())
+    for i in range(n):
+        now = clock()
+        if now < due:
+            time.sleep((due - now) / 1e9)
+        conn.sendall(_ws_frame(_backpack_trade(i, clock() // 1000)))
+        due += interval
+
+
+def _bitfinex_session(conn: socket.socket, rfile: Any, n: int) -> None:
+    send = conn.sendall
+    send(_ws_frame(b'{"event":"info","version":2,"serverId":"bench","platform":{"status":1}}'))
+    seq_all = False
+    while True:
+        frame = _read_client_frame(rfile)
+        if frame is None or frame[0] == 0x8:
+            return
+        try:
+            msg = json.loads(frame[1])
+        except ValueError:
+            continue
+        if msg.get("event") == "conf":
+            flags = int(msg.get("flags") or 0)
+            seq_all = bool(flags & 65536)
+            send(_ws_frame(json.dumps({"event": "conf", "status": "OK", "flags": flags}).encode()))
+        elif msg.get("event") == "subscribe":
+            reply = {
+                "event": "subscribed",
+                "channel": "trades",
+                "chanId": _BITFINEX_CHAN,
+                "symbol": msg.get("symbol", "tBTCUSD"),
+                "pair": "BTCUSD",
+            }
+            if "subId" in msg:
+                reply["subId"] = msg["subId"]
+            send(_ws_frame(json.dumps(reply).encode()))
+            break
+    mts = time.time_ns() // 1_000_000
+    seq = 1
+    tail = f",{seq}]" if seq_all else "]"
+    snapshot = ",".join(f"[{1795583200 + k},{mts},0.001,118910]" for k in range(30))
+    send(_ws_frame(f"[{_BITFINEX_CHAN},[{snapshot}]{tail}".encode()))
+    sent = 0
+    per_chunk = 1024
+    while sent < n:
+        batch = []
+        for k in range(min(per_chunk, n - sent)):
+            i = sent + k
+            seq += 1
+            amount = "0.00431" if i % 3 else "-0.0125"
+            tail = f",{seq}]" if seq_all else "]"
+            text = f'[{_BITFINEX_CHAN},"te",[{1795583300 + i},{mts + i // 50},{amount},{118900 + i % 40}]{tail}'
+            batch.append(_ws_frame(text.encode()))
+        send(b"".join(batch))
+        sent += len(batch)
+
+
+def _handle(conn: socket.socket) -> None:
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    rfile = conn.makefile("rb")
+    try:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            request += chunk
+        lines = request.split(b"\r\n")
+        path = lines[0].split(b" ")[1].decode()
+        key = next(line.split(b":", 1)[1].strip() for line in lines if line.lower().startswith(b"sec-websocket-key"))
+        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        parts = urlsplit(path)
+        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        n = int(params.get("n", "100000"))
+        if parts.path == "/backpack/blast":
+            _blast_backpack(conn, n)
+        elif parts.path == "/backpack/rate":
+            _rate_backpack(conn, n, float(params.get("rate", "5000")))
+        elif parts.path == "/bitfinex/blast":
+            _bitfinex_session(conn, rfile, n)
+        _drain(conn, rfile)
+    except OSError:
+        pass
+    finally:
+        rfile.close()
+        conn.close()
+
+
+def serve(ready: Any) -> None:
+    """Blaster process entry point: listen on 127.0.0.1, put the port on ``ready``, serve
+    each connection on its own thread until terminated."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    ready.put(listener.getsockname()[1])
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=_handle, args=(conn,), daemon=True).start()
+
+
+class Blaster:
+    """The blaster process (context manager); ``url(path)`` builds its URLs."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._ready: Any = ctx.Queue()
+        self._proc = ctx.Process(target=serve, args=(self._ready,), name="bpbfx-blaster", daemon=True)
+        self.port = 0
+
+    def __enter__(self) -> Blaster:
+        self._proc.start()
+        self.port = int(self._ready.get(timeout=30))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        self._proc.join(10)
+
+    def url(self, path: str) -> str:
+        """``ws://127.0.0.1:<port><path>``."""
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+
+# ================================================================================ measurements (this process)
+@dataclass
+class _Counter:
+    """The callback shared by every variant: counts and timestamps the first and n-th call."""
+
+    target: int
+    count: int = 0
+    first: float = 0.0
+    last: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def hit(self) -> None:
+        n = self.count + 1
+        self.count = n
+        if n == 1:
+            self.first = time.perf_counter()
+        elif n == self.target:
+            self.last = time.perf_counter()
+            self.done.set()
+
+    def rate(self) -> float:
+        if self.target < 2 or not self.last:
+            return 0.0
+        return (self.target - 1) / (self.last - self.first)
+
+
+def _wait(counter: _Counter, what: str) -> None:
+    if not counter.done.wait(_TIMEOUT):
+        raise RuntimeError(f"{what}: only {counter.count} of {counter.target} messages within {_TIMEOUT:g}s")
+
+
+def _run_bpbfx_backpack(url: str, n: int) -> float:
+    from ..backpack.client import BackpackClient
+    from ..backpack.events import Trade
+
+    counter = _Counter(n)
+    hit = counter.hit
+
+    def on_message(client: Any, event: Any) -> None:
+        if type(event) is Trade:
+            hit()
+            if counter.done.is_set():
+                client.close()
+
+    client = BackpackClient(url, streams=[f"trade.{_SYMBOL}"], books=False, on_message=on_message)
+    client.start()
+    try:
+        _wait(counter, "bpbfx backpack")
+    finally:
+        client.close()
+    return counter.rate()
+
+
+def _run_bare(url: str, n: int, *, bitfinex: bool = False, skip_utf8: bool = False) -> float:
+    import websocket
+
+    counter = _Counter(n)
+    hit = counter.hit
+    loads = json.loads
+
+    def on_message(ws: Any, message: Any) -> None:
+        msg = loads(message)
+        if bitfinex:
+            if type(msg) is list and len(msg) > 2 and msg[1] == "te":
+                hit()
+        elif type(msg) is dict and "data" in msg:
+            hit()
+        if counter.done.is_set():
+            ws.close()
+
+    def on_open(ws: Any) -> None:
+        if bitfinex:
+            ws.send(json.dumps({"event": "conf", "flags": 65536 | 131072}))
+            ws.send(json.dumps({"event": "subscribe", "channel": "trades", "symbol": "tBTCUSD"}))
+        else:
+            ws.send(json.dumps({"method": "SUBSCRIBE", "params": [f"trade.{_SYMBOL}"]}))
+
+    app = websocket.WebSocketApp(url, on_message=on_message, on_open=on_open)
+    thread = threading.Thread(
+        target=app.run_forever, kwargs={"skip_utf8_validation": skip_utf8}, name="bare-loop", daemon=True
+    )
+    thread.start()
+    try:
+        _wait(counter, "bare loop")
+    finally:
+        app.keep_running = False
+        thread.join(10)
+    return counter.rate()
+
+
+def _run_bpbfx_bitfinex(url: str, n: int) -> float:
+    from ..bitfinex.client import BitfinexClient
+    from ..bitfinex.events import TradeUpdate
+
+    counter = _Counter(n)
+    hit = counter.hit
+
+    def on_message(client: Any, event: Any) -> None:
+        if type(event) is TradeUpdate:
+            hit()
+            if counter.done.is_set():
+                client.close()
+
+    client = BitfinexClient(url, auth=False, books=False, on_message=on_message)
+    client.subscribe("trades", symbol="tBTCUSD")
+    client.start()
+    try:
+        _wait(counter, "bpbfx bitfinex")
+    finally:
+        client.close()
+    return counter.rate()
+
+
+def _latency_bpbfx(url: str) -> list[int]:
+    from ..backpack.client import BackpackClient
+    from ..backpack.events import Trade
+
+    samples: list[int] = []
+    clock = time.monotonic_ns
+    done = threading.Event()
+    expected = int(parse_qs(urlsplit(url).query)["n"][0])
+
+    def on_message(client: Any, event: Any) -> None:
+        if type(event) is Trade:
+            samples.append(clock() // 1000 - event.event_time_us)
+            if len(samples) >= expected:
+                done.set()
+
+    client = BackpackClient(url, streams=[f"trade.{_SYMBOL}"], books=False, on_message=on_message)
+    client.start()
+    try:
+        if not done.wait(_TIMEOUT):
+            raise RuntimeError(f"latency run: only {len(samples)} of {expected} messages")
+    finally:
+        client.close()
+    return samples[_WARMUP:]
+
+
+def _latency_bare(url: str) -> list[int]:
+    import websocket
+
+    samples: list[int] = []
+    clock = time.monotonic_ns
+    loads = json.loads
+    done = threading.Event()
+    expected = int(parse_qs(urlsplit(url).query)["n"][0])
+
+    def on_message(ws: Any, message: Any) -> None:
+        msg = loads(message)
+        samples.append(clock() // 1000 - msg["data"]["E"])
+        if len(samples) >= expected:
+            done.set()
+            ws.close()
+
+    app = websocket.WebSocketApp(url, on_message=on_message)
+    thread = threading.Thread(target=app.run_forever, name="bare-latency", daemon=True)
+    thread.start()
+    try:
+        if not done.wait(_TIMEOUT):
+            raise RuntimeError(f"bare latency run: only {len(samples)} of {expected} messages")
+    finally:
+        app.keep_running = False
+        thread.join(10)
+    return samples[_WARMUP:]
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _memory_run(url: str, n: int, every: int) -> tuple[int, list[tuple[int, int]]]:
+    from ..backpack.client import BackpackClient
+    from ..backpack.events import Trade
+
+    before = _rss_kib()
+    samples: list[tuple[int, int]] = []
+    count = 0
+    done = threading.Event()
+
+    def on_message(client: Any, event: Any) -> None:
+        nonlocal count
+        if type(event) is Trade:
+            count += 1
+            if count % every == 0:
+                samples.append((count, _rss_kib()))
+                if count >= n:
+                    done.set()
+
+    client = BackpackClient(url, streams=[f"trade.{_SYMBOL}"], books=False, on_message=on_message)
+    client.start()
+    try:
+        if not done.wait(_TIMEOUT * 3):
+            raise RuntimeError(f"memory run: only {count} of {n} messages")
+    finally:
+        client.close()
+    if not samples or samples[-1][0] != count:
+        samples.append((count, _rss_kib()))
+    return before, samples
+
+
+# ================================================================================ report
+def _percentile(sorted_values: Sequence[int], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _versions() -> str:
+    import websocket
+
+    from .. import __version__
+
+    return (
+        f"bpbfx {__version__}, Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"websocket-client {websocket.__version__}"
+    )
+
+
+def _repeat(label: str, runs: list[tuple[str, Callable[[], float]]], repeats: int, out: Callable[[str], None]) -> dict[
+    str, list[float]
+]:
+    """Run each variant ``repeats`` times, interleaved (a, b, a, b, ...) so drift hits both."""
+    results: dict[str, list[float]] = {name: [] for name, _ in runs}
+    for r in range(repeats):
+        for name, fn in runs:
+            rate = fn()
+            results[name].append(rate)
+            out(f"    {label} run {r + 1}/{repeats} {name:<9} {rate:>10,.0f} msg/s")
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print the report; returns the exit status (0, or 1 when a target
+    is missed or a run could not complete)."""
+    try:
+        return _main(argv)
+    except (RuntimeError, OSError) as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bpbfx.bench.throughput",
+        description="Throughput, latency and memory of bpbfx clients against a bare websocket-client loop.",
+    )
+    parser.add_argument("--messages", type=int, default=200_000, metavar="N", help="messages per throughput run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per variant (median reported)")
+    parser.add_argument("--rate", type=float, default=5000.0, help="msg/s for the latency runs")
+    parser.add_argument("--latency-seconds", type=float, default=5.0, help="length of each latency run")
+    parser.add_argument("--memory-messages", type=int, default=1_000_000, metavar="N", help="0 skips the memory run")
+    parser.add_argument("--no-bitfinex", action="store_true", help="skip the Bitfinex variant")
+    args = parser.parse_args(argv)
+    if args.messages < 1000 or args.repeats < 1 or args.rate <= 0 or args.latency_seconds <= 0:
+        parser.error("need --messages >= 1000, --repeats >= 1, --rate > 0, --latency-seconds > 0")
+
+    def out(text: str = "") -> None:
+        print(text, flush=True)
+
+    cores = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    out("bpbfx transport benchmark")
+    out(f"  machine:  {_cpu_model()}, {cores} cores ({usable} usable), {platform.system()} {platform.release()}")
+    out(f"  software: {_versions()}")
+    out(
+        "  method:   loopback 127.0.0.1; the server is a separate process (multiprocessing spawn) writing "
+        "pre-encoded frames to the socket in 256 KiB writes"
+    )
+    out(f"            throughput: N={args.messages:,} messages per run, {args.repeats} runs per variant, "
+        "interleaved; median of runs; time from the 1st to the N-th callback")
+    out()
+    started = time.monotonic()
+    failures: list[str] = []
+    with Blaster() as blaster:
+        n = args.messages
+        # 1-3: Backpack throughput
+        out("Backpack trade frames, throughput")
+        res = _repeat(
+            "backpack",
+            [
+                ("bpbfx", lambda: _run_bpbfx_backpack(blaster.url(f"/backpack/blast?n={n}"), n)),
+                ("bare", lambda: _run_bare(blaster.url(f"/backpack/blast?n={n}"), n)),
+                ("bare-skip", lambda: _run_bare(blaster.url(f"/backpack/blast?n={n}"), n, skip_utf8=True)),
+            ],
+            args.repeats,
+            out,
+        )
+        bp, bare = statistics.median(res["bpbfx"]), statistics.median(res["bare"])
+        ratio = bp / bare if bare else float("nan")
+        out(f"  (1) bpbfx BackpackClient -> typed Trade events to a callback: {bp:>10,.0f} msg/s (median)")
+        out(f"  (2) bare WebSocketApp (defaults) + json.loads in on_message:  {bare:>10,.0f} msg/s (median)")
+        out(f"  (3) ratio bpbfx / bare: {ratio:.2f}x   target >= 1.0x: {'met' if ratio >= 1.0 else 'MISSED'}")
+        skip = statistics.median(res["bare-skip"])
+        out(
+            f"      for reference, the bare loop with run_forever(skip_utf8_validation=True) as bpbfx uses it: "
+            f"{skip:,.0f} msg/s (bpbfx / that: {bp / skip if skip else float('nan'):.2f}x)"
+        )
+        if ratio < 1.0:
+            failures.append("throughput ratio")
+        out()
+
+        # Bitfinex variant
+        if not args.no_bitfinex:
+            out("Bitfinex trade frames ([CHAN,\"te\",[...],SEQ] with SEQ_ALL), throughput")
+            try:
+                res = _repeat(
+                    "bitfinex",
+                    [
+                        ("bpbfx", lambda: _run_bpbfx_bitfinex(blaster.url(f"/bitfinex/blast?n={n}"), n)),
+                        ("bare", lambda: _run_bare(blaster.url(f"/bitfinex/blast?n={n}"), n, bitfinex=True)),
+                    ],
+                    args.repeats,
+                    out,
+                )
+            except ImportError as exc:
+                out(f"  skipped: the Bitfinex client is not available ({exc})")
+            else:
+                bf, bare_bf = statistics.median(res["bpbfx"]), statistics.median(res["bare"])
+                ratio_bf = bf / bare_bf if bare_bf else float("nan")
+                out(f"  bpbfx BitfinexClient -> typed trade events:        {bf:>10,.0f} msg/s (median)")
+                out(f"  bare WebSocketApp (defaults) + json.loads:         {bare_bf:>10,.0f} msg/s (median)")
+                out(f"  ratio bpbfx / bare: {ratio_bf:.2f}x   target >= 1.0x: {'met' if ratio_bf >= 1.0 else 'MISSED'}")
+                if ratio_bf < 1.0:
+                    failures.append("bitfinex throughput ratio")
+            out()
+
+        # 4: latency
+        count = int(args.rate * args.latency_seconds)
+        out(
+            f"Callback latency at {args.rate:,.0f} msg/s for {args.latency_seconds:g}s ({count:,} messages, first "
+            f"{_WARMUP} dropped), sender's monotonic clock in the frame vs the callback's, 1 us resolution"
+        )
+        path = f"/backpack/rate?n={count}&rate={args.rate:g}"
+        for name, fn in (("bpbfx", _latency_bpbfx), ("bare", _latency_bare)):
+            lat = sorted(fn(blaster.url(path)))
+            p50, p99, worst = _percentile(lat, 0.5), _percentile(lat, 0.99), lat[-1] if lat else float("nan")
+            note = ""
+            if name == "bpbfx":
+                met = p99 < 1000
+                note = f"   target p99 < 1 ms: {'met' if met else 'MISSED'}"
+                if not met:
+                    failures.append("latency p99")
+            out(
+                f"  (4) {name:<6} p50 {p50:7.0f} us   p99 {p99:7.0f} us   max {worst:7.0f} us   "
+                f"({len(lat):,} samples){note}"
+            )
+        out()
+
+        # 5: memory
+        if args.memory_messages > 0:
+            m = args.memory_messages
+            every = max(1, m // 10)
+            out(f"Resident memory (VmRSS) of this process while {m:,} messages go through BackpackClient")
+            before, samples = _memory_run(blaster.url(f"/backpack/blast?n={m}"), m, every)
+            out(f"  (5) before start: {before / 1024:8.1f} MiB")
+            for count_at, rss in samples:
+                out(f"      after {count_at:>9,}: {rss / 1024:8.1f} MiB")
+            first = samples[0][1]
+            final = samples[-1][1]
+            growth = (final - first) / 1024
+            flat = growth < 2.0
+            out(
+                f"      growth from {samples[0][0]:,} to {samples[-1][0]:,} messages: {growth:+.2f} MiB   "
+                f"target flat (< 2 MiB): {'met' if flat else 'MISSED'}"
+            )
+            if not flat:
+                failures.append("memory")
+            out()
+    out(f"total time {time.monotonic() - started:.0f}s" + (f"; targets missed: {', '.join(failures)}" if failures else
+                                                            "; all targets met"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
