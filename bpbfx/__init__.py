@@ -39,7 +39,7 @@ from .exceptions import (
     UnsupportedVersionError,
     WatchdogTimeout,
 )
-from .live import BookUpdate, LiveBook
+from .live import LiveBook, OrderBookUpdate
 
 __version__ = "0.1.0"
 
@@ -52,7 +52,6 @@ __all__ = [
     "BitfinexClient",
     "BookError",
     "BookSnapshot",
-    "BookUpdate",
     "BpbfxError",
     "CallbackError",
     "ChecksumMismatchError",
@@ -67,6 +66,7 @@ __all__ = [
     "InvalidStreamError",
     "Level",
     "LiveBook",
+    "OrderBookUpdate",
     "MalformedFrameError",
     "RateLimitError",
     "RemoteProtocolError",

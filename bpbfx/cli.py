@@ -47,7 +47,7 @@ from .events import Event, UnknownEvent
 from .exceptions import BpbfxError, ConfigurationError, TransportError
 
 if TYPE_CHECKING:
-    from .live import BookUpdate
+    from .live import OrderBookUpdate
     from .recording import Record
 
 __all__ = ["EXCHANGES", "event_dict", "event_json", "main", "stats_dict"]
@@ -229,7 +229,7 @@ class _Output:
         """``on_message`` hook (reader thread)."""
         self.line(self.format(event))
 
-    def book(self, client: Any, update: BookUpdate) -> None:
+    def book(self, client: Any, update: OrderBookUpdate) -> None:
         """``on_book`` hook (reader thread): the update plus the book's best levels."""
         d = event_dict(update)
         d["event"] = "on_book"  # the client's managed book, not an exchange frame
@@ -871,7 +871,7 @@ class _ExchangePanel:
     def on_reconnect(self, client: Any, attempt: int) -> None:
         self.notices.add(self.name, f"reconnect attempt {attempt}")
 
-    def on_book(self, client: Any, update: BookUpdate) -> None:
+    def on_book(self, client: Any, update: OrderBookUpdate) -> None:
         if not update.snapshot:
             return
         n = self.syncs.get(update.stream, 0) + 1

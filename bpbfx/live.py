@@ -15,7 +15,7 @@ from decimal import Decimal
 from .book import BookChange, BookSnapshot, Level, OrderBook, Side
 from .events import Event
 
-__all__ = ["BookUpdate", "LiveBook"]
+__all__ = ["LiveBook", "OrderBookUpdate"]
 
 
 class LiveBook:
@@ -106,7 +106,7 @@ class LiveBook:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BookUpdate(Event):
+class OrderBookUpdate(Event):
     """Handed to ``on_book(client, update)`` after each change to a managed book.
 
     Attributes:

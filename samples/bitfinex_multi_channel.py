@@ -12,7 +12,7 @@ import threading
 
 from bpbfx import BitfinexClient, Event
 from bpbfx.bitfinex.events import TradeUpdate, TradingTicker
-from bpbfx.live import BookUpdate
+from bpbfx.live import OrderBookUpdate
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
                 trade = event.trade
                 print(f"[trade]  {event.symbol} {trade.side} {abs(trade.amount)} @ {trade.price}")
 
-        def on_book(client: BitfinexClient, update: BookUpdate) -> None:
+        def on_book(client: BitfinexClient, update: OrderBookUpdate) -> None:
             if update.snapshot:
                 print(f"[book]   {update.symbol} snapshot, valid={update.valid}")
             bid, ask = update.book.best_bid(), update.book.best_ask()

@@ -29,7 +29,7 @@ from bpbfx import (
     WatchdogTimeout,
 )
 from bpbfx.backpack.events import BookTicker, Depth, Kline, MarkPrice, OrderUpdate, PositionUpdate, Ticker, Trade
-from bpbfx.live import BookUpdate
+from bpbfx.live import OrderBookUpdate
 from bpbfx.sim.backpack import BackpackSimulator
 
 from .conftest import Recorder
@@ -342,7 +342,7 @@ def test_book_built_and_verified(sim: BackpackSimulator) -> None:
             assert book.best_bid() is not None and book.spread() is not None
             assert sim.wait_for(lambda s=symbol: books_match(client, sim, s), 5)
         update = books.items[-1]
-        assert isinstance(update, BookUpdate) and update.book is client.book(update.symbol)
+        assert isinstance(update, OrderBookUpdate) and update.book is client.book(update.symbol)
         assert client.stats().book_checks > 0
     assert not errors.items
 

@@ -45,7 +45,7 @@ from bpbfx.bitfinex.events import (
     WalletsSnapshot,
 )
 from bpbfx.bitfinex.protocol import OB_CHECKSUM, SEQ_ALL, TIMESTAMP
-from bpbfx.live import BookUpdate as OnBook
+from bpbfx.live import OrderBookUpdate
 from bpbfx.sim.bitfinex import BitfinexSimulator
 
 from .conftest import Recorder
@@ -364,7 +364,7 @@ def test_book_verified_against_checksums(sim: BitfinexSimulator) -> None:
         book = client.book("tBTCUSD")
         assert book.valid and not book.snapshot().is_crossed() and len(book.bids()) == 25
         assert sim.wait_for(lambda: book_matches(client, sim, "tBTCUSD"), 5)
-        assert isinstance(books.items[0], OnBook) and books.items[0].snapshot
+        assert isinstance(books.items[0], OrderBookUpdate) and books.items[0].snapshot
     assert not errors.items
 
 

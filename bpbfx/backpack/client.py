@@ -21,7 +21,7 @@ from ..exceptions import (
     StaleBookError,
     StreamSilentError,
 )
-from ..live import BookUpdate, LiveBook
+from ..live import LiveBook, OrderBookUpdate
 from ..transport import Connection
 from . import protocol
 from .auth import DEFAULT_WINDOW_MS, MAX_WINDOW_MS, Signer, load_credentials
@@ -33,7 +33,7 @@ __all__ = ["BackpackClient"]
 DEFAULT_URL = "wss://ws.backpack.exchange"
 DEFAULT_REST_URL = "https://api.backpack.exchange"
 
-BookHook = Callable[[Any, BookUpdate], None]
+BookHook = Callable[[Any, OrderBookUpdate], None]
 
 
 class _ManagedBook:
@@ -75,7 +75,7 @@ class BackpackClient(BaseClient):
         rest_url: REST base URL used to fetch order book snapshots (``sim.http_url`` in tests).
         books: keep a self-verifying local order book for every ``depth.*`` stream (see
             :meth:`book`); the raw deltas still reach ``on_message``.
-        on_book: ``(client, BookUpdate)`` after every change to a managed book (reader thread;
+        on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader thread;
             when a resync completes from a REST snapshot, the snapshot thread).
 
     Raises:
@@ -263,7 +263,7 @@ class BackpackClient(BaseClient):
             hook = self.on_book
             if hook is not None:
                 book = managed.sync.book
-                update = BookUpdate(
+                update = OrderBookUpdate(
                     stream=managed.stream,
                     symbol=managed.symbol,
                     data=None,

@@ -10,7 +10,7 @@ from typing import Any
 from ..backoff import Backoff
 from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook
 from ..exceptions import ClientClosedError, ConfigurationError, CredentialsError, MalformedFrameError
-from ..live import BookUpdate, LiveBook
+from ..live import LiveBook, OrderBookUpdate
 from ..transport import Connection, RateLimiter
 from . import protocol as proto_mod
 from .auth import Credentials, nonce_source_for
@@ -27,7 +27,7 @@ PUBLIC_URL = "wss://api-pub.bitfinex.com/ws/2"
 AUTH_URL = "wss://api.bitfinex.com/ws/2"
 
 HeartbeatHook = Callable[[Any, Heartbeat], None]
-BookHook = Callable[[Any, BookUpdate], None]
+BookHook = Callable[[Any, OrderBookUpdate], None]
 
 
 class _Shard:
@@ -72,7 +72,7 @@ class BitfinexClient(BaseClient):
         connect_timeout: seconds a handshake may take.
         books: keep a self-verifying local order book for every ``book`` channel (see
             :meth:`book`); raw book frames still reach ``on_message``.
-        on_book: ``(client, BookUpdate)`` after every change to a managed book (reader thread).
+        on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader thread).
 
     Raises:
         CredentialsError: malformed keys (never echoing the secret).
@@ -374,7 +374,7 @@ class BitfinexClient(BaseClient):
         live = self._live.get(chan.stream)
         if book is None or live is None:
             return
-        update = BookUpdate(
+        update = OrderBookUpdate(
             stream=chan.stream,
             symbol=chan.symbol,
             data=None,
