@@ -429,3 +429,15 @@ def test_feed_runs_recorded_frames_through_the_decode_path(data_dir: Any) -> Non
     assert [type(e).__name__ for e in events.items].count("Depth") == 5
     assert [e.code for e in errors.items] == [4006, 4008, 4002]
     assert json.loads(json.dumps(events.items[0].data))["e"] == "depth"
+
+
+def test_server_pings_answered_and_reported() -> None:
+    """Protocol pings from the server reach on_ping (websocket-client has already sent the pong)."""
+    with BackpackSimulator(seed=3, tick_interval=0.05, ping_interval=0.1) as sim:
+        pings = Recorder()
+        client, _, errors = make_client(sim, on_ping=None)
+        client.on_ping = pings
+        with client:
+            assert pings.wait_count(2, 10)
+            assert pings.items[0] == b"sim"
+        assert not errors.items

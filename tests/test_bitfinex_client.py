@@ -448,3 +448,16 @@ def test_connection_rate_limit_shared_by_sockets(sim: BitfinexSimulator) -> None
         assert client.socket_count == 3
         assert not sim.wait_for(lambda: sim.total_connections >= 3, 1.0)  # the third waits for a slot
         assert not client.ready
+
+
+def test_bulk_updates_book_verified(sim: BitfinexSimulator) -> None:
+    """With BULK_UPDATES the batched book frames are applied and pass the checksums."""
+    from bpbfx.bitfinex.protocol import BULK_UPDATES
+
+    client, events, errors = make_client(sim, flags=SEQ_ALL | OB_CHECKSUM | BULK_UPDATES)
+    client.subscribe("book", symbol="tBTCUSD")
+    with client:
+        assert events.wait_for(lambda items: any(isinstance(e, BookUpdate) and e.bulk for e in items), 10)
+        assert sim.wait_for(lambda: client.stats().book_checks >= 10, 10)
+        assert client.book("tBTCUSD").valid
+    assert not errors.items
