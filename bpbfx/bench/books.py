@@ -39,6 +39,7 @@ from typing import Any
 from ..backpack.book import BackpackBookSync, SyncAction, parse_depth_snapshot, parse_levels, parse_update_id
 from ..bitfinex.book import BitfinexBook
 from ..bitfinex.checksum import book_checksum
+from ._machine import cpu_model
 
 __all__ = ["main"]
 
@@ -46,17 +47,6 @@ DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 # -- machine description --------------------------------------------------------------------------------
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def describe_machine() -> str:
@@ -67,7 +57,7 @@ def describe_machine() -> str:
         usable = os.cpu_count() or 0
     decimal_impl = "C (libmpdec)" if hasattr(decimal, "__libmpdec_version__") else "pure Python (_pydecimal)"
     return (
-        f"machine : {_cpu_model()}, {os.cpu_count()} CPUs ({usable} usable), {platform.platform()}\n"
+        f"machine : {cpu_model()}, {os.cpu_count()} CPUs ({usable} usable), {platform.platform()}\n"
         f"python  : {platform.python_implementation()} {platform.python_version()} "
         f"({' '.join(platform.python_build())}), decimal {decimal_impl}, gc enabled"
     )

@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ._machine import cpu_model
+
 __all__ = ["main"]
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -495,17 +497,6 @@ def _percentile(sorted_values: Sequence[int], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _versions() -> str:
     import websocket
 
@@ -561,7 +552,7 @@ def _main(argv: Sequence[str] | None) -> int:
     cores = os.cpu_count() or 0
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     out("bpbfx transport benchmark")
-    out(f"  machine:  {_cpu_model()}, {cores} cores ({usable} usable), {platform.system()} {platform.release()}")
+    out(f"  machine:  {cpu_model()}, {cores} cores ({usable} usable), {platform.system()} {platform.release()}")
     out(f"  software: {_versions()}")
     out(
         "  method:   loopback 127.0.0.1; the server is a separate process (multiprocessing spawn) writing "
