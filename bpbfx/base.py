@@ -28,7 +28,15 @@ from typing import Any, ClassVar, TypeVar
 
 from .backoff import Backoff
 from .events import Event
-from .exceptions import BpbfxError, CallbackError, ClientClosedError, HandshakeError, TransportError
+from .exceptions import (
+    BpbfxError,
+    CallbackError,
+    ClientClosedError,
+    ConfigurationError,
+    ConnectionLostError,
+    HandshakeError,
+    TransportError,
+)
 from .transport import Connection, RateLimiter
 
 __all__ = ["BaseClient", "ClientStats", "StreamStats"]
@@ -336,15 +344,43 @@ class BaseClient:
             ClientClosedError: the client is closed.
             IndexError: no such socket.
         """
+        conn = self._socket(connection)
+        frame = data.encode() if isinstance(data, str) else data
+        conn.last_frame_at = time.monotonic()
+        self.on_connection_frame(conn, frame)
+
+    def feed_lifecycle(
+        self, kind: str, connection: int = 0, *, code: int | None = None, reason: str = "", attempt: int = 1
+    ) -> None:
+        """Replay a socket lifecycle step recorded beside the frames: ``"open"`` (resends
+        subscriptions into the void and calls ``on_open``), ``"close"`` (resets protocol state,
+        reports :class:`ConnectionLostError`, calls ``on_close``) or ``"reconnect"``
+        (``on_reconnect``), as if socket ``connection`` had done it.  Calling thread.
+
+        Raises:
+            ClientClosedError: the client is closed.
+            IndexError: no such socket.
+            ConfigurationError: unknown ``kind``.
+        """
+        conn = self._socket(connection)
+        if kind == "open":
+            self.on_connection_open(conn)
+        elif kind == "close":
+            error = ConnectionLostError(reason or "connection closed", close_code=code, reason=reason)
+            self.on_connection_closed(conn, error)
+        elif kind == "reconnect":
+            self.on_connection_retry(conn, attempt, 0.0)
+        else:
+            raise ConfigurationError(f"lifecycle kind must be 'open', 'close' or 'reconnect', got {kind!r}")
+
+    def _socket(self, index: int) -> Connection:
+        """Socket ``index``, creating (not starting) the initial sockets for feed()."""
         if self._closed.is_set():
             raise ClientClosedError(f"{self.name} client is closed")
         with self._lock:
             if not self._connections:
                 self._on_start()
-            conn = self._connections[connection]
-        frame = data.encode() if isinstance(data, str) else data
-        conn.last_frame_at = time.monotonic()
-        self.on_connection_frame(conn, frame)
+            return self._connections[index]
 
     def on_connection_ping(self, conn: Connection, payload: bytes) -> None:
         """Transport callback (reader thread): report the server's protocol ping."""

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .base import BaseClient
-from .exceptions import BpbfxError, ClientClosedError, ConnectionLostError
+from .exceptions import BpbfxError, ClientClosedError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -626,28 +626,21 @@ def _play_lifecycle(client: BaseClient, record: Record) -> bool:
     fields = record.fields
     if record.kind == "close" and fields.get("final"):
         return True
-    # The client's sockets, created (never started) the way feed() creates them.
-    with client._lock:
-        if not client._connections:
-            client._on_start()
-        connections = list(client._connections)
     index = record.conn
     if index is None:
-        if len(connections) != 1:
+        if client.stats().connections > 1:
             return False
         index = 0
-    if not 0 <= index < len(connections):
-        return False
-    conn = connections[index]
-    if record.kind == "open":
-        client.on_connection_open(conn)
-    elif record.kind == "close":
-        code = fields.get("code")
-        reason = str(fields.get("reason") or "connection closed")
-        client.on_connection_closed(
-            conn, ConnectionLostError(reason, close_code=code if isinstance(code, int) else None, reason=reason)
+    code = fields.get("code")
+    attempt = fields.get("attempt")
+    try:
+        client.feed_lifecycle(
+            record.kind,
+            index,
+            code=code if isinstance(code, int) else None,
+            reason=str(fields.get("reason") or "connection closed"),
+            attempt=attempt if isinstance(attempt, int) else 1,
         )
-    else:
-        attempt = fields.get("attempt")
-        client.on_connection_retry(conn, attempt if isinstance(attempt, int) else 1, 0.0)
+    except IndexError:
+        return False
     return True
