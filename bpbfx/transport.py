@@ -226,6 +226,10 @@ class Connection:
             min_delay: wait at least this long before the next attempt (rate limits).
         """
         with self._lock:
+            if self._app is None:
+                # Between attempts: nothing to drop; the next attempt is already coming.
+                self._min_delay = max(self._min_delay, min_delay)
+                return
             self._pending_error = error
             self._min_delay = max(self._min_delay, min_delay)
         self._abort_socket()
