@@ -37,6 +37,7 @@ __all__ = ["SimConnection", "SimServer"]
 log = logging.getLogger("bpbfx.sim")
 
 T = TypeVar("T")
+S = TypeVar("S", bound="SimServer")
 
 
 class SimConnection:
@@ -115,10 +116,11 @@ class SimServer:
         self._stopping: asyncio.Event | None = None
         self._start_error: BaseException | None = None
         self._cond = threading.Condition()
+        self._lock = threading.RLock()  # exchange state of the subclasses
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> SimServer:
+    def start(self: S) -> S:
         """Bind the port and start serving in a background thread; returns ``self``.
 
         Raises:
@@ -146,7 +148,7 @@ class SimServer:
         thread.join(10)
         self._thread = None
 
-    def __enter__(self) -> SimServer:
+    def __enter__(self: S) -> S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -257,6 +259,22 @@ class SimServer:
         return None
 
     # ------------------------------------------------------------------ helpers for subclasses
+    def _run_locked(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` under the state lock on the server loop (it may queue frames), or right
+        here when the server is not running or this is the loop thread."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or threading.current_thread() is self._thread:
+            with self._lock:
+                return fn()
+
+        async def go() -> T:
+            with self._lock:
+                return fn()
+
+        result = self.call(go)
+        self.notify()
+        return result
+
     def notify(self) -> None:
         """Wake up :meth:`wait_for` callers after a state change."""
         with self._cond:

@@ -56,7 +56,6 @@ import bisect
 import json
 import random
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -627,7 +626,6 @@ class BackpackSimulator(SimServer):
         self._accounts_allowed = frozenset(accounts) if accounts is not None else None
         self._max_queued = max_queued_frames
         self._string_times_every = string_times_every
-        self._lock = threading.RLock()
         self._rng = random.Random(f"{self.seed}:global")
         windows = {w: self.cadence_ticks(f"depth.{w}") for w in DEPTH_WINDOWS}
         self._markets: dict[str, _Market] = {s.symbol: _Market(s, self.seed, windows, history_ticks) for s in specs}
@@ -647,20 +645,6 @@ class BackpackSimulator(SimServer):
             "frames_queued": 0,
             "slow_consumers": 0,
         }
-
-    # ------------------------------------------------------------------ lifecycle (typed)
-    def start(self) -> BackpackSimulator:
-        """Bind the port and serve in a background thread; returns ``self``.
-
-        Raises:
-            OSError: the port could not be bound.
-            RuntimeError: already started.
-        """
-        super().start()
-        return self
-
-    def __enter__(self) -> BackpackSimulator:
-        return self.start()
 
     # ------------------------------------------------------------------ helpers
     def cadence_ticks(self, name: str) -> int:
@@ -687,22 +671,6 @@ class BackpackSimulator(SimServer):
             return self._markets[symbol]
         except KeyError:
             raise ValueError(f"unknown market {symbol!r}; simulated: {list(self._markets)}") from None
-
-    def _run_locked(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` under the state lock on the server loop (it may queue frames), or right
-        here when the server is not running."""
-        loop = self._loop
-        if loop is None or not loop.is_running() or threading.current_thread() is self._thread:
-            with self._lock:
-                return fn()
-
-        async def go() -> T:
-            with self._lock:
-                return fn()
-
-        result = self.call(go)
-        self.notify()
-        return result
 
     def _now_us(self) -> int:
         return int(self._clock() * 1_000_000)

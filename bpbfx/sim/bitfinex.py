@@ -81,7 +81,6 @@ import json
 import math
 import random
 import re
-import threading
 import time
 import uuid
 import zlib
@@ -1039,7 +1038,6 @@ class BitfinexSimulator(SimServer):
         self._clock = clock
         self._mono = time.monotonic
         self._max_queued = max_queued_frames
-        self._lock = threading.RLock()
         self._rng = random.Random(f"{self.seed}:server")  # chanIds only
         self._aux = random.Random(f"{self.seed}:aux")  # server ids, status rows, liquidations
         self._platform_status = platform_status
@@ -1076,20 +1074,6 @@ class BitfinexSimulator(SimServer):
             "inputs": 0,
         }
 
-    # ------------------------------------------------------------------ lifecycle (typed)
-    def start(self) -> BitfinexSimulator:
-        """Bind the port and serve in a background thread; returns ``self``.
-
-        Raises:
-            OSError: the port could not be bound.
-            RuntimeError: already started.
-        """
-        super().start()
-        return self
-
-    def __enter__(self) -> BitfinexSimulator:
-        return self.start()
-
     # ------------------------------------------------------------------ helpers
     def cadence_ticks(self, name: str) -> int:
         """Ticks between two events of cadence ``name`` (``"ticker"``, ``"status"``,
@@ -1117,22 +1101,6 @@ class BitfinexSimulator(SimServer):
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
-
-    def _run_locked(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` under the lock on the server loop (it may queue frames), or right here
-        when the server is not running."""
-        loop = self._loop
-        if loop is None or not loop.is_running() or threading.current_thread() is self._thread:
-            with self._lock:
-                return fn()
-
-        async def go() -> T:
-            with self._lock:
-                return fn()
-
-        result = self.call(go)
-        self.notify()
-        return result
 
     def _new_chan_id(self) -> int:
         self._next_chan += self._rng.randrange(1, 4)

@@ -32,7 +32,6 @@ import gzip
 import json
 import os
 import re
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -179,23 +178,9 @@ class ReplayServer(SimServer):
         self.start_on = start_on
         self.loop = loop
         self.close_at_end = close_at_end
-        self._lock = threading.Lock()
         self._sent: dict[int, int] = {}
         self._completed: list[int] = []
         self._started_events: dict[int, asyncio.Event] = {}
-
-    def start(self) -> ReplayServer:
-        """Bind the port and serve in a background thread; returns ``self``.
-
-        Raises:
-            OSError: the port could not be bound.
-            RuntimeError: already started.
-        """
-        super().start()
-        return self
-
-    def __enter__(self) -> ReplayServer:
-        return self.start()
 
     # ------------------------------------------------------------------ hooks (loop thread)
     async def on_connect(self, conn: SimConnection) -> None:
