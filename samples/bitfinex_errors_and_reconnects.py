@@ -21,7 +21,12 @@ def main() -> None:
     args = parser.parse_args()
 
     subscribed = threading.Event()
+    opened = threading.Event()  # set on every (re)connect
     done = threading.Event()
+
+    def on_open(client: BitfinexClient) -> None:
+        print("socket open")
+        opened.set()
 
     def on_message(client: BitfinexClient, event: Event) -> None:
         if isinstance(event, Subscribed):
@@ -48,7 +53,7 @@ def main() -> None:
             auth=False,
             on_message=on_message,
             on_error=on_error,
-            on_open=lambda c: print("socket open"),
+            on_open=on_open,
             on_close=lambda c, code, reason: print(f"socket closed: {reason}"),
             on_reconnect=lambda c, n: print(f"reconnecting, attempt {n}"),
             backoff=Backoff(initial=0.5, cap=10.0),
@@ -59,12 +64,17 @@ def main() -> None:
             client.wait_ready(10)
             if sim is not None:
                 print("-- the server announces a restart (20051)")
+                opened.clear()
                 sim.send_info(20051)
+                opened.wait(10)
                 client.wait_ready(10)
                 print("-- the socket drops")
+                opened.clear()
                 sim.drop_connections()
+                opened.wait(10)
                 client.wait_ready(10)
-                print(f"-- recovered; stats: {client.stats()}")
+                stats = client.stats()
+                print(f"-- recovered: {stats.reconnects} reconnects, {stats.errors} errors reported")
             else:
                 done.wait(30)
 

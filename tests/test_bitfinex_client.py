@@ -280,6 +280,7 @@ def test_error_codes_surface_and_others_keep_serving(sim: BitfinexSimulator) -> 
         err = errors.of(SubscriptionError)[0]
         assert err.code == 10300 and err.request is not None and err.request["symbol"] == "tNOSUCHPAIR"
         assert client.wait_ready(10)  # the refused channel is dropped, the rest is ready
+        assert client.subscriptions == ("ticker:tBTCUSD",)
         events.clear()
         assert events.wait_count(3, 10, TradingTicker)
 

@@ -420,6 +420,13 @@ class BitfinexClient(BaseClient):
                     if payload in self._wanted:
                         self._place(payload, avoid=shard)
                 self._flush_all()
+            elif kind == proto_mod.DROPPED:
+                with self._lock:
+                    self._wanted.pop(payload, None)
+                    self._live.pop(payload.stream, None)
+                    book = self._books.pop(payload.stream, None)
+                    if book is not None:
+                        book.clear()
             elif kind == proto_mod.RESYNC:
                 self._resyncs += 1
             elif kind == proto_mod.FATAL:

@@ -72,6 +72,7 @@ FATAL = "fatal"  # payload: BpbfxError; stop this client
 MOVE = "move"  # payload: Subscription refused for the channel limit: place it elsewhere
 RESYNC = "resync"  # payload: Channel whose data must be rebuilt (new snapshot follows)
 AUTHED = "authed"  # payload: AuthResult event
+DROPPED = "dropped"  # payload: Subscription the exchange refused for good (bad symbol...)
 
 ACCOUNT_STREAM = "account"
 _TS_MIN = 10**12  # a millisecond epoch time; sequence numbers never get this large
@@ -564,6 +565,7 @@ class BitfinexProtocol:
                 pass  # already subscribed server-side: keep wanting it
             else:
                 self.subs.pop(sub, None)  # it would fail again on every reconnect
+                self.actions.append(Action(DROPPED, sub))
         self.actions.append(Action(ERROR, err))
 
     def _auth(self, msg: dict[str, Any]) -> None:
