@@ -94,7 +94,8 @@ def test_cryptofeed_times_and_skipped_lines(bitfinex: Path) -> None:
     info = '{"event":"info","version":2,"serverId":"083bd8d4-aca7-4690-a573-eabfc8103de8","platform":{"status":1}}'
     assert frames[0] == (1618677543.83163, info)
     assert all(ts is not None for ts, _ in frames)
-    assert parse_line('wss://api.bitfinex.com/ws/2 <- 1618677543.8: {"event":"conf","flags":65536}') is None  # real-url-ok
+    sent = 'wss://api.bitfinex.com/ws/2 <- 1618677543.8: {"event":"conf","flags":65536}'  # real-url-ok
+    assert parse_line(sent) is None
     assert parse_line("wss://api.bitfinex.com/ws/2 <-> 1618677543.367689") is None  # real-url-ok
     assert parse_line("wss://api.bitfinex.com/ws/2 -> 1618677545.57: [225206,[215350,0,1],18]") == (  # real-url-ok
         1618677545.57, "[225206,[215350,0,1],18]"
