@@ -143,7 +143,8 @@ def test_channel_limit_error_moves_channel_to_new_socket() -> None:
             client.subscribe("ticker", symbol=s)
         with client:
             assert client.wait_ready(10)
-            assert errors.of(SubscriptionError) == [] and errors.items and errors.items[0].code == 10305
+            assert errors.wait_count(1, 10)
+            assert errors.of(SubscriptionError) == [] and errors.items[0].code == 10305
             assert client.socket_count == 2
             symbols = lambda items: {e.symbol for e in items if isinstance(e, TradingTicker)}  # noqa: E731
             assert events.wait_for(lambda items: len(symbols(items)) == 4, 10)

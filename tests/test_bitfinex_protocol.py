@@ -246,8 +246,8 @@ def test_channel_limit_error_hands_the_channel_back() -> None:
     proto.receive(json.dumps({"event": "error", "msg": "subscribe: limit", "code": 10305,
                               "channel": "trades", "symbol": "tETHUSD", "subId": sub.stream}), 0)
     kinds = [a.kind for a in proto.actions]
-    assert kinds == [p.MOVE, p.ERROR] and proto.actions[0].payload == sub
-    assert isinstance(proto.actions[1].payload, RateLimitError) and sub not in proto.subs
+    assert kinds == [p.ERROR, p.MOVE] and proto.actions[1].payload == sub
+    assert isinstance(proto.actions[0].payload, RateLimitError) and sub not in proto.subs
 
 
 def test_auth_request_and_failure() -> None:

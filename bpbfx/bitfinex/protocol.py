@@ -556,6 +556,7 @@ class BitfinexProtocol:
                     break
         request = sub.request(sub.stream) if sub is not None else None
         err = dec.error_from_event(msg, request)
+        self.actions.append(Action(ERROR, err))  # reported before the client acts on it
         if sub is not None:
             if isinstance(err, RateLimitError):
                 # 10305: this socket is full; the client places the channel on another one.
@@ -566,7 +567,6 @@ class BitfinexProtocol:
             else:
                 self.subs.pop(sub, None)  # it would fail again on every reconnect
                 self.actions.append(Action(DROPPED, sub))
-        self.actions.append(Action(ERROR, err))
 
     def _auth(self, msg: dict[str, Any]) -> None:
         self.auth_pending = False
