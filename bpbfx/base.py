@@ -377,6 +377,9 @@ class BaseClient:
         """Socket ``index``, creating (not starting) the initial sockets for feed()."""
         if self._closed.is_set():
             raise ClientClosedError(f"{self.name} client is closed")
+        connections = self._connections
+        if connections:
+            return connections[index]  # the list only grows; no lock needed to read it
         with self._lock:
             if not self._connections:
                 self._on_start()

@@ -379,7 +379,7 @@ class BitfinexClient(BaseClient):
             symbol=chan.symbol,
             data=None,
             book=live,
-            changes=tuple(changes),
+            changes=changes if type(changes) is tuple else tuple(changes),
             snapshot=snapshot,
             update_id=book.book.update_id,
             valid=book.valid,
