@@ -26,6 +26,8 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -346,7 +348,7 @@ class Connection:
             self.opened_at = 0.0
             self._attempt_started = time.monotonic()
         try:
-            app.run_forever(skip_utf8_validation=True, reconnect=0)
+            app.run_forever(skip_utf8_validation=True, reconnect=0, sockopt=self._sockopt())
         except Exception as exc:  # noqa: BLE001 - any failure ends this attempt; we reconnect
             outcome.setdefault("error", exc)
         with self._lock:
@@ -356,6 +358,17 @@ class Connection:
         if self._stop.is_set():
             return
         self._listener.on_connection_closed(self, pending or self._describe(outcome))
+
+    def _sockopt(self) -> list[tuple[int, int, bytes]]:
+        """Bound the TCP connect: websocket-client has no connect timeout short of the
+        process-wide ``websocket.setdefaulttimeout``, and a SYN that is never answered would
+        otherwise wait for the kernel's ~2 minutes.  On Linux SO_SNDTIMEO limits connect()
+        (a blocked send later simply waits for the socket to become writable again)."""
+        if not sys.platform.startswith("linux") or not hasattr(socket, "SO_SNDTIMEO"):
+            return []
+        seconds = max(self.connect_timeout, 0.001)
+        timeval = struct.pack("ll", int(seconds), int((seconds % 1) * 1_000_000))
+        return [(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)]
 
     def _describe(self, outcome: dict[str, Any]) -> TransportError:
         """Translate websocket-client's way of ending into one of our errors."""
@@ -372,6 +385,14 @@ class Connection:
                 f"{self.name}: server closed the connection (code {code}{': ' + reason if reason else ''})",
                 close_code=code,
                 reason=reason,
+            )
+        elif isinstance(exc, (BlockingIOError, TimeoutError)) and not self.opened_at:
+            err = ConnectionLostError(
+                f"{self.name}: could not connect to {self.url} within {self.connect_timeout:g}s", reason=str(exc)
+            )
+        elif exc is not None and not self.opened_at:
+            err = ConnectionLostError(
+                f"{self.name}: could not connect to {self.url}: {type(exc).__name__}: {exc}", reason=str(exc)
             )
         elif exc is not None:
             err = ConnectionLostError(f"{self.name}: connection lost: {type(exc).__name__}: {exc}", reason=str(exc))

@@ -60,3 +60,47 @@ def test_close_while_waiting_for_a_connect_slot() -> None:
     conn.close(timeout=5)
     assert not [t for t in threading.enumerate() if t.name.startswith("ratelimited")]
     assert conn.state == "closed" and conn.send("x") is False
+
+
+class Closes(Quiet):
+    """Records how connections ended."""
+
+    def __init__(self) -> None:
+        self.errors: list[object] = []
+        self.event = threading.Event()
+
+    def on_connection_closed(self, conn: Connection, error: object) -> None:
+        self.errors.append(error)
+        self.event.set()
+
+
+def test_unanswered_tcp_connect_times_out() -> None:
+    """A connect whose SYN is never answered fails after connect_timeout instead of hanging."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):  # fill the accept queue: further SYNs are dropped by the kernel
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(s)
+    listener = Closes()
+    conn = Connection(f"ws://127.0.0.1:{port}", listener, name="synblackhole", connect_timeout=0.5)  # type: ignore[arg-type]
+    started = time.monotonic()
+    conn.start()
+    try:
+        assert listener.event.wait(10)
+        assert time.monotonic() - started < 5
+        assert "could not connect" in str(listener.errors[0]) and "0.5s" in str(listener.errors[0])
+    finally:
+        conn.close(timeout=5)
+        for s in [*fillers, server]:
+            s.close()
