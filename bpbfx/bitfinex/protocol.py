@@ -89,7 +89,7 @@ class Action:
 class Channel:
     """A subscribed channel on this socket (reader thread state)."""
 
-    __slots__ = ("chan_id", "sub", "stream", "symbol", "first", "last", "count", "alerted", "book")
+    __slots__ = ("chan_id", "sub", "stream", "symbol", "first", "last", "book")
 
     def __init__(self, chan_id: int, sub: Subscription, now: float, book: BitfinexBook | None = None) -> None:
         self.chan_id = chan_id
@@ -99,8 +99,6 @@ class Channel:
         self.symbol = sub.market_symbol
         self.first = True  # the next data frame is the snapshot
         self.last = now
-        self.count = 0
-        self.alerted = False
 
 
 class BitfinexProtocol:
@@ -396,7 +394,6 @@ class BitfinexProtocol:
             if chan.book is not None:
                 self._verify(chan, payload)
             return dec.checksum(chan.stream, chan.symbol, payload, seq, ts_ms)
-        chan.count += 1
         first = chan.first
         chan.first = False
         event = dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
