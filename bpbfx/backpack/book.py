@@ -231,15 +231,7 @@ class BackpackBookSync:
             if first_id != last + 1:
                 # Backpack: after alignment apply only if U == last_u + 1, else resync.
                 return self._lost(
-                    SyncReason.SEQUENCE_GAP,
-                    SequenceGapError(
-                        f"{book.symbol} depth gap: expected U={last + 1}, got U={first_id}",
-                        symbol=book.symbol,
-                        expected=last + 1,
-                        got=first_id,
-                        stream=book.stream,
-                    ),
-                    [(first_id, last_id, bids, asks)],
+                    SyncReason.SEQUENCE_GAP, self._gap(last + 1, first_id, ""), [(first_id, last_id, bids, asks)]
                 )
             changes = self._apply(bids, asks)
             book.update_id = self._last_id = last_id
@@ -296,15 +288,7 @@ class BackpackBookSync:
             if index and first_id != last + 1:
                 # Backpack: apply only if U == last_u + 1.
                 return self._lost(
-                    SyncReason.SEQUENCE_GAP,
-                    SequenceGapError(
-                        f"{book.symbol} depth gap while aligning: expected U={last + 1}, got U={first_id}",
-                        symbol=book.symbol,
-                        expected=last + 1,
-                        got=first_id,
-                        stream=book.stream,
-                    ),
-                    pending[index:],
+                    SyncReason.SEQUENCE_GAP, self._gap(last + 1, first_id, " while aligning"), pending[index:]
                 )
             self._apply(d_bids, d_asks)
             last = last_id
@@ -345,6 +329,16 @@ class BackpackBookSync:
                 stream=book.stream,
             ),
             keep,
+        )
+
+    def _gap(self, expected: int, got: int, where: str) -> SequenceGapError:
+        book = self._book
+        return SequenceGapError(
+            f"{book.symbol} depth gap{where}: expected U={expected}, got U={got}",
+            symbol=book.symbol,
+            expected=expected,
+            got=got,
+            stream=book.stream,
         )
 
     def _lost(self, reason: SyncReason, error: BookError, keep: list[tuple[int, int, Levels, Levels]]) -> SyncResult:
