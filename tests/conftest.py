@@ -12,11 +12,18 @@ import pytest
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail at once, with one clear line, when the recorded data is not beside the clone."""
+    if not DATA.is_dir():
+        raise pytest.UsageError(
+            f"recorded exchange data not found at {DATA}: the tests expect the repository to be "
+            "checked out next to the project's shared/ folder (shared/data)"
+        )
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The read-only recordings beside the repository (../shared/data)."""
-    if not DATA.is_dir():
-        pytest.skip(f"recorded data not found at {DATA}")
     return DATA
 
 

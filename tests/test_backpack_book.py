@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,9 @@ from bpbfx.backpack.book import (
 from bpbfx.book import ZERO, BookChange, Level, Side
 from bpbfx.exceptions import MalformedFrameError, SequenceGapError, StaleBookError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "backpack"
+from .conftest import DATA as SHARED_DATA
+
+DATA = SHARED_DATA / "backpack"
 D = Decimal
 SYMBOL = "BTC_USDC_PERP"
 

@@ -7,7 +7,6 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,9 @@ from bpbfx.bitfinex.checksum import book_checksum, checksum_of_texts, js_number_
 from bpbfx.book import ZERO, BookChange, Level, Side
 from bpbfx.exceptions import ChecksumMismatchError, ConfigurationError, MalformedFrameError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bitfinex"
+from .conftest import DATA as SHARED_DATA
+
+DATA = SHARED_DATA / "bitfinex"
 D = Decimal
 decode = json.JSONDecoder(parse_float=str).decode
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +10,9 @@ import pytest
 from bpbfx.bitfinex.channels import Subscription, from_message, parse_stream, subscription
 from bpbfx.exceptions import ConfigurationError, InvalidStreamError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bitfinex"
+from .conftest import DATA as SHARED_DATA
+
+DATA = SHARED_DATA / "bitfinex"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +24,9 @@ from bpbfx.exceptions import (
     SubscriptionError,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bitfinex"
+from .conftest import DATA as SHARED_DATA
+
+DATA = SHARED_DATA / "bitfinex"
 D = Decimal
 loads = json.JSONDecoder(parse_float=str).decode
 
