@@ -11,7 +11,7 @@ import logging
 
 from .backoff import Backoff
 from .backpack.client import BackpackClient
-from .base import ClientStats, StreamStats
+from .base import ClientStats, Sink, StreamStats
 from .bitfinex.client import BitfinexClient
 from .book import BookSnapshot, Level
 from .events import Event, UnknownEvent
@@ -70,6 +70,7 @@ __all__ = [
     "MalformedFrameError",
     "RateLimitError",
     "RemoteProtocolError",
+    "Sink",
     "SequenceGapError",
     "StaleBookError",
     "StreamSilentError",

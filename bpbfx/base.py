@@ -37,9 +37,10 @@ from .exceptions import (
     HandshakeError,
     TransportError,
 )
+from .live import OrderBookUpdate
 from .transport import Connection, RateLimiter
 
-__all__ = ["BaseClient", "ClientStats", "StreamStats"]
+__all__ = ["BaseClient", "ClientStats", "Sink", "StreamStats"]
 
 log = logging.getLogger("bpbfx")
 
@@ -86,6 +87,30 @@ class ClientStats:
     open_connections: int
     last_message_age: float | None
     streams: Mapping[str, StreamStats] = field(default_factory=dict)
+
+
+class Sink:
+    """A consumer attached to a client with :meth:`BaseClient.add_sink`: it sees every event,
+    book update and error the client delivers, after the user hooks, on the same thread
+    (reader thread, watchdog thread for watchdog errors, the snapshot thread for a Backpack
+    resync).  Override what you need; every method does nothing by default.
+
+    A sink must return quickly (hand work to its own thread) and should not raise: an exception
+    is reported to ``on_error`` as a :class:`CallbackError` and the client carries on.  Redis
+    publishing (:mod:`bpbfx.sinks`) and pull queues are built on this.
+    """
+
+    def on_event(self, client: BaseClient, event: Event) -> None:
+        """An event handed to ``on_message``."""
+
+    def on_book(self, client: BaseClient, update: OrderBookUpdate) -> None:
+        """A managed order book changed (delta applied or rebuilt from a snapshot)."""
+
+    def on_error(self, client: BaseClient, error: BaseException) -> None:
+        """An error handed to ``on_error``."""
+
+    def on_detach(self, client: BaseClient) -> None:
+        """The sink was removed or the client closed; release resources here (calling thread)."""
 
 
 class _StreamCounter:
@@ -146,6 +171,7 @@ class BaseClient:
         self._errors = 0
         self._resyncs = 0
         self._book_checks = 0  # checksums verified (Bitfinex) / contiguous deltas applied (Backpack)
+        self._sinks: tuple[Sink, ...] = ()  # replaced whole (copy-on-write): read without a lock
 
     # ------------------------------------------------------------------ lifecycle
     def start(self: C) -> C:
@@ -212,6 +238,62 @@ class BaseClient:
             conn.close()
         self._on_closed()
         self._call_hook("on_close", self.on_close, 1000, "closed by client")
+        sinks, self._sinks = self._sinks, ()
+        for sink in sinks:
+            self._sink_call(sink, "on_detach")
+
+    # ------------------------------------------------------------------ sinks
+    def add_sink(self, sink: Sink) -> None:
+        """Attach ``sink`` (see :class:`Sink`): from now on it sees every event, book update
+        and error.  Any thread; attaching the same sink twice does nothing.
+
+        Raises:
+            TypeError: ``sink`` is not a :class:`Sink`.
+            ClientClosedError: the client is closed.
+        """
+        if not isinstance(sink, Sink):
+            raise TypeError(f"add_sink() takes a bpbfx Sink, got {type(sink).__name__}")
+        with self._lock:
+            if self._closed.is_set():
+                raise ClientClosedError(f"{self.name} client is closed")
+            if sink not in self._sinks:
+                self._sinks = (*self._sinks, sink)
+
+    def remove_sink(self, sink: Sink) -> bool:
+        """Detach ``sink`` and call its ``on_detach``; False if it was not attached.  Any thread."""
+        with self._lock:
+            if sink not in self._sinks:
+                return False
+            self._sinks = tuple(s for s in self._sinks if s is not sink)
+        self._sink_call(sink, "on_detach")
+        return True
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """The attached sinks."""
+        return self._sinks
+
+    def _sink_call(self, sink: Sink, method: str, *args: Any) -> None:
+        try:
+            getattr(sink, method)(self, *args)
+        except Exception as exc:
+            if method != "on_error":
+                self._callback_failed(f"{type(sink).__name__}.{method}", exc)
+            else:
+                log.exception("%s: sink %r raised in on_error", self.name, sink)
+
+    def _emit_book(self, update: OrderBookUpdate) -> None:
+        """Hand a book update to ``on_book`` and the sinks (outside the lock)."""
+        hook = getattr(self, "on_book", None)
+        if hook is not None:
+            self._call_hook("on_book", hook, update)
+        for sink in self._sinks:
+            self._sink_call(sink, "on_book", update)
+
+    @property
+    def _wants_books(self) -> bool:
+        """True when someone consumes book updates (an ``on_book`` hook or a sink)."""
+        return getattr(self, "on_book", None) is not None or bool(self._sinks)
 
     def __enter__(self: C) -> C:
         return self.start()
@@ -299,6 +381,8 @@ class BaseClient:
     def _report(self, exc: BaseException) -> None:
         """Deliver an error to ``on_error`` (or the log when there is none); never raises."""
         self._errors += 1
+        for sink in self._sinks:
+            self._sink_call(sink, "on_error", exc)
         hook = self.on_error
         if hook is None:
             log.warning("%s: %s", self.name, exc)
@@ -316,6 +400,10 @@ class BaseClient:
                 hook(self, event)
             except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
                 self._callback_failed("on_message", exc)
+        sinks = self._sinks
+        if sinks:
+            for sink in sinks:
+                self._sink_call(sink, "on_event", event)
 
     # ------------------------------------------------------------------ ConnectionListener
     def on_connection_open(self, conn: Connection) -> None:

@@ -260,8 +260,7 @@ class BackpackClient(BaseClient):
                 self._report(result.error)
             return
         if action is SyncAction.APPLIED or action is SyncAction.SYNCED:
-            hook = self.on_book
-            if hook is not None:
+            if self._wants_books:
                 book = managed.sync.book
                 update = OrderBookUpdate(
                     stream=managed.stream,
@@ -273,7 +272,7 @@ class BackpackClient(BaseClient):
                     update_id=book.update_id,
                     valid=book.valid,
                 )
-                self._call_hook("on_book", hook, update)
+                self._emit_book(update)
 
     def _schedule_fetch(self, managed: _ManagedBook) -> None:
         """Queue a REST snapshot fetch (under the lock); starts the snapshot thread."""

@@ -346,7 +346,7 @@ class BitfinexClient(BaseClient):
             change = proto.book_change
         if error is not None:
             self._report(error)  # outside the lock, like every user callback
-        if change is not None and self.on_book is not None:
+        if change is not None and self._wants_books:
             self._book_update(*change)
         if event is not None:
             if type(event) is Heartbeat:
@@ -384,7 +384,7 @@ class BitfinexClient(BaseClient):
             update_id=book.book.update_id,
             valid=book.valid,
         )
-        self._call_hook("on_book", self.on_book, update)
+        self._emit_book(update)
 
     # ------------------------------------------------------------------ actions
     def _flush_all(self) -> None:
