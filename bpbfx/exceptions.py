@@ -10,7 +10,8 @@ One root, so ``except BpbfxError`` catches everything the SDK produces::
     ├── TransportError                          the connection itself
     │   ├── ConnectionLostError                 socket closed or reset (code, reason)
     │   ├── HandshakeError                      the HTTP upgrade was refused (status, e.g. 429)
-    │   └── WatchdogTimeout                     nothing arrived for too long (silence seconds)
+    │   ├── WatchdogTimeout                     nothing arrived for too long (silence seconds)
+    │   └── RedisUnavailableError               Redis refused, timed out or went away (sinks/readers)
     ├── RemoteProtocolError                     the peer sent something we cannot understand
     │   ├── MalformedFrameError                 not JSON / unexpected shape (keeps the frame)
     │   └── UnsupportedVersionError             Bitfinex server that is not API version 2
@@ -19,6 +20,8 @@ One root, so ``except BpbfxError`` catches everything the SDK produces::
     │   ├── AuthenticationError                 signature, key or nonce refused
     │   └── RateLimitError                      channel or connection limit reached
     ├── StreamSilentError                       a subscribed stream never delivered / went quiet
+    ├── StreamGapError                          entries of a published stream are missing (reason, expected, got)
+    │   └── StreamTrimmedError                  a reader fell behind the start of a trimmed stream
     ├── BookError                               a local order book is known to be wrong
     │   ├── ChecksumMismatchError               Bitfinex ``cs`` differs from the local book
     │   ├── SequenceGapError                    a sequence / update id was skipped
@@ -49,10 +52,13 @@ __all__ = [
     "InvalidStreamError",
     "MalformedFrameError",
     "RateLimitError",
+    "RedisUnavailableError",
     "RemoteProtocolError",
     "SequenceGapError",
     "StaleBookError",
+    "StreamGapError",
     "StreamSilentError",
+    "StreamTrimmedError",
     "SubscriptionError",
     "TransportError",
     "UnsupportedVersionError",
@@ -135,6 +141,14 @@ class WatchdogTimeout(TransportError):
         self.timeout = timeout
 
 
+class RedisUnavailableError(TransportError):
+    """Redis refused a connection, timed out or dropped it (``url`` has no password)."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
 class RemoteProtocolError(BpbfxError):
     """The peer sent something that does not follow its protocol."""
 
@@ -199,6 +213,40 @@ class StreamSilentError(BpbfxError):
     def __init__(self, message: str, *, stream: str, silence: float) -> None:
         super().__init__(message, stream=stream)
         self.silence = silence
+
+
+class StreamGapError(BpbfxError):
+    """Entries of a published stream are missing: the writer dropped them (and said so with a
+    ``gap`` entry) or the reader found a hole in the epoch / sequence numbering.
+
+    Attributes:
+        reason: ``overflow``, ``redis``, ``checksum``, ``sequence``, ``stale``, ``reconnect``,
+            ``rebuild``, ``writer_restart``, ``invalid`` (writer side) or ``missing``,
+            ``trimmed``, ``epoch`` (found by the reader).
+        expected / got: the entry numbers or update ids around the hole, when known.
+        epoch: the epoch the hole is in.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stream: str,
+        reason: str,
+        expected: int | None = None,
+        got: int | None = None,
+        epoch: int | None = None,
+    ) -> None:
+        super().__init__(message, stream=stream)
+        self.reason = reason
+        self.expected = expected
+        self.got = got
+        self.epoch = epoch
+
+
+class StreamTrimmedError(StreamGapError):
+    """A reader's cursor fell behind the first entry still kept (``MAXLEN`` trimmed what it had
+    not read yet); the reader resynchronises from the latest snapshot."""
 
 
 class BookError(BpbfxError):
