@@ -1,0 +1,104 @@
+"""A local Bitfinex WebSocket API v2 server on 127.0.0.1.
+
+:class:`BitfinexSimulator` speaks the Bitfinex v2 protocol closely enough for an SDK to be
+tested against it without the internet:
+
+* On connect ``{"event":"info","version":2,"serverId":"<uuid>","platform":{"status":1}}``.
+* ``conf`` flags (``{"event":"conf","status":"OK","flags":N}``), per socket: ``TIMESTAMP``
+  (32768: ms time appended last to every array frame), ``SEQ_ALL`` (65536: a per-socket sequence
+  number from 1 on every array frame, ``hb`` and ``cs`` included, before the timestamp; channel
+  0 frames carry ``PUB_SEQ, AUTH_SEQ``, ``[0,"hb",PUB_SEQ]`` only the first and ``n``
+  notifications only ``AUTH_SEQ``), ``OB_CHECKSUM`` (131072: ``[CHAN,"cs",CRC]`` after each
+  tick's book updates) and ``BULK_UPDATES`` (536870912: a tick's book updates in one frame, a
+  list of entries shaped like a snapshot).
+* ``subscribe`` / ``unsubscribe`` / ``ping`` / ``auth`` / ``unauth`` events, with the replies
+  and error frames seen on the wire: errors repeat the request's fields, then ``event``,
+  ``msg``, ``code`` (``{"channel":"book","symbol":"tFOO","event":"error","msg":"symbol:
+  invalid","code":10300,"pair":"FOO"}``).  10300 ``channel: unknown`` / ``symbol: invalid`` /
+  ``length: invalid`` / ``precision: invalid`` / ``freq: invalid`` / ``key: invalid``, 10301
+  ``subscribe: dup`` (with the existing ``chanId``), 10305 ``subscribe: limit`` (more than
+  ``max_channels`` on one socket), 10400 ``unsubscribe: invalid`` (unknown ``chanId``), 10401
+  ``unsubscribe: not subscribed`` (a ``chanId`` this socket already unsubscribed: the
+  simulator's own text), 10000 ``event: invalid (<name>)``.  A frame that is not JSON gets no
+  reply, and so does a ``status`` subscription to an unknown ``deriv:`` key (both as on the
+  wire).
+* Data for every channel of a list of markets (:data:`DEFAULT_MARKETS`: 22 trading pairs
+  including two perpetuals, and 5 funding currencies): trading and funding tickers, trades
+  (snapshot of 30, newest first, then ``te`` and, one tick later, ``tu``; funding
+  ``fte``/``ftu``), books ``P0``-``P4`` with ``len`` 1/25/100/250 and ``freq`` F0 (every tick)
+  or F1 (every 2 s), raw books ``R0`` (trading ``[ORDER_ID,PRICE,AMOUNT]``, funding
+  ``[OFFER_ID,PERIOD,RATE,AMOUNT]``), candles ``trade:<tf>:<symbol>`` (240 candles newest
+  first, then the current candle on each trade), status ``deriv:<perp>`` and ``liq:global``.
+* One order book per market: individual orders (raw books) aggregated into price levels
+  (``P0`` keeps 5 significant figures, ``P4`` one), never crossed.  Each subscription sees
+  exactly ``len`` levels per side: a level leaving the window arrives as a delete, so the
+  client's book always equals :meth:`BitfinexSimulator.book`.  Deletes come first in a tick
+  (``COUNT 0`` with ``AMOUNT`` 1 for a bid and -1 for an ask on trading books, -1 / 1 on
+  funding books where a bid has a negative amount; ``PRICE 0`` / ``RATE 0`` on raw books).
+* Numbers are JSON numbers written the way Bitfinex's JavaScript servers write them
+  (``118940``, ``0.00002503``, ``7e-7``, see :func:`js_number`); each level keeps its wire text,
+  which the ``cs`` checksum is computed from (:func:`book_checksum`).  Funding books order
+  levels of one rate by period (ascending) for the checksum; at ``P0`` every rate has a single
+  period, so there are no ties.
+* ``[CHAN,"hb"]`` every ``hb_interval`` seconds on every subscribed channel, busy or quiet (as
+  measured on the wire), and ``[0,"hb"]`` on an authenticated socket.
+* Authentication: ``{"event":"auth","apiKey":K,"authSig":S,"authPayload":"AUTH<nonce>",
+  "authNonce":N,"filter":[...],"dms":4}`` with ``authSig`` the hex HMAC-SHA384 of the payload
+  keyed with the account's secret; the nonce must be strictly greater than every nonce
+  accepted before for the key, on any socket.  Refusals: 10100 ``apikey: invalid`` (unknown
+  key), 10100 ``apikey: digest invalid`` (bad signature), 10114 ``nonce: small``, 10100
+  ``auth: dup`` (already authenticated), 10111 ``auth: payload invalid`` (payload not
+  ``AUTH<digits>``: the simulator's own text).  Then channel 0: snapshots ``ps ws os fos fcs
+  fls`` and account events (``n on``, ``te oc tu wu bu``, ``ou``, ``n oc``, ``pu``, ``wu``)
+  shaped like the recorded session, honouring ``filter``.  Channel 0 inputs ``on``, ``ou``,
+  ``oc`` are answered with an ``n`` notification and the order event.
+* Faults (see the methods): info 20051 / 20060 / 20061 (maintenance: between 20060 and 20061
+  no data or account events, snapshots included, while heartbeats go on), a silenced channel,
+  a wrong ``cs``, a withheld book update, a ``SEQ_ALL`` gap, a paused market, a silenced
+  socket, frames queued verbatim, and the base class's drops, closes and refused handshakes.
+
+Time: exchange cadences (ticker 1 s, status 1 s, F1 books 2 s, account events 0.5 s,
+liquidations 2 s) are ``period * time_scale`` seconds counted in ticks of ``tick_interval``;
+heartbeats use wall-clock seconds (``hb_interval``).  With ``tick_interval=None`` nothing moves
+on its own: :meth:`BitfinexSimulator.step` advances whole ticks, which makes tests
+deterministic.  Given ``seed``, books, trades and account events are the same on every run
+(only timestamps differ).
+
+Threads: the server runs on its own loop thread; every public method may be called from any
+other thread.  State is guarded by one lock that is never held while waiting for the loop, so
+introspection methods are safe inside :meth:`SimServer.wait_for` predicates.  Frames go through
+a per-connection queue (sequence numbers are assigned in queue order); a client that falls
+``max_queued_frames`` behind is closed with code 1008.
+"""
+
+from __future__ import annotations
+
+from bpbfx.sim.bitfinex.market import CANDLE_TIMEFRAMES, DEFAULT_MARKETS, BookView, MarketSpec
+from bpbfx.sim.bitfinex.server import AuthAttempt, BitfinexSimulator
+from bpbfx.sim.bitfinex.wire import (
+    BULK_UPDATES,
+    INFO_MESSAGES,
+    OB_CHECKSUM,
+    SEQ_ALL,
+    TIMESTAMP,
+    book_checksum,
+    js_decimal,
+    js_number,
+)
+
+__all__ = [
+    "BULK_UPDATES",
+    "CANDLE_TIMEFRAMES",
+    "DEFAULT_MARKETS",
+    "INFO_MESSAGES",
+    "OB_CHECKSUM",
+    "SEQ_ALL",
+    "TIMESTAMP",
+    "AuthAttempt",
+    "BitfinexSimulator",
+    "BookView",
+    "MarketSpec",
+    "book_checksum",
+    "js_decimal",
+    "js_number",
+]
