@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
+from .._json import make_loads
 from ..book import ZERO, BookChange, OrderBook, SideLevels
 from ..exceptions import BookError, MalformedFrameError, SequenceGapError, StaleBookError
 
@@ -42,6 +43,8 @@ __all__ = [
     "parse_levels",
     "parse_update_id",
 ]
+
+_loads = make_loads()
 
 Levels = Sequence[tuple[Decimal, Decimal]]
 """Price levels as ``(price, quantity)`` pairs; quantity zero deletes."""
@@ -360,7 +363,7 @@ def parse_update_id(value: Any) -> int:
     """
     if type(value) is int:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.isdigit() and value.isascii():
         return int(value)
     raise MalformedFrameError(f"update id is not an integer: {value!r}", frame=repr(value)[:200])
 
@@ -369,16 +372,30 @@ def parse_levels(rows: Iterable[Sequence[Any]]) -> list[tuple[Decimal, Decimal]]
     """``[[price, quantity], ...]`` (strings or numbers) -> ``[(Decimal, Decimal), ...]``.
 
     Raises:
-        MalformedFrameError: a row is not a pair of finite non-negative numbers.
+        MalformedFrameError: a row is not a pair of finite numbers with price > 0 and
+            quantity >= 0 (the message names the field).
     """
     try:
         out = [(_decimal(row[0]), _decimal(row[1])) for row in rows]
     except (TypeError, ValueError, IndexError, KeyError, InvalidOperation) as exc:
-        raise MalformedFrameError(f"depth levels not understood: {exc}", frame=repr(rows)[:500]) from exc
+        raise MalformedFrameError(f"depth levels not understood: {exc}", frame=_excerpt(rows)) from exc
     for price, qty in out:
-        if not (price.is_finite() and qty.is_finite()) or qty < ZERO:
-            raise MalformedFrameError(f"bad depth level {price}/{qty}", frame=repr(rows)[:500])
+        if not price.is_finite() or price <= ZERO:
+            raise MalformedFrameError(
+                f"depth level price must be a finite number > 0, got {price}", frame=_excerpt(rows)
+            )
+        if not qty.is_finite() or qty < ZERO:
+            raise MalformedFrameError(
+                f"depth level quantity must be a finite number >= 0, got {qty} at price {price}", frame=_excerpt(rows)
+            )
     return out
+
+
+def _excerpt(value: Any) -> str:
+    try:
+        return json.dumps(value, default=str)[:500]
+    except (TypeError, ValueError, RecursionError):
+        return f"<{type(value).__name__}>"
 
 
 def _decimal(token: Any) -> Decimal:
@@ -401,17 +418,17 @@ def parse_depth_snapshot(body: Mapping[str, Any] | str | bytes) -> DepthSnapshot
     data: Any = body
     if isinstance(body, (str, bytes)):
         try:
-            data = json.loads(body)
+            data = _loads(body)
         except ValueError as exc:
             raise MalformedFrameError(f"depth snapshot is not JSON: {exc}", frame=body[:500]) from exc
     if not isinstance(data, Mapping):
-        raise MalformedFrameError("depth snapshot is not a JSON object", frame=repr(data)[:500])
+        raise MalformedFrameError("depth snapshot is not a JSON object", frame=_excerpt(data))
     try:
         last_update_id = parse_update_id(data["lastUpdateId"])
         bids = parse_levels(data["bids"])
         asks = parse_levels(data["asks"])
     except KeyError as exc:
-        raise MalformedFrameError(f"depth snapshot without {exc}", frame=repr(data)[:500]) from exc
+        raise MalformedFrameError(f"depth snapshot without {exc}", frame=_excerpt(data)) from exc
     timestamp = data.get("timestamp")
     return DepthSnapshot(
         last_update_id=last_update_id,

@@ -35,6 +35,10 @@ DEFAULT_REST_URL = "https://api.backpack.exchange"
 
 BookHook = Callable[[Any, OrderBookUpdate], None]
 
+OTHER_STREAMS = "<other>"
+"""``stats().streams`` key counting frames of streams that are not subscribed."""
+MAX_UNSUBSCRIBED = 1000
+
 
 class _ManagedBook:
     """A depth stream's book, its synchroniser and the state of its snapshot fetch."""
@@ -132,6 +136,8 @@ class BackpackClient(BaseClient):
                 raise CredentialsError("api_key given without api_secret")
             self._signer = Signer(api_secret, api_key or None, window_ms=window_ms)
         self._subscriptions: dict[str, None] = {}  # ordered set of active streams
+        self._unsubscribed: dict[str, None] = {}  # recently unsubscribed streams (bounded)
+        self._stream_counter(OTHER_STREAMS)
         self._alerted: set[str] = set()
         self._last_request: dict[str, Any] | None = None
         self._decoder = protocol.FrameDecoder()
@@ -175,6 +181,7 @@ class BackpackClient(BaseClient):
             now = time.monotonic()
             for s in new:
                 self._subscriptions[s] = None
+                self._unsubscribed.pop(s, None)
                 self._stream_counter(s).since = now
                 self._alerted.discard(s)
                 if self.books_enabled and s.startswith("depth."):
@@ -196,6 +203,10 @@ class BackpackClient(BaseClient):
             gone = [s for s in names if s in self._subscriptions]
             for s in gone:
                 del self._subscriptions[s]
+                self._streams.pop(s, None)
+                self._unsubscribed[s] = None
+                while len(self._unsubscribed) > MAX_UNSUBSCRIBED:
+                    del self._unsubscribed[next(iter(self._unsubscribed))]
                 managed = self._books.pop(s, None)
                 if managed is not None:
                     managed.sync.reset()
@@ -239,8 +250,14 @@ class BackpackClient(BaseClient):
         with self._lock:
             try:
                 result = managed.sync.on_delta(event.first_update_id, event.last_update_id, event.bids, event.asks)
-            except MalformedFrameError as exc:
-                error = exc
+            except Exception as exc:  # noqa: BLE001 - a delta the book cannot take invalidates it
+                error = exc if isinstance(exc, MalformedFrameError) else MalformedFrameError(
+                    f"{managed.stream}: depth delta not applicable ({type(exc).__name__}: {exc})",
+                    stream=managed.stream,
+                )
+                managed.sync.reset()
+                self._resyncs += 1
+                self._schedule_fetch(managed)
             else:
                 if result.action is SyncAction.APPLIED:
                     self._book_checks += 1
@@ -273,6 +290,16 @@ class BackpackClient(BaseClient):
                     valid=book.valid,
                 )
                 self._emit_book(update)
+
+    def _invalidate(self, managed: _ManagedBook, error: BaseException) -> None:
+        """A depth frame of this book could not be used: the book is marked invalid and rebuilt
+        from a new REST snapshot (the error itself is reported by the caller)."""
+        with self._lock:
+            if self._books.get(managed.stream) is not managed:
+                return
+            managed.sync.reset()
+            self._resyncs += 1
+            self._schedule_fetch(managed)
 
     def _schedule_fetch(self, managed: _ManagedBook) -> None:
         """Queue a REST snapshot fetch (under the lock); starts the snapshot thread."""
@@ -391,31 +418,33 @@ class BackpackClient(BaseClient):
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         try:
-            msg = self._loads(data)
-        except ValueError as exc:
-            self._report(MalformedFrameError(f"frame is not JSON ({exc}): {data[:200]!r}", frame=data[:500]))
+            stream, payload = protocol.parse_frame(data, self._loads)
+        except MalformedFrameError as exc:
+            self._report(exc)
             return
-        if type(msg) is dict:
-            stream = msg.get("stream")
-            if stream is not None:
-                counter = self._streams.get(stream) or self._stream_counter(stream)
-                counter.count += 1
-                counter.last = conn.last_frame_at
-                try:
-                    event = self._decoder.decode_data(stream, msg.get("data"))
-                except MalformedFrameError as exc:
-                    self._report(exc)
-                    return
-                if self._books:
-                    managed = self._books.get(stream)
-                    if managed is not None and type(event) is Depth:
-                        self._on_depth(managed, event)
-                self._deliver(event)
-                return
-            if "error" in msg:
-                self._report(protocol.error_from_frame(msg["error"], self._last_request))
-                return
-        self._report(MalformedFrameError(f"unexpected frame (no stream, no error): {data[:200]!r}", frame=data[:500]))
+        if stream is None:
+            self._report(protocol.error_from_frame(payload, self._last_request))
+            return
+        # Counters exist only for subscribed streams (created by subscribe() under the lock);
+        # every other name shares one bucket, so a server inventing names cannot grow memory.
+        counter = self._streams.get(stream) or self._streams[OTHER_STREAMS]
+        counter.count += 1
+        counter.last = conn.last_frame_at
+        if stream in self._unsubscribed:
+            return  # in flight when UNSUBSCRIBE was sent: the user asked not to get it any more
+        try:
+            event = self._decoder.decode_data(stream, payload)
+        except MalformedFrameError as exc:
+            managed = self._books.get(stream)
+            if managed is not None:
+                self._invalidate(managed, exc)
+            self._report(exc)
+            return
+        if self._books:
+            managed = self._books.get(stream)
+            if managed is not None and type(event) is Depth:
+                self._on_depth(managed, event)
+        self._deliver(event)
 
     def _handle_timer(self, conn: Connection, now: float) -> None:
         limit = self.stream_timeout

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
+from .._json import make_loads
 from ..events import Event, UnknownEvent
 from ..exceptions import (
     AuthenticationError,
@@ -226,33 +227,71 @@ _ERROR_HINTS = {
 def error_from_frame(error: Any, request: dict[str, Any] | None = None) -> ExchangeError:
     """Exception for an ``{"id":null,"error":{...}}`` frame's ``error`` object."""
     code = error.get("code") if isinstance(error, dict) else None
-    message = error.get("message", "") if isinstance(error, dict) else str(error)
-    hint = _ERROR_HINTS.get(code) if isinstance(code, int) else None
+    if type(code) is not int:
+        code = None
+    message = error.get("message", "") if isinstance(error, dict) else error
+    if type(message) is not str:
+        message = excerpt(message, 200)
+    message = message[:300]
+    hint = _ERROR_HINTS.get(code) if code is not None else None
     text = f"Backpack error {code}: {message}" + (f" ({hint})" if hint else "")
     if request is not None:
         text += f"; likely caused by {json.dumps(request)[:200]}"
-    if isinstance(code, int) and code in (4006, 4008):
+    if code in (4006, 4008):
         return SubscriptionError(text, code=code, request=request, payload=error)
-    lowered = str(message).lower()
+    lowered = message.lower()
     if "signature" in lowered or "auth" in lowered or "key" in lowered or "timestamp" in lowered:
         return AuthenticationError(text, code=code, request=request, payload=error)
     return ExchangeError(text, code=code, request=request, payload=error)
 
 
 def _int(value: Any) -> int:
-    return value if type(value) is int else int(value)
+    """An id or time given as a JSON integer or as digit text (Backpack sends both)."""
+    if type(value) is int:
+        return value
+    if type(value) is str and value.isdigit() and value.isascii():
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
 
 
 def _opt_int(value: Any) -> int | None:
-    return None if value is None else (value if type(value) is int else int(value))
+    return None if value is None else _int(value)
+
+
+def _num(value: Any) -> Decimal:
+    """A price, quantity or rate from the exchange's text (numbers are accepted too, floats via
+    their shortest repr).  Anything that is not a finite number raises ValueError, so ``NaN`` or
+    ``Infinity`` never reaches an event or a book."""
+    cls = value.__class__
+    if cls is str:
+        number = Decimal(value)
+    elif cls is int:
+        number = Decimal(value)
+    elif cls is float:
+        number = Decimal(repr(value))
+    else:
+        raise TypeError(f"expected a number, got {value!r}")
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
 
 
 def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
+    return None if value is None else _num(value)
 
 
-def _levels(rows: list[list[str]]) -> tuple[tuple[Decimal, Decimal], ...]:
-    return tuple((Decimal(p), Decimal(q)) for p, q in rows)
+def _levels(rows: Any, side: str) -> tuple[tuple[Decimal, Decimal], ...]:
+    """Depth levels ``[[price, quantity], ...]``.  Backpack depth: quantities are absolute and
+    zero deletes, so a price must be > 0 and a quantity >= 0 (both finite)."""
+    out = []
+    for row in rows:
+        price, qty = _num(row[0]), _num(row[1])
+        if price <= 0:
+            raise ValueError(f"{side} price must be > 0, got {row[0]!r}")
+        if qty < 0:
+            raise ValueError(f"{side} quantity must be >= 0, got {row[1]!r}")
+        out.append((price, qty))
+    return tuple(out)
 
 
 def _depth(stream: str, symbol: str | None, d: dict[str, Any]) -> Depth:
@@ -262,8 +301,8 @@ def _depth(stream: str, symbol: str | None, d: dict[str, Any]) -> Depth:
         data=d,
         first_update_id=_int(d["U"]),
         last_update_id=_int(d["u"]),
-        bids=_levels(d["b"]),
-        asks=_levels(d["a"]),
+        bids=_levels(d["b"], "bid"),
+        asks=_levels(d["a"], "ask"),
         event_time_us=_int(d["E"]),
         engine_time_us=_opt_int(d.get("T")),
     )
@@ -276,8 +315,8 @@ def _trade(stream: str, symbol: str | None, d: dict[str, Any]) -> Trade:
         symbol=symbol,
         data=d,
         trade_id=_int(d["t"]),
-        price=Decimal(d["p"]),
-        quantity=Decimal(d["q"]),
+        price=_num(d["p"]),
+        quantity=_num(d["q"]),
         buyer_is_maker=d.get("m"),
         buy_order_id=None if b is None else str(b),
         sell_order_id=None if a is None else str(a),
@@ -291,12 +330,12 @@ def _ticker(stream: str, symbol: str | None, d: dict[str, Any]) -> Ticker:
         stream=stream,
         symbol=symbol,
         data=d,
-        open=Decimal(d["o"]),
-        close=Decimal(d["c"]),
-        high=Decimal(d["h"]),
-        low=Decimal(d["l"]),
-        volume=Decimal(d["v"]),
-        quote_volume=Decimal(d["V"]),
+        open=_num(d["o"]),
+        close=_num(d["c"]),
+        high=_num(d["h"]),
+        low=_num(d["l"]),
+        volume=_num(d["v"]),
+        quote_volume=_num(d["V"]),
         trades=_int(d.get("n", 0)),
         event_time_us=_int(d["E"]),
     )
@@ -325,11 +364,11 @@ def _kline(stream: str, symbol: str | None, d: dict[str, Any]) -> Kline:
         interval=stream.split(".", 2)[1],
         start=str(d["t"]),
         end=str(d["T"]),
-        open=Decimal(d["o"]),
-        close=Decimal(d["c"]),
-        high=Decimal(d["h"]),
-        low=Decimal(d["l"]),
-        volume=Decimal(d["v"]),
+        open=_num(d["o"]),
+        close=_num(d["c"]),
+        high=_num(d["h"]),
+        low=_num(d["l"]),
+        volume=_num(d["v"]),
         trades=_int(d.get("n", 0)),
         closed=bool(d.get("X", False)),
         event_time_us=_int(d["E"]),
@@ -341,7 +380,7 @@ def _mark_price(stream: str, symbol: str | None, d: dict[str, Any]) -> MarkPrice
         stream=stream,
         symbol=symbol,
         data=d,
-        mark_price=Decimal(d["p"]),
+        mark_price=_num(d["p"]),
         index_price=_dec(d.get("i")),
         funding_rate=_dec(d.get("f")),
         next_funding_time_ms=_opt_int(d.get("n")),
@@ -352,7 +391,7 @@ def _mark_price(stream: str, symbol: str | None, d: dict[str, Any]) -> MarkPrice
 
 def _open_interest(stream: str, symbol: str | None, d: dict[str, Any]) -> OpenInterest:
     return OpenInterest(
-        stream=stream, symbol=symbol, data=d, open_interest=Decimal(d["o"]), event_time_us=_int(d["E"])
+        stream=stream, symbol=symbol, data=d, open_interest=_num(d["o"]), event_time_us=_int(d["E"])
     )
 
 
@@ -361,8 +400,8 @@ def _liquidation(stream: str, symbol: str | None, d: dict[str, Any]) -> Liquidat
         stream=stream,
         symbol=d.get("s", symbol),
         data=d,
-        price=Decimal(d["p"]),
-        quantity=Decimal(d["q"]),
+        price=_num(d["p"]),
+        quantity=_num(d["q"]),
         side=d.get("S"),
         event_time_us=_int(d["E"]),
         engine_time_us=_opt_int(d.get("T")),
@@ -468,31 +507,61 @@ class FrameDecoder:
         decoder, symbol = self.route(stream)
         try:
             return decoder(stream, symbol, data)
-        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, ArithmeticError, AttributeError) as exc:
+            text = excerpt(data)
             raise MalformedFrameError(
-                f"malformed {stream} frame ({type(exc).__name__}: {exc}): {json.dumps(data)[:200]}",
-                frame=json.dumps(data)[:500],
-                stream=stream,
+                f"malformed {stream} frame ({type(exc).__name__}: {exc}): {text[:200]}", frame=text, stream=stream
             ) from exc
 
 
 _default = FrameDecoder()
 
 
-def decode(frame: bytes | str, decoder: FrameDecoder = _default) -> Event | ExchangeError:
-    """Decode one raw frame into a typed event, or the :class:`ExchangeError` it reports.
+_loads = make_loads()
+
+
+def excerpt(value: Any, limit: int = 500) -> str:
+    """Short JSON text of a decoded value for error messages (never raises)."""
+    try:
+        text = json.dumps(value, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    return text[:limit]
+
+
+def parse_frame(frame: bytes | str, loads: Callable[[bytes | str], Any] = _loads) -> tuple[str | None, Any]:
+    """Split a raw frame into ``(stream, data)`` for data frames or ``(None, error)`` for error
+    frames.
 
     Raises:
-        MalformedFrameError: not JSON, or not a known envelope.
+        MalformedFrameError: not JSON, or neither ``{"stream": <str>, "data": ...}`` nor
+            ``{"error": ...}``.
     """
     try:
-        msg = json.loads(frame)
+        msg = loads(frame)
     except ValueError as exc:
         raise MalformedFrameError(f"frame is not JSON ({exc}): {frame[:200]!r}", frame=frame[:500]) from exc
     if type(msg) is dict:
         stream = msg.get("stream")
+        if type(stream) is str:
+            return stream, msg.get("data")
+        if stream is None and "error" in msg:
+            return None, msg["error"]
         if stream is not None:
-            return decoder.decode_data(stream, msg.get("data"))
-        if "error" in msg:
-            return error_from_frame(msg["error"])
+            raise MalformedFrameError(
+                f"frame with a stream name that is not a string ({type(stream).__name__}): {frame[:200]!r}",
+                frame=frame[:500],
+            )
     raise MalformedFrameError(f"unexpected frame (no stream, no error): {frame[:200]!r}", frame=frame[:500])
+
+
+def decode(frame: bytes | str, decoder: FrameDecoder = _default) -> Event | ExchangeError:
+    """Decode one raw frame into a typed event, or the :class:`ExchangeError` it reports.
+
+    Raises:
+        MalformedFrameError: not JSON, not a known envelope, or a malformed payload.
+    """
+    stream, payload = parse_frame(frame)
+    if stream is None:
+        return error_from_frame(payload)
+    return decoder.decode_data(stream, payload)

@@ -120,12 +120,19 @@ _SHAPE_ERRORS: Final = (TypeError, ValueError, IndexError, KeyError, ArithmeticE
 
 
 def _dec(value: Any) -> Decimal:
-    """Required number -> Decimal (exact from int or number text); None raises TypeError."""
+    """Required number -> Decimal (exact from int or number text); None raises TypeError.
+
+    A value that is not a finite number (``"NaN"``, ``"Infinity"``, ``"sNaN"``) raises
+    ValueError: it never reaches an event or a book as if it were a price."""
     if value.__class__ is float:
-        return Decimal(repr(value))
-    if value.__class__ is bool:
+        number = Decimal(repr(value))
+    elif value.__class__ is bool:
         raise TypeError("boolean where a number was expected")
-    return Decimal(value)
+    else:
+        number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
 
 
 def _odec(value: Any) -> Decimal | None:
