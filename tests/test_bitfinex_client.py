@@ -430,6 +430,8 @@ def test_feed_replays_recording_through_client(data_dir: Any) -> None:
     events, errors = Recorder(), Recorder()
     client = BitfinexClient("ws://127.0.0.1:9", auth=False, on_message=events, on_error=errors, on_book=books, flags=0)
     client.subscribe("book", symbol="tBTCUSD", prec="P0", freq="F0", len=25)
+    for channel, symbol in (("ticker", "tBTCUSD"), ("ticker", "fUST"), ("trades", "tBTCUSD"), ("book", "fUST")):
+        client.subscribe(channel, symbol=symbol)  # every channel of the recording is one the client wants
     for line in (data_dir / "bitfinex" / "bbgo_ws_public.jsonl").read_text().splitlines():
         client.feed(line)
     assert not errors.items

@@ -58,7 +58,7 @@ def replay(frames: list[str], flags: int) -> tuple[list[Event], list[p.Action], 
         if isinstance(msg, dict) and msg.get("event") == "subscribed" and msg.get("channel") == "book":
             sub = from_message(msg)
             books[sub.stream] = BitfinexBook(sub.symbol or "", sub.prec or "P0", sub.length or 25, stream=sub.stream)
-    proto = p.BitfinexProtocol(flags=flags, books=books)
+    proto = p.BitfinexProtocol(flags=flags, books=books, adopt_unrequested=True)
     proto.connection_made()
     proto.actions.clear()
     events: list[Event] = []
@@ -116,7 +116,7 @@ def test_public_recording_events_carry_channel_identity(data_dir: Path) -> None:
 
 def test_sequence_gap_requests_reconnect() -> None:
     """With SEQ_ALL a skipped number on the socket asks for a resync of the connection."""
-    proto = p.BitfinexProtocol(flags=p.SEQ_ALL)
+    proto = p.BitfinexProtocol(flags=p.SEQ_ALL, adopt_unrequested=True)
     proto.connection_made()
     proto.receive('{"event":"subscribed","channel":"trades","chanId":5,"symbol":"tBTCUSD","pair":"BTCUSD"}', 0)
     proto.actions.clear()
@@ -131,7 +131,7 @@ def test_sequence_gap_requests_reconnect() -> None:
 
 def test_seq_and_timestamp_are_stripped_and_kept() -> None:
     """SEQ_ALL and TIMESTAMP fields are removed from the payload and set on the event."""
-    proto = p.BitfinexProtocol(flags=p.SEQ_ALL | p.TIMESTAMP)
+    proto = p.BitfinexProtocol(flags=p.SEQ_ALL | p.TIMESTAMP, adopt_unrequested=True)
     proto.connection_made()
     proto.receive('{"event":"subscribed","channel":"trades","chanId":7,"symbol":"tBTCUSD","pair":"BTCUSD"}', 0)
     snap = proto.receive("[7,[[1,1700000000000,0.5,100]],1,1700000000001]", 1)

@@ -362,22 +362,25 @@ class BitfinexBook:
         atype = type(atok)
         atxt = atok if atype is str else str(atok) if atype is int else wire_text(atok)
         price = Decimal(ptxt)
+        if not price.is_finite() or price <= ZERO:
+            raise ValueError(f"PRICE must be a finite number > 0, got {ptxt!r}")
+        if type(count) is not int:
+            raise TypeError(f"COUNT must be an integer, got {count!r}")
         negative = atxt[0] == "-"
         if count > 0:
             # Bitfinex book: COUNT > 0 sets the level; AMOUNT > 0 is a bid, AMOUNT < 0 an ask.
             size = Decimal(atxt[1:]) if negative else Decimal(atxt)
-            if size:
-                if negative:
-                    return self._set_trading_p(self._asks, self._ask_texts, self._bids, price, size, count, ptxt, atxt)
-                return self._set_trading_p(self._bids, self._bid_texts, self._asks, price, size, count, ptxt, atxt)
-            # A level with no amount is no level: treat as a deletion on either side.
-            return self._delete_trading_p(self._asks if negative else self._bids, price) or self._delete_trading_p(
-                self._bids if negative else self._asks, price
-            )
+            if not size.is_finite() or size <= ZERO:
+                raise ValueError(f"AMOUNT must be a finite non-zero number when COUNT > 0, got {atxt!r}")
+            if negative:
+                return self._set_trading_p(self._asks, self._ask_texts, self._bids, price, size, count, ptxt, atxt)
+            return self._set_trading_p(self._bids, self._bid_texts, self._asks, price, size, count, ptxt, atxt)
         if count == 0:
             # Bitfinex book: COUNT == 0 deletes the level; AMOUNT 1 marks a bid, -1 an ask.
+            if not Decimal(atxt).is_finite():
+                raise ValueError(f"AMOUNT must be a finite number, got {atxt!r}")
             return self._delete_trading_p(self._asks if negative else self._bids, price)
-        raise ValueError(f"negative order count {count!r}")
+        raise ValueError(f"COUNT must be >= 0, got {count!r}")
 
     def _set_trading_p(
         self,
@@ -452,11 +455,15 @@ class BitfinexBook:
             ptok = entry[0]
             count = entry[1]
             atok = entry[2]
-            if count <= 0:
+            if type(count) is not int or count < 0:
+                raise ValueError(f"COUNT must be an integer >= 0, got {count!r}")
+            if count == 0:
                 continue
             ptxt = _text(ptok)
             atxt = _text(atok)
             price = Decimal(ptxt)
+            if not price.is_finite() or price <= ZERO:
+                raise ValueError(f"PRICE must be a finite number > 0, got {ptxt!r}")
             # Bitfinex book: AMOUNT > 0 is a bid, AMOUNT < 0 an ask (snapshot: bids first).
             if atxt[0] == "-":
                 size = Decimal(atxt[1:])
@@ -466,10 +473,11 @@ class BitfinexBook:
                 size = Decimal(atxt)
                 sizes, texts = bid_sizes, bid_texts
                 ask_sizes.pop(price, None)
-            if size:
-                sizes[price] = size
-                texts[price] = f"{ptxt}:{atxt}"
-                counts[price] = count
+            if not size.is_finite() or size <= ZERO:
+                raise ValueError(f"AMOUNT must be a finite non-zero number when COUNT > 0, got {atxt!r}")
+            sizes[price] = size
+            texts[price] = f"{ptxt}:{atxt}"
+            counts[price] = count
         self._bids.load(bid_sizes)
         self._asks.load(ask_sizes)
         self._bid_texts = [bid_texts[p] for p in self._bids.prices]
@@ -482,14 +490,16 @@ class BitfinexBook:
         period = _as_int(entry[1])
         count = _as_int(entry[2])
         atxt = _text(entry[3])
-        rate = Decimal(rtxt)
+        rate = _finite(rtxt, "RATE")
         key = (rate, period)
-        amount = Decimal(atxt)
-        if count == 0 or not amount:
+        amount = _finite(atxt, "AMOUNT")
+        if count == 0:
             # Bitfinex funding book: COUNT == 0 deletes the (rate, period) level.
             return self._remove_item(key)
         if count < 0:
-            raise ValueError(f"negative order count {count!r}")
+            raise ValueError(f"COUNT must be >= 0, got {count!r}")
+        if rate <= ZERO or not amount:
+            raise ValueError(f"RATE must be > 0 and AMOUNT non-zero when COUNT > 0, got {rtxt!r}, {atxt!r}")
         # Bitfinex funding book: AMOUNT < 0 is a bid; levels are keyed by (rate, period).
         item = _Item(amount < ZERO, key, abs(amount), f"{rtxt}:{atxt}", BookEntry(rate, amount, count, period))
         return self._put_item(key, item)
@@ -498,11 +508,13 @@ class BitfinexBook:
         oid = _as_int(entry[0])
         ptxt = _text(entry[1])
         atxt = _text(entry[2])
-        price = Decimal(ptxt)
-        amount = Decimal(atxt)
-        if not price or not amount:
+        price = _finite(ptxt, "PRICE")
+        amount = _finite(atxt, "AMOUNT")
+        if not price:
             # Bitfinex raw book: PRICE == 0 deletes the order.
             return self._remove_item(oid)
+        if price < ZERO or not amount:
+            raise ValueError(f"PRICE must be >= 0 and AMOUNT non-zero, got {ptxt!r}, {atxt!r}")
         # Bitfinex raw book: AMOUNT > 0 is a bid; the checksum orders by price, then order id.
         is_bid = amount > ZERO
         order = (price, -oid if is_bid else oid)
@@ -514,11 +526,13 @@ class BitfinexBook:
         period = _as_int(entry[1])
         rtxt = _text(entry[2])
         atxt = _text(entry[3])
-        rate = Decimal(rtxt)
-        amount = Decimal(atxt)
-        if not rate or not amount:
+        rate = _finite(rtxt, "RATE")
+        amount = _finite(atxt, "AMOUNT")
+        if not rate:
             # Bitfinex raw funding book: RATE == 0 deletes the offer.
             return self._remove_item(oid)
+        if rate < ZERO or not amount:
+            raise ValueError(f"RATE must be >= 0 and AMOUNT non-zero, got {rtxt!r}, {atxt!r}")
         # Bitfinex funding book: AMOUNT < 0 is a bid; ordered by rate, then offer id.
         is_bid = amount < ZERO
         order = (rate, -oid if is_bid else oid)
@@ -573,19 +587,34 @@ class BitfinexBook:
         book = self._book
         return MalformedFrameError(
             f"{book.symbol} {self._prec} book entry not understood: {exc}",
-            frame=repr(what)[:500],
+            frame=_excerpt(what),
             stream=book.stream,
         )
+
+
+def _excerpt(value: object) -> str:
+    try:
+        return repr(value)[:500]
+    except RecursionError:
+        return f"<{type(value).__name__}>"
+
+
+def _finite(text: str, field: str) -> Decimal:
+    """A book number that must be finite (``NaN``/``Infinity`` never enter a book)."""
+    value = Decimal(text)
+    if not value.is_finite():
+        raise ValueError(f"{field} must be a finite number, got {text!r}")
+    return value
 
 
 def _as_int(token: Any) -> int:
     """An integer field (count, period, id): ints as is, integral text accepted."""
     if type(token) is int:
         return token
-    if isinstance(token, bool):
+    if isinstance(token, bool) or not isinstance(token, (str, int, float)):
         raise TypeError(f"expected an integer, got {token!r}")
     value = Decimal(token if isinstance(token, (str, int)) else wire_text(token))
-    if value != value.to_integral_value():
+    if not value.is_finite() or value != value.to_integral_value():
         raise ValueError(f"expected an integer, got {token!r}")
     return int(value)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..backoff import Backoff
 from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook
-from ..exceptions import ClientClosedError, ConfigurationError, CredentialsError, MalformedFrameError
+from ..exceptions import BpbfxError, ClientClosedError, ConfigurationError, CredentialsError, MalformedFrameError
 from ..live import LiveBook, OrderBookUpdate
 from ..transport import Connection, RateLimiter
 from . import protocol as proto_mod
@@ -217,6 +217,7 @@ class BitfinexClient(BaseClient):
             if sub not in self._wanted:
                 return False
             del self._wanted[sub]
+            self._streams.pop(sub.stream, None)
             for shard in self._shards:
                 shard.proto.remove(sub)
             book = self._books.pop(sub.stream, None)
@@ -322,7 +323,9 @@ class BitfinexClient(BaseClient):
         shard = self._by_conn[conn]
         with self._lock:
             shard.proto.connection_made()
-        self._flush(shard)
+            actions = self._take_actions(shard)
+        if actions:
+            self._run(shard, actions)
 
     def _handle_closed(self, conn: Connection, error: Any) -> None:
         shard = self._by_conn[conn]
@@ -333,17 +336,22 @@ class BitfinexClient(BaseClient):
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         shard = self._by_conn[conn]
         proto = shard.proto
-        error: MalformedFrameError | None = None
+        error: BpbfxError | None = None
         with self._lock:
             try:
                 event = proto.receive(data, conn.last_frame_at)
             except MalformedFrameError as exc:
                 event = None
                 error = exc
-            actions = proto.actions
-            if actions:
-                proto.actions = []
-            change = proto.book_change
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the socket
+                event = None
+                error = MalformedFrameError(
+                    f"{conn.name}: frame not understood ({type(exc).__name__}: {exc}): {data[:200]!r}",
+                    frame=data[:500],
+                )
+                error.__cause__ = exc
+            actions = self._take_actions(shard)
+            change = proto.book_change if error is None else None
         if error is not None:
             self._report(error)  # outside the lock, like every user callback
         if change is not None and self._wants_books:
@@ -367,7 +375,9 @@ class BitfinexClient(BaseClient):
             # Keep a quiet socket (no channels, or all quiet) provably alive with an app ping.
             if shard.proto.open and not shard.proto.paused and now - conn.last_frame_at > self.heartbeat_timeout / 2:
                 shard.proto.ping(next(self._cids))
-        self._flush(shard)
+            actions = self._take_actions(shard)
+        if actions:
+            self._run(shard, actions)
 
     def _book_update(self, chan: proto_mod.Channel, changes: Any, snapshot: bool) -> None:
         book = chan.book
@@ -393,20 +403,37 @@ class BitfinexClient(BaseClient):
 
     def _flush(self, shard: _Shard) -> None:
         with self._lock:
-            actions = shard.proto.actions
-            if not actions:
-                return
-            shard.proto.actions = []
-        self._run(shard, actions)
+            actions = self._take_actions(shard)
+        if actions:
+            self._run(shard, actions)
+
+    @staticmethod
+    def _take_actions(shard: _Shard) -> list[Action]:
+        """Take a socket's queued actions and send its frames now (under the lock).
+
+        Frames go out in the order the protocol queued them, whichever thread queued them:
+        a subscribe and an unsubscribe of the same channel from two threads reach the server in
+        the order the client's state changed, so client and server always agree."""
+        actions = shard.proto.actions
+        if not actions:
+            return actions
+        shard.proto.actions = []
+        send = shard.conn.send
+        rest = []
+        for action in actions:
+            if action.kind == proto_mod.SEND:
+                send(action.payload)
+            else:
+                rest.append(action)
+        return rest
 
     def _run(self, shard: _Shard, actions: list[Action]) -> None:
-        """Carry out queued protocol actions (outside the lock; user callbacks may run)."""
+        """Carry out queued protocol actions other than sends (outside the lock; user callbacks
+        may run)."""
         conn = shard.conn
         for action in actions:
             kind, payload = action.kind, action.payload
-            if kind == proto_mod.SEND:
-                conn.send(payload)
-            elif kind == proto_mod.EVENT:
+            if kind == proto_mod.EVENT:
                 self._deliver(payload)
             elif kind == proto_mod.ERROR:
                 self._report(payload)

@@ -189,8 +189,8 @@ def _rows(value: Any) -> list[Any]:
 def _text(payload: Any) -> str:
     try:
         text = json.dumps(payload, separators=(",", ":"), default=str)
-    except (TypeError, ValueError):
-        text = repr(payload)
+    except (TypeError, ValueError, RecursionError):
+        text = f"<{type(payload).__name__}>"
     return text[:_FRAME_PREFIX]
 
 

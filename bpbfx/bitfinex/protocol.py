@@ -38,6 +38,7 @@ from ..exceptions import (
     ExchangeError,
     MalformedFrameError,
     RateLimitError,
+    RemoteProtocolError,
     SequenceGapError,
     StreamSilentError,
     UnsupportedVersionError,
@@ -75,7 +76,18 @@ AUTHED = "authed"  # payload: AuthResult event
 DROPPED = "dropped"  # payload: Subscription the exchange refused for good (bad symbol...)
 
 ACCOUNT_STREAM = "account"
+_MAX_UNSUBSCRIBING = 1000
+_CRC_MIN, _CRC_MAX = -(2**31), 2**31 - 1
 _TS_MIN = 10**12  # a millisecond epoch time; sequence numbers never get this large
+
+
+def _excerpt(value: Any, limit: int = 500) -> str:
+    """Short JSON text of a decoded value for error messages (never raises)."""
+    try:
+        text = json.dumps(value, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    return text[:limit]
 
 
 @dataclass(slots=True)
@@ -115,6 +127,10 @@ class BitfinexProtocol:
             subscribed book channel whose stream is in it is applied to it and verified against
             every ``cs`` checksum.  After each applied frame :attr:`book_change` holds
             ``(channel, changes, is_snapshot)`` until the next frame.
+        adopt_unrequested: accept ``subscribed`` replies that answer no request of this socket
+            as channels (for replaying recordings into a bare protocol).  Otherwise such a reply
+            is reported and its channel unsubscribed: a live socket only ever holds the channels
+            asked for.
 
     Not thread-safe: the owning client serialises calls (reader thread + a lock for timers).
     """
@@ -129,6 +145,7 @@ class BitfinexProtocol:
         dms: int | None = None,
         heartbeat_timeout: float = 20.0,
         books: dict[str, BitfinexBook] | None = None,
+        adopt_unrequested: bool = False,
     ) -> None:
         self.flags = flags
         self.books: dict[str, BitfinexBook] = books if books is not None else {}
@@ -142,8 +159,12 @@ class BitfinexProtocol:
         self.subs: dict[Subscription, None] = {}  # desired channels on this socket (ordered)
         self.channels: dict[int, Channel] = {}
         self.pending: dict[str, Subscription] = {}  # subId -> request awaiting `subscribed`
+        # subId -> request still in flight whose channel nobody wants any more (unsubscribed
+        # before its reply): the reply's channel is dropped server-side as soon as it arrives.
+        self.cancelled: dict[str, Subscription] = {}
+        self.adopt_unrequested = adopt_unrequested
         self._pending_seen: dict[str, float] = {}  # subId -> first timer tick that saw it pending
-        self.unsubscribing: set[int] = set()
+        self.unsubscribing: dict[int, None] = {}  # chanIds being dropped (ordered set, bounded)
         self.actions: list[Action] = []
         self.open = False
         self.paused = False
@@ -152,6 +173,7 @@ class BitfinexProtocol:
         self.info: Any = None
         self.conf_ok: bool | None = None
         self.seq: int | None = None
+        self.auth_seq: int | None = None
         # Floats keep their exact text: checksums need it, and Decimal(text) is exact.
         self._loads = make_loads(parse_float=str)
         self._use_seq = bool(flags & SEQ_ALL)
@@ -180,10 +202,12 @@ class BitfinexProtocol:
         self.paused = False
         self.channels.clear()
         self.pending.clear()
+        self.cancelled.clear()
         self.unsubscribing.clear()
         self.authenticated = False
         self.auth_pending = False
         self.seq = None
+        self.auth_seq = None
         self.info = None
         if self.flags:
             self._send({"event": "conf", "flags": self.flags})
@@ -202,6 +226,7 @@ class BitfinexProtocol:
                 chan.book.clear()
         self.channels.clear()
         self.pending.clear()
+        self.cancelled.clear()
         self.unsubscribing.clear()
         self.authenticated = False
         self.auth_pending = False
@@ -211,6 +236,12 @@ class BitfinexProtocol:
         if sub in self.subs:
             return
         self.subs[sub] = None
+        cancelled = self.cancelled.pop(sub.stream, None)
+        if cancelled is not None:
+            # Its first request is still in flight: wait for that reply instead of sending a
+            # second one (which Bitfinex would refuse with 10301 "already subscribed").
+            self.pending[sub.stream] = cancelled
+            return
         if self.open and not self.paused:
             self._request(sub)
 
@@ -219,14 +250,24 @@ class BitfinexProtocol:
         if sub not in self.subs:
             return False
         del self.subs[sub]
-        self.pending.pop(sub.stream, None)
+        in_flight = self.pending.pop(sub.stream, None)
+        if in_flight is not None:
+            # The `subscribed` reply may still come: its channel is dropped when it does.
+            self.cancelled[sub.stream] = in_flight
         for chan in list(self.channels.values()):
             if chan.sub == sub:
-                self.unsubscribing.add(chan.chan_id)
+                self._drop_channel(chan.chan_id)
                 del self.channels[chan.chan_id]
-                if self.open:
-                    self._send({"event": "unsubscribe", "chanId": chan.chan_id})
         return True
+
+    def _drop_channel(self, chan_id: int) -> None:
+        """Unsubscribe a channel server-side; its in-flight frames are ignored meanwhile."""
+        unsubscribing = self.unsubscribing
+        unsubscribing[chan_id] = None
+        while len(unsubscribing) > _MAX_UNSUBSCRIBING:
+            del unsubscribing[next(iter(unsubscribing))]
+        if self.open:
+            self._send({"event": "unsubscribe", "chanId": chan_id})
 
     def resubscribe(self, chan: Channel) -> None:
         """Drop a channel server-side and ask for it again (a fresh snapshot follows)."""
@@ -234,10 +275,11 @@ class BitfinexProtocol:
             return
         if chan.book is not None:
             chan.book.clear()
-        self.unsubscribing.add(chan.chan_id)
         if self.open and not self.paused:
-            self._send({"event": "unsubscribe", "chanId": chan.chan_id})
+            self._drop_channel(chan.chan_id)
             self._request(chan.sub)
+        else:
+            self.unsubscribing[chan.chan_id] = None
 
     def resubscribe_all(self) -> None:
         """Unsubscribe and subscribe every channel again (Bitfinex 20061)."""
@@ -334,8 +376,12 @@ class BitfinexProtocol:
     def _array(self, msg: list[Any], now: float) -> Event | None:
         n = len(msg)
         if n < 2:
-            raise MalformedFrameError(f"array frame too short: {msg!r}"[:300], frame=json.dumps(msg)[:500])
+            raise MalformedFrameError(f"array frame too short: {_excerpt(msg)}", frame=_excerpt(msg))
         chan_id = msg[0]
+        if chan_id.__class__ is not int:
+            raise MalformedFrameError(
+                f"channel id must be an integer, got {_excerpt(chan_id, 60)}: {_excerpt(msg, 200)}", frame=_excerpt(msg)
+            )
         second = msg[1]
         if type(second) is str:
             msg_type: str | None = second
@@ -359,24 +405,34 @@ class BitfinexProtocol:
                 ts_ms = last
                 tail = tail[:-1]
             if self._use_seq and tail:
-                if chan_id == 0:
-                    # Bitfinex: [0,TYPE,DATA,PUB_SEQ,AUTH_SEQ]; `n` notifications carry only
-                    # AUTH_SEQ; [0,"hb",PUB_SEQ].
-                    if msg_type == "n":
-                        auth_seq = tail[0]
-                    else:
-                        seq = tail[0]
-                        if len(tail) >= 2:
-                            auth_seq = tail[1]
-                else:
+                for number in tail[:2]:
+                    if number.__class__ is not int:
+                        raise MalformedFrameError(
+                            f"sequence number must be an integer, got {_excerpt(number, 60)}: {_excerpt(msg, 200)}",
+                            frame=_excerpt(msg),
+                        )
+                if chan_id != 0 or msg_type == "hb":
                     seq = tail[0]
-                if seq is not None:
                     self._check_seq(seq)
+                elif len(tail) >= 2:
+                    # Bitfinex SEQ_ALL on channel 0: [0,TYPE,DATA,PUB_SEQ,AUTH_SEQ].
+                    seq, auth_seq = tail[0], tail[1]
+                    self._check_seq(seq)
+                    self._check_auth_seq(auth_seq)
+                else:
+                    # Notifications answering a request carry one number; versions of the official
+                    # clients disagree on which counter it is (PROTOCOLS.md), so it is matched
+                    # against both and never reported as a gap by itself.
+                    single = tail[0]
+                    if self.seq is not None and single == self.seq + 1:
+                        seq = self.seq = single
+                    elif self.auth_seq is None or single == self.auth_seq + 1:
+                        auth_seq = self.auth_seq = single
         if chan_id == 0:
             if msg_type == "hb":
                 return dec.heartbeat(ACCOUNT_STREAM, None, seq, ts_ms)
             if msg_type is None:
-                raise MalformedFrameError(f"channel 0 frame without a type: {json.dumps(msg)[:200]}")
+                raise MalformedFrameError(f"channel 0 frame without a type: {_excerpt(msg, 200)}", frame=_excerpt(msg))
             return dec.decode_account(msg_type, payload, seq=seq, ts_ms=ts_ms, auth_seq=auth_seq)
         chan = self.channels.get(chan_id)
         if chan is None:
@@ -396,51 +452,77 @@ class BitfinexProtocol:
             return dec.checksum(chan.stream, chan.symbol, payload, seq, ts_ms)
         first = chan.first
         chan.first = False
-        event = dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
         book = chan.book
-        if book is not None and msg_type is None:
-            self._apply_book(chan, book, payload, first, seq)
+        if book is None:
+            return dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
+        try:
+            event = dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
+            if msg_type is None:
+                self._apply_book(chan, book, payload, first, seq)
+        except Exception as exc:
+            # A book frame that cannot be decoded or applied leaves the book unknown: it is
+            # invalidated and rebuilt from a fresh snapshot; the frame is reported once.
+            self.actions.append(Action(RESYNC, chan))
+            self.resubscribe(chan)
+            if isinstance(exc, MalformedFrameError):
+                raise
+            raise MalformedFrameError(
+                f"{chan.stream}: book frame not applicable ({type(exc).__name__}: {exc}); resubscribing",
+                frame=_excerpt(msg),
+                stream=chan.stream,
+            ) from exc
         return event
 
     def _apply_book(self, chan: Channel, book: BitfinexBook, payload: Any, first: bool, seq: int | None) -> None:
         """Apply a book frame to its managed book (Bitfinex: first frame is the snapshot; with
-        BULK_UPDATES a later list of entries is a batch of updates)."""
-        try:
-            if first:
-                book.apply_snapshot(payload, seq=seq)
-                self.book_change = (chan, (), True)
-            elif payload and type(payload[0]) is list:
-                self.book_change = (chan, book.apply_bulk(payload, seq=seq), False)
-            else:
-                if seq is None:
-                    book.book.update_id = (book.book.update_id or 0) + 1
-                self.book_change = (chan, book.apply_update(payload, seq=seq), False)
-        except MalformedFrameError as exc:
-            self.actions.append(Action(ERROR, exc))
-            self.actions.append(Action(RESYNC, chan))
-            self.resubscribe(chan)
+        BULK_UPDATES a later list of entries is a batch of updates).
+
+        Raises:
+            MalformedFrameError: an entry is not valid (the book is left invalid).
+        """
+        if first:
+            book.apply_snapshot(payload, seq=seq)
+            self.book_change = (chan, (), True)
+        elif payload and type(payload[0]) is list:
+            self.book_change = (chan, book.apply_bulk(payload, seq=seq), False)
+        else:
+            if seq is None:
+                book.book.update_id = (book.book.update_id or 0) + 1
+            self.book_change = (chan, book.apply_update(payload, seq=seq), False)
 
     def _verify(self, chan: Channel, payload: Any) -> None:
         """Check a ``[CHAN,"cs",CHECKSUM]`` frame against the local book; on a mismatch
-        report it and resubscribe the channel to rebuild the book from a new snapshot."""
+        report it and resubscribe the channel to rebuild the book from a new snapshot.
+
+        Raises:
+            MalformedFrameError: the checksum is not a signed 32-bit integer; the book cannot be
+                verified, so it is resubscribed too.
+        """
         book = chan.book
         assert book is not None
+        if payload.__class__ is not int or not _CRC_MIN <= payload <= _CRC_MAX:
+            self.actions.append(Action(RESYNC, chan))
+            self.resubscribe(chan)
+            raise MalformedFrameError(
+                f"{chan.stream}: checksum must be a signed 32-bit integer, got {_excerpt(payload, 60)}; "
+                "resubscribing",
+                frame=_excerpt(payload),
+                stream=chan.stream,
+            )
         if not book.valid:
             return  # already being rebuilt
         try:
-            book.verify(int(payload))
+            book.verify(payload)
         except ChecksumMismatchError as exc:
             exc.message = f"{exc.message}; resubscribing {chan.stream} for a fresh snapshot"
             exc.args = (exc.message,)
             self.actions.append(Action(ERROR, exc))
             self.actions.append(Action(RESYNC, chan))
             self.resubscribe(chan)
-        except (TypeError, ValueError) as exc:
-            raise MalformedFrameError(f"{chan.stream}: checksum frame with {payload!r}", stream=chan.stream) from exc
         else:
             self.checks_passed += 1
 
-    def _check_seq(self, seq: Any) -> None:
+    def _check_seq(self, seq: int) -> None:
         last = self.seq
         self.seq = seq
         if last is not None and seq != last + 1:
@@ -452,6 +534,21 @@ class BitfinexProtocol:
             )
             self.actions.append(Action(RECONNECT, err))
 
+    def _check_auth_seq(self, auth_seq: int) -> None:
+        """The account channel's own counter: a gap means account updates were lost, so the
+        socket is replaced and re-authenticated (fresh ``os``/``ws``/``ps`` snapshots follow)."""
+        last = self.auth_seq
+        self.auth_seq = auth_seq
+        if last is not None and auth_seq != last + 1:
+            err = SequenceGapError(
+                f"account (auth) sequence gap: expected {last + 1}, got {auth_seq}; re-authenticating the connection",
+                symbol="*",
+                expected=last + 1,
+                got=auth_seq,
+                stream=ACCOUNT_STREAM,
+            )
+            self.actions.append(Action(RECONNECT, err))
+
     def _event(self, msg: dict[str, Any], now: float) -> None:
         kind = msg.get("event")
         if kind == "info":
@@ -459,8 +556,9 @@ class BitfinexProtocol:
         elif kind == "subscribed":
             self._subscribed(msg, now)
         elif kind == "unsubscribed":
-            self.unsubscribing.discard(msg.get("chanId"))
-            self.actions.append(Action(EVENT, dec.decode_event(msg)))
+            event = dec.decode_event(msg)  # raises MalformedFrameError for a chanId that is not an integer
+            self.unsubscribing.pop(msg["chanId"], None)
+            self.actions.append(Action(EVENT, event))
         elif kind == "error":
             self._error(msg)
         elif kind == "auth":
@@ -496,7 +594,8 @@ class BitfinexProtocol:
                     )
                 )
                 return
-            status = (msg.get("platform") or {}).get("status")
+            platform = msg.get("platform")
+            status = platform.get("status") if type(platform) is dict else None
             if status == 0:
                 self.paused = True
                 self.actions.append(Action(PAUSE, True))
@@ -520,22 +619,19 @@ class BitfinexProtocol:
             self.resubscribe_all()
 
     def _subscribed(self, msg: dict[str, Any], now: float) -> None:
-        sub_id = msg.get("subId")
-        sub = self.pending.pop(sub_id, None) if isinstance(sub_id, str) else None
-        if sub is None:
-            for key, candidate in self.pending.items():
-                if candidate.matches(msg):
-                    sub = self.pending.pop(key)
-                    break
         chan_id = msg.get("chanId")
-        if not isinstance(chan_id, int):
-            raise MalformedFrameError(f"subscribed event without chanId: {msg}")
+        if chan_id.__class__ is not int:
+            raise MalformedFrameError(f"subscribed event without an integer chanId: {_excerpt(msg, 200)}")
+        sub_id = msg.get("subId")
+        sub = self._match(self.pending, sub_id, msg)
         if sub is None:
-            # Not requested by us on this socket (e.g. a replayed recording): adopt it.
-            try:
-                sub = from_message(msg)
-            except BpbfxError:
-                self.actions.append(Action(EVENT, UnknownEvent(stream="events", symbol=None, data=msg)))
+            cancelled = self._match(self.cancelled, sub_id, msg)
+            if cancelled is not None:
+                # Unsubscribed while the request was in flight: drop the new channel at once.
+                self._drop_channel(chan_id)
+                return
+            sub = self._unrequested(msg, chan_id)
+            if sub is None:
                 return
         book = self.books.get(sub.stream)
         if book is not None:
@@ -543,14 +639,53 @@ class BitfinexProtocol:
         self.channels[chan_id] = Channel(chan_id, sub, now, book)
         self.actions.append(Action(EVENT, dec.decode_event(msg)))
 
+    @staticmethod
+    def _match(requests: dict[str, Subscription], sub_id: Any, msg: dict[str, Any]) -> Subscription | None:
+        """Pop the request a reply answers: by ``subId`` (we send the stream name), else by the
+        echoed parameters."""
+        if type(sub_id) is str:
+            sub = requests.pop(sub_id, None)
+            if sub is not None:
+                return sub
+        for key, candidate in requests.items():
+            if candidate.matches(msg):
+                return requests.pop(key)
+        return None
+
+    def _unrequested(self, msg: dict[str, Any], chan_id: int) -> Subscription | None:
+        """A ``subscribed`` reply that answers no request of this socket.
+
+        It becomes a channel only if it is one this socket wants but holds no channel for (a
+        replayed recording, or ``adopt_unrequested``); otherwise it is reported and the channel
+        it created server-side is unsubscribed, so it never turns into a subscription."""
+        try:
+            sub = from_message(msg)
+        except BpbfxError:
+            sub = None
+        if sub is not None:
+            held = {c.sub for c in self.channels.values()}
+            if (sub in self.subs and sub not in held) or (self.adopt_unrequested and sub not in held):
+                return sub
+        self._drop_channel(chan_id)
+        self.actions.append(
+            Action(
+                ERROR,
+                RemoteProtocolError(
+                    f"subscribed reply for chanId {chan_id} answers no request of this connection "
+                    f"({_excerpt(msg, 160)}); unsubscribing it",
+                    stream=sub.stream if sub is not None else None,
+                ),
+            )
+        )
+        return None
+
     def _error(self, msg: dict[str, Any]) -> None:
         sub_id = msg.get("subId")
-        sub = self.pending.pop(sub_id, None) if isinstance(sub_id, str) else None
-        if sub is None and msg.get("channel") is not None:
-            for key, candidate in self.pending.items():
-                if candidate.matches(msg):
-                    sub = self.pending.pop(key)
-                    break
+        sub = None
+        if type(sub_id) is str or msg.get("channel") is not None:
+            sub = self._match(self.pending, sub_id, msg)
+            if sub is None:
+                self._match(self.cancelled, sub_id, msg)  # refused after it was cancelled: nothing to undo
         request = sub.request(sub.stream) if sub is not None else None
         err = dec.error_from_event(msg, request)
         self.actions.append(Action(ERROR, err))  # reported before the client acts on it
