@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.redis_servers import own_redis, redis_cluster, redis_server, redis_url  # noqa: F401 - fixtures
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
