@@ -25,6 +25,7 @@ from .exceptions import (
     ConfigurationError,
     ConnectionLostError,
     CredentialsError,
+    EventsDroppedError,
     ExchangeError,
     HandshakeError,
     InvalidStreamError,
@@ -38,11 +39,13 @@ from .exceptions import (
     StreamSilentError,
     StreamTrimmedError,
     SubscriptionError,
+    SymbolMappingError,
     TransportError,
     UnsupportedVersionError,
     WatchdogTimeout,
 )
 from .live import LiveBook, OrderBookUpdate
+from .pull import EventStream
 
 __version__ = "0.1.0"
 
@@ -64,6 +67,8 @@ __all__ = [
     "ConnectionLostError",
     "CredentialsError",
     "Event",
+    "EventStream",
+    "EventsDroppedError",
     "ExchangeError",
     "HandshakeError",
     "InvalidStreamError",
@@ -82,6 +87,7 @@ __all__ = [
     "StreamStats",
     "StreamTrimmedError",
     "SubscriptionError",
+    "SymbolMappingError",
     "TransportError",
     "UnknownEvent",
     "UnsupportedVersionError",

@@ -5,7 +5,8 @@ One root, so ``except BpbfxError`` catches everything the SDK produces::
     BpbfxError
     ├── ConfigurationError (also ValueError)    you asked for something invalid; raised at once
     │   ├── InvalidStreamError                  bad stream name / channel parameters
-    │   └── CredentialsError                    missing or malformed API keys
+    │   ├── CredentialsError                    missing or malformed API keys
+    │   └── SymbolMappingError                  a symbol with no unified (or native) form (exchange, symbol)
     ├── ClientClosedError                       the client was closed; it cannot be restarted
     ├── TransportError                          the connection itself
     │   ├── ConnectionLostError                 socket closed or reset (code, reason)
@@ -20,6 +21,7 @@ One root, so ``except BpbfxError`` catches everything the SDK produces::
     │   ├── AuthenticationError                 signature, key or nonce refused
     │   └── RateLimitError                      channel or connection limit reached
     ├── StreamSilentError                       a subscribed stream never delivered / went quiet
+    ├── EventsDroppedError                      a bounded event queue overflowed (dropped, policy)
     ├── StreamGapError                          entries of a published stream are missing (reason, expected, got)
     │   └── StreamTrimmedError                  a reader fell behind the start of a trimmed stream
     ├── BookError                               a local order book is known to be wrong
@@ -47,6 +49,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionLostError",
     "CredentialsError",
+    "EventsDroppedError",
     "ExchangeError",
     "HandshakeError",
     "InvalidStreamError",
@@ -60,6 +63,7 @@ __all__ = [
     "StreamSilentError",
     "StreamTrimmedError",
     "SubscriptionError",
+    "SymbolMappingError",
     "TransportError",
     "UnsupportedVersionError",
     "WatchdogTimeout",
@@ -286,3 +290,34 @@ class CallbackError(BpbfxError):
         super().__init__(message)
         self.hook = hook
         self.original = original
+
+
+class SymbolMappingError(ConfigurationError):
+    """A symbol has no unified form (or a unified symbol no native form) on ``exchange``.
+
+    Attributes:
+        exchange: ``"backpack"`` or ``"bitfinex"``.
+        symbol: the symbol that could not be mapped, as given.
+    """
+
+    def __init__(self, message: str, *, exchange: str, symbol: str) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+        self.symbol = symbol
+
+
+class EventsDroppedError(BpbfxError):
+    """A bounded event queue was full and lost ``dropped`` events under ``policy``
+    (``"drop_oldest"``, ``"drop_newest"`` or ``"error"``).
+
+    Reported through ``on_error`` (``dropped`` counts the events lost since the previous report,
+    ``total_dropped`` every event lost so far by that queue); with ``overflow="error"`` it is
+    also raised to the consumer at the place in the sequence where the events are missing.
+    """
+
+    def __init__(self, message: str, *, dropped: int, total_dropped: int, policy: str, queue: str) -> None:
+        super().__init__(message)
+        self.dropped = dropped
+        self.total_dropped = total_dropped
+        self.policy = policy
+        self.queue = queue

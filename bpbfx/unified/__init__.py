@@ -1,0 +1,51 @@
+"""One model for both exchanges: unified symbols, unified events and their converters.
+
+::
+
+    from bpbfx.unified import to_unified, to_native, Trade, Quote, UnifiedSink
+
+    to_unified("bitfinex", "tBTCF0:USTF0")   # 'BTC/USDT:USDT'
+    to_native("backpack", "SOL/USDC")        # 'SOL_USDC'
+
+    client.add_sink(UnifiedSink(on_trade=lambda client, trade: print(trade.symbol, trade.side)))
+
+See :mod:`bpbfx.unified.symbols` (symbols and candle intervals), :mod:`bpbfx.unified.events`
+(the event types) and :mod:`bpbfx.unified.convert` (native -> unified).
+"""
+
+from __future__ import annotations
+
+from .convert import HOOK_NAMES, Converter, UnifiedHook, UnifiedSink
+from .events import BookChange, Candle, FundingRate, MarkPrice, Quote, Side, Ticker, Trade, UnifiedEvent
+from .symbols import (
+    INTERVALS,
+    native_currency,
+    native_interval,
+    to_native,
+    to_unified,
+    unified_currency,
+    unified_interval,
+)
+
+__all__ = [
+    "HOOK_NAMES",
+    "INTERVALS",
+    "BookChange",
+    "Candle",
+    "Converter",
+    "FundingRate",
+    "MarkPrice",
+    "Quote",
+    "Side",
+    "Ticker",
+    "Trade",
+    "UnifiedEvent",
+    "UnifiedHook",
+    "UnifiedSink",
+    "native_currency",
+    "native_interval",
+    "to_native",
+    "to_unified",
+    "unified_currency",
+    "unified_interval",
+]

@@ -1,0 +1,198 @@
+"""Unified events: one set of frozen, slotted, typed events for both exchanges.
+
+Every unified event derives from :class:`UnifiedEvent` (itself a :class:`bpbfx.events.Event`):
+
+- ``exchange``: ``"backpack"`` or ``"bitfinex"``;
+- ``symbol``: the unified symbol (``"BTC/USDT:USDT"``, see :mod:`bpbfx.unified.symbols`) and
+  ``native_symbol`` the exchange's own (``"tBTCF0:USTF0"``);
+- ``stream``: the native stream it came from (``"trade.SOL_USDC"``, ``"book:tBTCUSD:P0:F0:25"``),
+  which also tells where a :class:`Quote` was taken from;
+- ``exchange_time_us``: the exchange's time of the event in microseconds (``None`` when the
+  exchange sends none), ``receive_time_us``: wall-clock time (``time.time_ns() // 1000``) when
+  bpbfx converted it, on the reader thread right after decoding the frame;
+- ``data``: the native event it was converted from (not compared, not in ``repr``).
+
+Prices, sizes and rates are :class:`~decimal.Decimal` taken unchanged from the native events,
+which build them from the exchange's own text.  The field mapping per exchange is in the README
+section "Unified events".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from ..book import BookChange as LevelChange
+from ..events import Event
+from ..live import LiveBook
+
+__all__ = [
+    "BookChange",
+    "Candle",
+    "FundingRate",
+    "MarkPrice",
+    "Quote",
+    "Side",
+    "Ticker",
+    "Trade",
+    "UnifiedEvent",
+]
+
+Side = Literal["buy", "sell"]
+_TWO = Decimal(2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnifiedEvent(Event):
+    """Base of the unified events (see the module docstring for the shared fields)."""
+
+    exchange: str
+    native_symbol: str
+    exchange_time_us: int | None
+    receive_time_us: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trade(UnifiedEvent):
+    """One public trade.
+
+    Attributes:
+        price: trade price.
+        size: traded quantity, always > 0.
+        side: the taker's side, ``"buy"`` or ``"sell"`` (``None`` only if Backpack omitted ``m``).
+        trade_id: the exchange's trade id.
+        snapshot: True for the recent trades Bitfinex sends once after subscribing (history,
+            oldest first), False for live trades.
+    """
+
+    price: Decimal
+    size: Decimal
+    side: Side | None
+    trade_id: int
+    snapshot: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote(UnifiedEvent):
+    """Best bid and ask with their sizes; a side is ``None`` when it is empty.
+
+    Taken from Backpack ``bookTicker``, Bitfinex ``ticker``, or the top of a managed order book
+    whenever it changes (``stream`` tells which).
+    """
+
+    bid: Decimal | None
+    bid_size: Decimal | None
+    ask: Decimal | None
+    ask_size: Decimal | None
+
+    def spread(self) -> Decimal | None:
+        """Ask minus bid, or ``None`` when a side is empty."""
+        if self.bid is None or self.ask is None:
+            return None
+        return self.ask - self.bid
+
+    def mid(self) -> Decimal | None:
+        """Midpoint of bid and ask, or ``None`` when a side is empty."""
+        if self.bid is None or self.ask is None:
+            return None
+        return (self.bid + self.ask) / _TWO
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticker(UnifiedEvent):
+    """Rolling 24-hour statistics.
+
+    Attributes:
+        last: last trade price.
+        open: price 24 hours ago (Bitfinex: ``last - change``, exact).
+        high / low: 24-hour extremes.
+        change: ``last - open``.
+        change_ratio: ``change / open`` as a fraction (0.01 is 1 %).
+        volume: 24-hour volume in the base currency.
+        quote_volume: 24-hour volume in the quote currency (``None`` on Bitfinex).
+        trades: number of trades in 24 hours (``None`` on Bitfinex).
+    """
+
+    last: Decimal | None
+    open: Decimal | None
+    high: Decimal | None
+    low: Decimal | None
+    change: Decimal | None
+    change_ratio: Decimal | None
+    volume: Decimal | None
+    quote_volume: Decimal | None
+    trades: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candle(UnifiedEvent):
+    """One candle (OHLCV).
+
+    Attributes:
+        interval: unified interval (``"1m"``, ``"1h"``, ``"1d"``, ``"1w"``, ``"1M"``; see
+            :data:`bpbfx.unified.symbols.INTERVALS`).
+        open_time_us: start of the candle.
+        open / high / low / close / volume: as named (volume in the base currency).
+        closed: True once the candle is final.  Backpack says so itself (``X``); Bitfinex does
+            not, so the candle is repeated with ``closed=True`` when the next one starts.
+        snapshot: True for the history Bitfinex sends after subscribing (oldest first).
+    """
+
+    interval: str
+    open_time_us: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    closed: bool
+    snapshot: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookChange(UnifiedEvent):
+    """A managed order book changed: the :class:`~bpbfx.OrderBookUpdate` the client produced,
+    with the unified symbol.
+
+    Attributes:
+        book: the live book (already updated; read it, or ``book.snapshot()`` to keep a copy).
+        changes: the levels this update changed (:class:`bpbfx.book.BookChange`; empty for a
+            snapshot).
+        snapshot: True when the book was (re)built from a snapshot.
+        update_id: update id / sequence the book now reflects.
+        valid: whether the book is valid after this update.
+    """
+
+    book: LiveBook = field(repr=False, compare=False)
+    changes: tuple[LevelChange, ...]
+    snapshot: bool
+    update_id: int | None
+    valid: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FundingRate(UnifiedEvent):
+    """Funding of a perpetual swap.
+
+    Attributes:
+        rate: the current funding rate per funding interval, as a fraction (Backpack
+            ``markPrice.f``; Bitfinex ``CURRENT_FUNDING`` of ``deriv:`` status).
+        next_funding_time_us: when the next funding is applied, or ``None``.
+    """
+
+    rate: Decimal
+    next_funding_time_us: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarkPrice(UnifiedEvent):
+    """Mark and index price of a perpetual swap.
+
+    Attributes:
+        mark_price: the exchange's mark price.
+        index_price: the underlying index (Backpack ``i``; Bitfinex ``SPOT_PRICE``), or ``None``.
+    """
+
+    mark_price: Decimal
+    index_price: Decimal | None
