@@ -7,6 +7,8 @@ Sub-commands::
     bpbfx record  EXCHANGE STREAM... -o FILE              every raw frame, with receive times, to a file
     bpbfx replay  FILE... [--speed X] [--serve]           a recording through the decode path, or served
     bpbfx sim     EXCHANGE [--port N]                     a simulator on 127.0.0.1 until Ctrl-C
+    bpbfx collect [CONFIG.toml] [--workers N] [--redis URL] streams over worker processes into Redis or JSONL
+    bpbfx tail    URL STREAM...                           what a reader of published Redis streams sees
     bpbfx bench   [--messages N]                          the transport benchmark (bpbfx.bench.throughput)
 
 Exit status: 0 success; 1 a runtime failure (unreachable host, an exchange that never delivered,
@@ -1282,6 +1284,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=0, help="port (default: any free port)")
     p.set_defaults(func=cmd_sim)
 
+    from .collect import add_parsers as add_collect_parsers
+
+    add_collect_parsers(sub, _positive_int, _positive_float)  # collect, tail (bpbfx.collect)
     sub.add_parser("bench", help="transport benchmark (see python -m bpbfx.bench.throughput --help)", add_help=False)
     return parser
 
