@@ -5,6 +5,7 @@ One root, so ``except BpbfxError`` catches everything the SDK produces::
     BpbfxError
     ├── ConfigurationError (also ValueError)    you asked for something invalid; raised at once
     │   ├── InvalidStreamError                  bad stream name / channel parameters
+    │   ├── InvalidOrderError                   an order input that would be refused (field)
     │   ├── CredentialsError                    missing or malformed API keys
     │   └── SymbolMappingError                  a symbol with no unified (or native) form (exchange, symbol)
     ├── ClientClosedError                       the client was closed; it cannot be restarted
@@ -19,7 +20,12 @@ One root, so ``except BpbfxError`` catches everything the SDK produces::
     ├── ExchangeError                           the exchange answered with an error code
     │   ├── SubscriptionError                   subscribe/unsubscribe refused
     │   ├── AuthenticationError                 signature, key or nonce refused
-    │   └── RateLimitError                      channel or connection limit reached
+    │   ├── RateLimitError                      channel or connection limit reached
+    │   └── OrderError                          an order input failed (kind, cid, order_id)
+    │       ├── OrderRejectedError              the exchange refused it (status, text)
+    │       │   └── OrderRateLimitError         input rate limit (also a RateLimitError)
+    │       ├── OrderNotSentError               not sent: not authenticated, maintenance, offline
+    │       └── OrderStatusUnknownError         sent, outcome not confirmed (open, order)
     ├── StreamSilentError                       a subscribed stream never delivered / went quiet
     ├── EventsDroppedError                      a bounded event queue overflowed (dropped, policy)
     ├── StreamGapError                          entries of a published stream are missing (reason, expected, got)
@@ -52,8 +58,14 @@ __all__ = [
     "EventsDroppedError",
     "ExchangeError",
     "HandshakeError",
+    "InvalidOrderError",
     "InvalidStreamError",
     "MalformedFrameError",
+    "OrderError",
+    "OrderNotSentError",
+    "OrderRateLimitError",
+    "OrderRejectedError",
+    "OrderStatusUnknownError",
     "RateLimitError",
     "RedisUnavailableError",
     "RemoteProtocolError",
@@ -104,6 +116,15 @@ class InvalidStreamError(ConfigurationError):
 
 class CredentialsError(ConfigurationError):
     """API keys are missing or malformed (the message never contains the secret)."""
+
+
+class InvalidOrderError(ConfigurationError):
+    """An order input is not valid (raised before anything is sent); ``field`` names the
+    offending argument and the message says what is valid."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ClientClosedError(BpbfxError):
@@ -205,6 +226,78 @@ class AuthenticationError(ExchangeError):
 
 class RateLimitError(ExchangeError):
     """A channel or connection limit was reached; the client backs off."""
+
+
+class OrderError(ExchangeError):
+    """An order input (Bitfinex channel 0: ``on``, ``ou``, ``oc``, ``oc_multi``, ``ox_multi``,
+    ``calc``, ``fon``, ``foc``) did not get the outcome asked for; see the subclasses.
+
+    Attributes:
+        kind: the input type (``"on"``, ``"oc"``, ...).
+        cid / cid_date: client order id and its UTC day (``"YYYY-MM-DD"``), where known.
+        order_id: the exchange's order (or funding offer) id, where known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str | None = None,
+        cid: int | None = None,
+        cid_date: str | None = None,
+        order_id: int | None = None,
+        code: int | None = None,
+        request: dict[str, Any] | None = None,
+        payload: Any = None,
+    ) -> None:
+        super().__init__(message, code=code, request=request, payload=payload)
+        self.kind = kind
+        self.cid = cid
+        self.cid_date = cid_date
+        self.order_id = order_id
+
+
+class OrderRejectedError(OrderError):
+    """The exchange refused the input: ``status`` (``"ERROR"``, ``"FAILURE"``) and ``text`` as
+    the exchange wrote them (e.g. ``"Invalid order: not enough exchange balance ..."``).
+    Nothing was placed or changed by it."""
+
+    def __init__(self, message: str, *, status: str | None = None, text: str | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.status = status
+        self.text = text
+
+
+class OrderRateLimitError(OrderRejectedError, RateLimitError):
+    """The order input rate limit was reached: refused locally before sending (``local`` True,
+    ``retry_after`` seconds until the window has room) or by the exchange (``local`` False)."""
+
+    def __init__(self, message: str, *, local: bool, retry_after: float | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.local = local
+        self.retry_after = retry_after
+
+
+class OrderNotSentError(OrderError):
+    """The input was not sent, so retrying cannot duplicate it: not authenticated, socket
+    offline, Bitfinex maintenance (20060), or a conflicting input awaiting its confirmation."""
+
+
+class OrderStatusUnknownError(OrderError):
+    """The input was sent but its outcome was not confirmed (the socket dropped, or no
+    confirmation came in time) and the exchange's state cannot tell.
+
+    Attributes:
+        open: whether the order is open on the exchange now: ``False`` when the snapshot after
+            reconnecting does not hold it (never placed, or executed, or cancelled), ``True``
+            when it does (the asked-for change is not visible), ``None`` when unknown.
+        order: the order's last known state (a Bitfinex ``Order``), if any.
+    """
+
+    def __init__(self, message: str, *, open: bool | None = None, order: Any = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.open = open
+        self.order = order
 
 
 class StreamSilentError(BpbfxError):
