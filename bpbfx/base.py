@@ -19,6 +19,7 @@ Threading contract (the same for both exchanges):
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -35,7 +36,7 @@ from .exceptions import (
     ConfigurationError,
     ConnectionLostError,
     HandshakeError,
-    TransportError,
+    MalformedFrameError,
 )
 from .live import OrderBookUpdate
 from .transport import Connection, RateLimiter
@@ -172,6 +173,8 @@ class BaseClient:
         self._resyncs = 0
         self._book_checks = 0  # checksums verified (Bitfinex) / contiguous deltas applied (Backpack)
         self._sinks: tuple[Sink, ...] = ()  # replaced whole (copy-on-write): read without a lock
+        self._close_done = threading.Event()
+        self._silenced = False  # set once close() has finished: no callback runs after that
 
     # ------------------------------------------------------------------ lifecycle
     def start(self: C) -> C:
@@ -195,16 +198,39 @@ class BaseClient:
         """Start if needed and block until :meth:`close` is called (from a callback or another
         thread) or Ctrl-C is pressed; the client is closed on return.
 
+        Ctrl-C at any moment, also during start-up, closes the client cleanly and returns
+        normally (on the main thread a second Ctrl-C cannot interrupt the close halfway).
+
         Raises :class:`ClientClosedError` if the client was already closed.
         """
-        self.start()
         try:
+            self.start()
             while not self._closed.wait(1.0):
                 pass
         except KeyboardInterrupt:
             log.info("%s: interrupted, closing", self.name)
         finally:
+            self._close_shielded()
+
+    def _close_shielded(self) -> None:
+        """close() with SIGINT held back on the main thread, so that Ctrl-C cannot leave it
+        half done; a Ctrl-C pressed meanwhile is absorbed (the client is closing anyway)."""
+        old_mask: set[int | signal.Signals] | None = None
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask"):
+            try:
+                old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            except (OSError, ValueError):
+                old_mask = None
+        try:
             self.close()
+        except KeyboardInterrupt:  # delivered before the mask took effect
+            self.close()
+        finally:
+            if old_mask is not None:
+                try:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # runs a pending handler
+                except KeyboardInterrupt:
+                    log.info("%s: Ctrl-C while closing; closed", self.name)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until connected and every subscription is in place (True), or ``timeout``
@@ -221,26 +247,62 @@ class BaseClient:
         """True once :meth:`close` has been called."""
         return self._closed.is_set()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
         """Close every connection and stop every thread this client started.
 
-        Idempotent and safe from any thread, including from inside a callback (the calling
-        reader thread then ends as soon as the callback returns).  ``on_close`` runs once, on
-        the calling thread, with code 1000.
+        Idempotent and safe from any thread.  From any thread that is not one of the client's
+        own, every caller (also a second one, concurrently) returns only once the client is
+        fully closed: every thread of the client has ended, every socket is closed, and no
+        callback runs any more.  From inside a callback (a client thread) it does not wait:
+        the calling thread ends as soon as its callback returns, and no further callback runs.
+
+        ``on_close`` runs once, on the first caller's thread, with code 1000.  ``timeout``
+        bounds the wait for a thread stuck in a callback of yours; such a thread runs no
+        further callback and ends when your callback returns.
         """
         with self._lock:
-            if self._closed.is_set():
-                return
-            self._closed.set()
-            self._ready.clear()
+            first = not self._closed.is_set()
+            if first:
+                self._closed.set()
+                self._ready.clear()
             conns = list(self._connections)
-        for conn in conns:
-            conn.close()
-        self._on_closed()
-        self._call_hook("on_close", self.on_close, 1000, "closed by client")
-        sinks, self._sinks = self._sinks, ()
-        for sink in sinks:
-            self._sink_call(sink, "on_detach")
+        if first:
+            for conn in conns:
+                conn.stop()  # all sockets abort at once; nothing is handed to callbacks any more
+            self._on_stop()
+        deadline = time.monotonic() + timeout
+        own = self._on_own_thread()
+        if not own:
+            for conn in conns:
+                conn.join(max(0.0, deadline - time.monotonic()))
+            for thread in self._extra_threads():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        if first:
+            self._on_closed()
+            self._call_hook("on_close", self.on_close, 1000, "closed by client")
+            sinks, self._sinks = self._sinks, ()
+            for sink in sinks:
+                self._sink_call(sink, "on_detach")
+            self._silenced = True
+            self._close_done.set()
+        elif not own:
+            self._close_done.wait(max(0.0, deadline - time.monotonic()))
+
+    def _threads(self) -> list[threading.Thread]:
+        """Every thread the client started (readers, watchdogs, helpers)."""
+        threads = [t for conn in list(self._connections) for t in conn.threads]
+        return threads + self._extra_threads()
+
+    def _on_own_thread(self) -> bool:
+        current = threading.current_thread()
+        return any(t is current for t in self._threads())
+
+    def _extra_threads(self) -> list[threading.Thread]:
+        """Threads of the exchange layer besides the connections' (e.g. a snapshot fetcher)."""
+        return []
+
+    def _on_stop(self) -> None:
+        """Abort exchange-layer work at once (close() has begun; must not block)."""
 
     # ------------------------------------------------------------------ sinks
     def add_sink(self, sink: Sink) -> None:
@@ -365,13 +427,31 @@ class BaseClient:
         return counter
 
     def _call_hook(self, name: str, hook: Callable[..., Any] | None, *args: Any) -> None:
-        """Run a user hook; its exception goes to ``on_error`` as a :class:`CallbackError`."""
-        if hook is None:
+        """Run a user hook; whatever it raises goes to ``on_error`` as a :class:`CallbackError`."""
+        if hook is None or self._silenced:
             return
         try:
             hook(self, *args)
         except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
             self._callback_failed(name, exc)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit in a callback must not kill a thread
+            self._callback_aborted(name, exc)
+
+    def _callback_aborted(self, name: str, exc: BaseException) -> None:
+        """A callback raised a BaseException (SystemExit, a KeyboardInterrupt raised by hand on
+        a client thread, ...).  It cannot stop the client: that would leave a dead connection
+        behind.  It is reported as a :class:`CallbackError` and the client carries on; only a
+        KeyboardInterrupt on the main thread (``feed()``) propagates, as Ctrl-C must."""
+        if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+            raise exc
+        err = CallbackError(
+            f"{name} callback raised {type(exc).__name__}: {exc}; a callback cannot stop the client, "
+            "call client.close() instead",
+            hook=name,
+            original=exc,
+        )
+        err.__cause__ = exc
+        self._report(err)
 
     def _callback_failed(self, name: str, exc: Exception) -> None:
         err = CallbackError(f"{name} callback raised {type(exc).__name__}: {exc}", hook=name, original=exc)
@@ -380,6 +460,8 @@ class BaseClient:
 
     def _report(self, exc: BaseException) -> None:
         """Deliver an error to ``on_error`` (or the log when there is none); never raises."""
+        if self._silenced:
+            return
         self._errors += 1
         for sink in self._sinks:
             self._sink_call(sink, "on_error", exc)
@@ -391,6 +473,10 @@ class BaseClient:
             hook(self, exc)
         except Exception:
             log.exception("%s: on_error callback raised while handling %r", self.name, exc)
+        except BaseException as aborted:
+            if isinstance(aborted, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+                raise
+            log.exception("%s: on_error callback raised %s while handling %r", self.name, type(aborted).__name__, exc)
 
     def _deliver(self, event: Event) -> None:
         """Hand one event to ``on_message`` (the hot path)."""
@@ -400,26 +486,46 @@ class BaseClient:
                 hook(self, event)
             except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
                 self._callback_failed("on_message", exc)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit in a callback must not kill a thread
+                self._callback_aborted("on_message", exc)
         sinks = self._sinks
         if sinks:
             for sink in sinks:
                 self._sink_call(sink, "on_event", event)
 
+    def _frame_failed(self, conn: Connection, data: bytes, exc: Exception) -> None:
+        """The frame boundary guard: whatever handling one frame raised is reported once, with
+        the frame cut short, and the connection keeps serving its other streams."""
+        if isinstance(exc, BpbfxError):
+            err: BpbfxError = exc
+        else:
+            err = MalformedFrameError(
+                f"{conn.name}: could not handle a frame ({type(exc).__name__}: {exc}); it was skipped: {data[:200]!r}",
+                frame=data[:500],
+            )
+            err.__cause__ = exc
+        self._report(err)
+
     # ------------------------------------------------------------------ ConnectionListener
+    # Every transport callback is guarded: no exception reaches websocket-client, every one
+    # reaches on_error.
     def on_connection_open(self, conn: Connection) -> None:
         """Transport callback (reader thread): send subscriptions, then ``on_open``."""
-        self._handle_open(conn)
+        try:
+            self._handle_open(conn)
+        except Exception as exc:  # noqa: BLE001 - reported, never raised into the transport
+            self._report(BpbfxError(f"{conn.name}: could not set the connection up ({type(exc).__name__}: {exc})"))
         self._call_hook("on_open", self.on_open)
 
     def on_connection_frame(self, conn: Connection, data: bytes) -> None:
         """Transport callback (reader thread)."""
         raw = self.on_raw
         if raw is not None:
-            try:
-                raw(self, data, self._connections.index(conn))
-            except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
-                self._callback_failed("on_raw", exc)
-        self._handle_frame(conn, data)
+            self._call_hook("on_raw", raw, data, self._connections.index(conn))
+        try:
+            self._handle_frame(conn, data)
+        except Exception as exc:  # noqa: BLE001 - the one guard at the frame boundary
+            self._frame_failed(conn, data, exc)
 
     def feed(self, data: bytes | str, connection: int = 0) -> None:
         """Run one raw frame through the exact decode, book and callback path, as if it had
@@ -477,13 +583,16 @@ class BaseClient:
         """Transport callback (reader thread): report the server's protocol ping."""
         self._call_hook("on_ping", self.on_ping, payload)
 
-    def on_connection_closed(self, conn: Connection, error: TransportError) -> None:
+    def on_connection_closed(self, conn: Connection, error: BpbfxError) -> None:
         """Transport callback (reader thread): report, reset state, ``on_close``."""
         self._ready.clear()
         if isinstance(error, HandshakeError) and error.status == 429:
             # Rate limited: hammering would only extend the block.
             conn.defer(self.rate_limit_backoff)
-        self._handle_closed(conn, error)
+        try:
+            self._handle_closed(conn, error)
+        except Exception as exc:  # noqa: BLE001 - reported, never raised into the transport
+            self._report(BpbfxError(f"{conn.name}: could not reset after the connection ended ({exc})"))
         self._report(error)
         self._call_hook("on_close", self.on_close, getattr(error, "close_code", None), error.message)
 
@@ -506,7 +615,7 @@ class BaseClient:
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         raise NotImplementedError
 
-    def _handle_closed(self, conn: Connection, error: TransportError) -> None:
+    def _handle_closed(self, conn: Connection, error: BpbfxError) -> None:
         """Reset per-connection protocol state (reader thread)."""
 
     def _handle_timer(self, conn: Connection, now: float) -> None:

@@ -668,23 +668,23 @@ def _load_any(paths: Sequence[str], exchange: str | None) -> tuple[str, list[Rec
     return chosen, records, None
 
 
-def _announced_books(records: Sequence[Record]) -> list[str]:
-    """Book streams announced by the ``subscribed`` frames of a Bitfinex recording without a
-    header, so that the replaying client keeps (and verifies) those books too."""
+def _announced_channels(records: Sequence[Record]) -> list[str]:
+    """Streams announced by the ``subscribed`` frames of a Bitfinex recording without a
+    header: the replaying client subscribes them, so it takes those channels (a client only
+    accepts the channels it asked for) and keeps and verifies their books."""
     from .bitfinex.channels import from_message
 
     streams: dict[str, None] = {}
     for record in records:
         text = record.data
-        if not text or '"subscribed"' not in text or '"book"' not in text:
+        if not text or '"subscribed"' not in text:
             continue
         try:
             msg = json.loads(text)
             sub = from_message(msg)
         except (ValueError, BpbfxError):
             continue
-        if sub.is_book:
-            streams[sub.stream] = None
+        streams[sub.stream] = None
     return list(streams)
 
 
@@ -709,7 +709,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         hooks["on_book"] = output.book
     streams = [str(s) for s in (header or {}).get("streams") or ()]
     if header is None and exchange == "bitfinex":
-        streams = _announced_books(records)
+        streams = _announced_channels(records)
     flags = (header or {}).get("flags")
     client = _make_client(
         exchange,

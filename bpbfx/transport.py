@@ -19,31 +19,52 @@ Teardown follows what was measured on websocket-client 1.9.2: ``WebSocketApp.clo
 another thread reads the socket itself for up to 3 s while the reader thread does the same, so
 a connection is ended by clearing ``keep_running`` and shutting the TCP socket down, which wakes
 the reader's ``select()`` at once (PROTOCOLS.md, "Closing from another thread").
+
+The TCP (and TLS) connection is opened here, not by websocket-client, and handed to it with
+``WebSocketApp(socket=...)`` (a supported parameter): the socket exists before
+``run_forever`` starts, so an abort can never be lost (``run_forever`` resets ``keep_running``
+to True when it starts, which used to swallow a close landing just before it), a connect that
+gets no answer is abandoned within 50 ms of :meth:`Connection.close`, and every socket is closed
+explicitly when its attempt ends rather than left to the garbage collector.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
+import selectors
 import socket
-import struct
-import sys
+import ssl
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import websocket
 
 from .backoff import Backoff
-from .exceptions import ConnectionLostError, HandshakeError, TransportError, WatchdogTimeout
+from .exceptions import (
+    BpbfxError,
+    ConnectionLostError,
+    HandshakeError,
+    RemoteProtocolError,
+    WatchdogTimeout,
+)
 
-__all__ = ["Connection", "ConnectionListener", "RateLimiter"]
+__all__ = ["Connection", "ConnectionListener", "RateLimiter", "connect_tcp"]
 
 log = logging.getLogger("bpbfx")
 
 # Connection states.
 IDLE, CONNECTING, OPEN, CLOSED = "idle", "connecting", "open", "closed"
+
+_ABORT_POLL = 0.05  # seconds between abort checks while a TCP connect is pending
+
+
+class _Aborted(Exception):
+    """The attempt was aborted (close() or reconnect()) before the socket was up."""
 
 
 class ConnectionListener(Protocol):
@@ -62,15 +83,47 @@ class ConnectionListener(Protocol):
     def on_connection_ping(self, conn: Connection, payload: bytes) -> None:
         """The server sent a protocol ping (the pong has been sent by websocket-client)."""
 
-    def on_connection_closed(self, conn: Connection, error: TransportError) -> None:
-        """The connection ended (``error`` says how: e.g. :class:`WatchdogTimeout` when the
-        watchdog replaced it); a reconnect follows.  Not called after :meth:`Connection.close`."""
+    def on_connection_closed(self, conn: Connection, error: BpbfxError) -> None:
+        """The connection ended (``error`` says how: a :class:`TransportError` such as
+        :class:`WatchdogTimeout` when the watchdog replaced it, or a
+        :class:`RemoteProtocolError` when the server broke RFC 6455); a reconnect follows.
+        Not called after :meth:`Connection.close`."""
 
     def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
         """Reconnect attempt ``attempt`` starts after ``delay`` seconds."""
 
     def on_timer(self, conn: Connection, now: float) -> None:
         """Periodic tick (``now`` is ``time.monotonic()``) for exchange-level watchdogs."""
+
+
+def connect_tcp(sock: socket.socket, address: Any, deadline: float, aborted: Callable[[], bool]) -> None:
+    """Connect ``sock`` to ``address`` by ``deadline`` (``time.monotonic()``), checking
+    ``aborted()`` every 50 ms so that another thread can end a connect that gets no answer.
+    The socket is left in blocking mode.
+
+    Raises:
+        InterruptedError: ``aborted()`` became true.
+        TimeoutError: no answer by the deadline.
+        OSError: the connect failed (refused, unreachable...).
+    """
+    sock.setblocking(False)
+    code = sock.connect_ex(address)
+    if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+        raise OSError(code, f"connect to {address!r} failed: {errno.errorcode.get(code, code)}")
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_WRITE)
+        while code != 0:
+            if aborted():
+                raise InterruptedError("connect aborted")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no answer to the TCP connect in time")
+            if selector.select(min(_ABORT_POLL, remaining)):
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, f"connect to {address!r} failed: {errno.errorcode.get(code, code)}")
+                break
+    sock.setblocking(True)
 
 
 class RateLimiter:
@@ -122,6 +175,8 @@ class Connection:
         timer_interval: how often :meth:`ConnectionListener.on_timer` runs, seconds.
         rate_limiter: optional shared limit on connection attempts.
         header: extra HTTP headers for the handshake.
+        ssl_context: TLS settings for ``wss://`` (default: ``ssl.create_default_context()``,
+            which verifies the certificate and host name).
         rand: random source for the backoff jitter (tests pass a fixed one).
 
     Thread-safety: :meth:`send`, :meth:`reconnect`, :meth:`close` may be called from any thread,
@@ -140,6 +195,7 @@ class Connection:
         timer_interval: float = 1.0,
         rate_limiter: RateLimiter | None = None,
         header: list[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.url = url
@@ -151,15 +207,25 @@ class Connection:
         self.timer_interval = timer_interval
         self._rate_limiter = rate_limiter
         self._header = header or []
+        self._ssl_context = ssl_context
         self._rand = rand
+        split = urllib.parse.urlsplit(url)
+        if split.scheme not in ("ws", "wss") or not split.hostname:
+            raise ValueError(f"URL must be ws://host[:port]/path or wss://..., got {url!r}")
+        self._secure = split.scheme == "wss"
+        self._host = split.hostname
+        self._port = split.port or (443 if self._secure else 80)
 
         self._lock = threading.Lock()
         self._stop = threading.Event()  # set once by close()
         self._app: websocket.WebSocketApp | None = None
+        self._sock: socket.socket | None = None  # this attempt's socket, from before the TCP connect
+        self._aborted = False  # set by _abort_socket for the current attempt
+        self._closing = False  # plain flag read per frame: set once close() begins
         self._reader: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
         self._state = IDLE
-        self._pending_error: TransportError | None = None
+        self._pending_error: BpbfxError | None = None
         self._min_delay = 0.0
         self._watchdog_paused = False
 
@@ -220,7 +286,7 @@ class Connection:
             return False
         return True
 
-    def reconnect(self, error: TransportError | None = None, *, min_delay: float = 0.0) -> None:
+    def reconnect(self, error: BpbfxError | None = None, *, min_delay: float = 0.0) -> None:
         """Drop the current connection (if any) and connect again.
 
         Args:
@@ -228,12 +294,11 @@ class Connection:
             min_delay: wait at least this long before the next attempt (rate limits).
         """
         with self._lock:
-            if self._app is None:
+            self._min_delay = max(self._min_delay, min_delay)
+            if self._app is None and self._sock is None:
                 # Between attempts: nothing to drop; the next attempt is already coming.
-                self._min_delay = max(self._min_delay, min_delay)
                 return
             self._pending_error = error
-            self._min_delay = max(self._min_delay, min_delay)
         self._abort_socket()
 
     def defer(self, seconds: float) -> None:
@@ -246,40 +311,60 @@ class Connection:
         self._watchdog_paused = paused
         self.last_frame_at = time.monotonic()
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Close the connection and stop both threads (idempotent, any thread).
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The reader and watchdog threads (empty before :meth:`start`)."""
+        return tuple(t for t in (self._reader, self._watchdog) if t is not None)
 
-        Sends a normal close frame when connected, shuts the socket down, then joins the
-        threads unless called from one of them (a callback), in which case they end as soon as
-        the callback returns.
-        """
-        self._stop.set()
-        app = self._app
+    def stop(self) -> None:
+        """Begin closing without waiting (idempotent, any thread): no frame is handed to the
+        listener from now on, a normal close frame is sent when connected, and the socket (or a
+        pending connect) is aborted.  :meth:`join` waits for the threads."""
+        self._closing = True
+        with self._lock:
+            self._stop.set()
+            app = self._app
         if app is not None and app.sock is not None and self._state == OPEN:
             try:
                 app.sock.send_close()
             except (websocket.WebSocketException, OSError):
                 pass
         self._abort_socket()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until both threads have ended (True), or ``timeout`` seconds pass (False).
+        A thread never waits for itself: from a listener callback the wait skips the calling
+        thread, which ends as soon as the callback returns."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         current = threading.current_thread()
-        for thread in (self._reader, self._watchdog):
-            if thread is not None and thread is not current and thread.is_alive():
-                thread.join(timeout)
-        self._state = CLOSED
+        for thread in self.threads:
+            if thread is current:
+                continue
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        done = not any(t.is_alive() for t in self.threads if t is not current)
+        if done:
+            self._state = CLOSED
+        return done
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """:meth:`stop`, then :meth:`join` (idempotent, any thread; see :meth:`join` for a
+        call from a callback).  Returns True when both threads have ended."""
+        self.stop()
+        return self.join(timeout)
 
     # ------------------------------------------------------------------ internals
     def _abort_socket(self) -> None:
-        app = self._app
-        if app is None:
-            return
-        app.keep_running = False
-        ws = app.sock
-        raw = getattr(ws, "sock", None) if ws is not None else None
-        if raw is not None:
+        with self._lock:
+            self._aborted = True
+            app = self._app
+            sock = self._sock
+        if app is not None:
+            app.keep_running = False
+        if sock is not None:
             try:
-                raw.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv/select at once
             except OSError:
-                pass
+                pass  # not connected yet: the connect loop sees _aborted within _ABORT_POLL
 
     def _run(self) -> None:
         attempt = 0
@@ -301,20 +386,23 @@ class Connection:
         self._state = CLOSED
 
     def _connect_once(self) -> None:
-        """One connection attempt, from handshake until the socket ends."""
+        """One connection attempt, from TCP connect until the socket ends."""
         outcome: dict[str, Any] = {}
 
         def on_open(app: websocket.WebSocketApp) -> None:
             self.connects += 1
             self.opened_at = self.last_frame_at = time.monotonic()
             self._state = OPEN
-            self._listener.on_connection_open(self)
+            if not self._closing:
+                self._listener.on_connection_open(self)
 
         frame_cb = self._listener.on_connection_frame
         clock = time.monotonic
 
         def on_message(app: websocket.WebSocketApp, data: bytes) -> None:
-            # Hot path: two counters, a clock read, one call.
+            # Hot path: a flag, two counters, a clock read, one call.
+            if self._closing:
+                return
             self.frames_received += 1
             self.bytes_received += len(data)
             self.last_frame_at = clock()
@@ -322,7 +410,8 @@ class Connection:
 
         def on_ping(app: websocket.WebSocketApp, payload: bytes) -> None:
             self.last_frame_at = clock()
-            self._listener.on_connection_ping(self, payload)
+            if not self._closing:
+                self._listener.on_connection_ping(self, payload)
 
         def on_error(app: websocket.WebSocketApp, exc: BaseException) -> None:
             outcome.setdefault("error", exc)
@@ -331,68 +420,146 @@ class Connection:
             outcome["code"] = code
             outcome["reason"] = reason or ""
 
-        app = websocket.WebSocketApp(
-            self.url,
-            header=self._header,
-            on_open=on_open,
-            on_message=on_message,
-            on_ping=on_ping,
-            on_error=on_error,
-            on_close=on_close,
-        )
         with self._lock:
             if self._stop.is_set():
                 return
-            self._app = app
+            self._aborted = False
             self._state = CONNECTING
             self.opened_at = 0.0
             self._attempt_started = time.monotonic()
+        sock: socket.socket | None = None
         try:
-            app.run_forever(skip_utf8_validation=True, reconnect=0, sockopt=self._sockopt())
+            sock = self._open_socket()
+            outcome["tcp"] = True
+            app = websocket.WebSocketApp(
+                self.url,
+                header=self._header,
+                on_open=on_open,
+                on_message=on_message,
+                on_ping=on_ping,
+                on_error=on_error,
+                on_close=on_close,
+                socket=sock,
+            )
+            with self._lock:
+                if self._stop.is_set() or self._aborted:
+                    raise _Aborted
+                self._app = app
+            app.run_forever(skip_utf8_validation=True, reconnect=0)
+        except _Aborted:
+            pass
         except Exception as exc:  # noqa: BLE001 - any failure ends this attempt; we reconnect
             outcome.setdefault("error", exc)
-        with self._lock:
-            self._app = None
-            self._state = CONNECTING if not self._stop.is_set() else CLOSED
-            pending, self._pending_error = self._pending_error, None
+        finally:
+            with self._lock:
+                self._app = None
+                self._sock = None
+                self._state = CONNECTING if not self._stop.is_set() else CLOSED
+                pending, self._pending_error = self._pending_error, None
+            if sock is not None:
+                sock.close()  # explicitly, never left to the garbage collector
         if self._stop.is_set():
             return
         self._listener.on_connection_closed(self, pending or self._describe(outcome))
 
-    def _sockopt(self) -> list[tuple[int, int, bytes]]:
-        """Bound the TCP connect: websocket-client has no connect timeout short of the
-        process-wide ``websocket.setdefaulttimeout``, and a SYN that is never answered would
-        otherwise wait for the kernel's ~2 minutes.  On Linux SO_SNDTIMEO limits connect()
-        (a blocked send later simply waits for the socket to become writable again)."""
-        if not sys.platform.startswith("linux") or not hasattr(socket, "SO_SNDTIMEO"):
-            return []
-        seconds = max(self.connect_timeout, 0.001)
-        timeval = struct.pack("ll", int(seconds), int((seconds % 1) * 1_000_000))
-        return [(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)]
+    def _open_socket(self) -> socket.socket:
+        """TCP connect (and TLS handshake for ``wss://``) within ``connect_timeout``, abortable
+        at any moment by :meth:`_abort_socket` (reader thread).
 
-    def _describe(self, outcome: dict[str, Any]) -> TransportError:
+        Raises:
+            _Aborted: close() or reconnect() came first.
+            OSError: no address answered (TimeoutError when none within the timeout).
+        """
+        deadline = time.monotonic() + self.connect_timeout
+        infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
+        error: OSError = OSError(f"no address for {self._host}")
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            with self._lock:
+                if self._stop.is_set() or self._aborted:
+                    sock.close()
+                    raise _Aborted
+                self._sock = sock
+            try:
+                self._connect_tcp(sock, address, deadline)
+            except OSError as exc:
+                with self._lock:
+                    self._sock = None
+                sock.close()
+                error = exc
+                continue
+            except BaseException:
+                with self._lock:
+                    self._sock = None
+                sock.close()
+                raise
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if not self._secure:
+                return sock
+            try:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                context = self._ssl_context or ssl.create_default_context()
+                secure = context.wrap_socket(sock, server_hostname=self._host)
+                secure.settimeout(None)
+            except BaseException:
+                with self._lock:
+                    self._sock = None
+                sock.close()
+                raise
+            with self._lock:
+                self._sock = secure
+            return secure
+        raise error
+
+    def _connect_tcp(self, sock: socket.socket, address: Any, deadline: float) -> None:
+        try:
+            connect_tcp(sock, address, deadline, lambda: self._aborted or self._stop.is_set())
+        except InterruptedError:
+            raise _Aborted from None
+
+    def _describe(self, outcome: dict[str, Any]) -> BpbfxError:
         """Translate websocket-client's way of ending into one of our errors."""
         exc = outcome.get("error")
         code = outcome.get("code")
         reason = outcome.get("reason", "")
+        err: BpbfxError
         if isinstance(exc, websocket.WebSocketBadStatusException):
             status = exc.status_code
-            err: TransportError = HandshakeError(
+            err = HandshakeError(
                 f"{self.name}: server refused the WebSocket handshake with HTTP {status}", status=status
             )
+        elif isinstance(exc, (websocket.WebSocketProtocolException, websocket.WebSocketPayloadException)):
+            # RFC 6455 broken by the peer (stray continuation, reserved bits or opcode, bad
+            # payload): the connection cannot continue; a reconnect follows.
+            err = RemoteProtocolError(f"{self.name}: server broke the WebSocket protocol ({exc}); reconnecting")
         elif code is not None:
             err = ConnectionLostError(
                 f"{self.name}: server closed the connection (code {code}{': ' + reason if reason else ''})",
                 close_code=code,
                 reason=reason,
             )
-        elif isinstance(exc, (BlockingIOError, TimeoutError)) and not self.opened_at:
-            err = ConnectionLostError(
-                f"{self.name}: could not connect to {self.url} within {self.connect_timeout:g}s", reason=str(exc)
-            )
+        elif not outcome.get("tcp"):
+            if isinstance(exc, TimeoutError):
+                text = f"could not connect to {self.url} within {self.connect_timeout:g}s"
+            else:
+                text = f"could not connect to {self.url}: {type(exc).__name__}: {exc}"
+            err = ConnectionLostError(f"{self.name}: {text}", reason=str(exc))
+        elif not self.opened_at and isinstance(exc, ssl.SSLError):
+            err = HandshakeError(f"{self.name}: TLS handshake with {self.url} failed: {exc}")
+        elif (
+            not self.opened_at
+            and isinstance(exc, websocket.WebSocketException)
+            and not isinstance(exc, (websocket.WebSocketConnectionClosedException, websocket.WebSocketTimeoutException))
+        ):
+            # Connected, but the answer to the upgrade request was not a valid WebSocket
+            # handshake (garbage, wrong Sec-WebSocket-Accept...): the server is not speaking
+            # WebSocket properly.
+            err = HandshakeError(f"{self.name}: invalid WebSocket handshake from {self.url}: {exc}")
         elif exc is not None and not self.opened_at:
             err = ConnectionLostError(
-                f"{self.name}: could not connect to {self.url}: {type(exc).__name__}: {exc}", reason=str(exc)
+                f"{self.name}: connection to {self.url} lost during the handshake: {type(exc).__name__}: {exc}",
+                reason=str(exc),
             )
         elif exc is not None:
             err = ConnectionLostError(f"{self.name}: connection lost: {type(exc).__name__}: {exc}", reason=str(exc))
@@ -425,7 +592,7 @@ class Connection:
                     self.last_frame_at = now
                     self.reconnect(err)
                     continue
-            elif state == CONNECTING and self._app is not None and self._attempt_started:
+            elif state == CONNECTING and (self._app is not None or self._sock is not None) and self._attempt_started:
                 if now - self._attempt_started > self.connect_timeout:
                     self._attempt_started = now
                     self.reconnect(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import queue
+import socket
+import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..exceptions import (
     StreamSilentError,
 )
 from ..live import LiveBook, OrderBookUpdate
-from ..transport import Connection
+from ..transport import Connection, connect_tcp
 from . import protocol
 from .auth import DEFAULT_WINDOW_MS, MAX_WINDOW_MS, Signer, load_credentials
 from .book import BackpackBookSync, SyncAction, SyncResult, parse_depth_snapshot
@@ -34,6 +35,13 @@ DEFAULT_URL = "wss://ws.backpack.exchange"
 DEFAULT_REST_URL = "https://api.backpack.exchange"
 
 BookHook = Callable[[Any, OrderBookUpdate], None]
+
+_MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+
+
+class _FetchAborted(Exception):
+    """A REST snapshot fetch ended by close()."""
+
 
 OTHER_STREAMS = "<other>"
 """``stats().streams`` key counting frames of streams that are not subscribed."""
@@ -148,6 +156,7 @@ class BackpackClient(BaseClient):
         self._books: dict[str, _ManagedBook] = {}
         self._fetch_queue: queue.Queue[_ManagedBook | None] = queue.Queue()
         self._fetcher: threading.Thread | None = None
+        self._fetch_conn: http.client.HTTPConnection | None = None
         if streams:
             self.subscribe(*streams)
 
@@ -325,12 +334,12 @@ class BackpackClient(BaseClient):
             self._fetch_one(managed)
 
     def _fetch_one(self, managed: _ManagedBook) -> None:
-        url = f"{self.rest_url}/api/v1/depth?" + urllib.parse.urlencode({"symbol": managed.symbol, "limit": 1000})
         try:
-            with urllib.request.urlopen(url, timeout=self.connect_timeout) as response:
-                body = response.read()
+            body = self._http_get("/api/v1/depth", {"symbol": managed.symbol, "limit": 1000})
             snapshot = parse_depth_snapshot(body)
-        except (OSError, urllib.error.URLError, MalformedFrameError) as exc:
+        except _FetchAborted:
+            return  # close() came first
+        except (OSError, http.client.HTTPException, MalformedFrameError, ValueError) as exc:
             with self._lock:
                 managed.fetching = False
                 managed.failures += 1
@@ -398,11 +407,80 @@ class BackpackClient(BaseClient):
             for managed in self._books.values():
                 managed.sync.reset()
 
-    def _on_closed(self) -> None:
+    def _http_get(self, path: str, query: dict[str, Any]) -> bytes:
+        """GET ``rest_url + path`` on the snapshot thread.  The whole request, however slowly
+        the server answers, is bounded by ``connect_timeout`` (a deadline, not a per-read
+        timeout), and close() aborts it at once by shutting its socket down.
+
+        Raises:
+            _FetchAborted: the client is closing.
+            OSError / http.client.HTTPException: network failure, timeout or non-200 answer.
+        """
+        split = urllib.parse.urlsplit(self.rest_url)
+        secure = split.scheme == "https"
+        host = split.hostname or "localhost"
+        port = split.port or (443 if secure else 80)
+        deadline = time.monotonic() + self.connect_timeout
+        connection = http.client.HTTPConnection(split.netloc, timeout=self.connect_timeout)
+        target = f"{split.path}{path}?{urllib.parse.urlencode(query)}"
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, kind, proto)
+            connection.sock = sock
+            with self._lock:
+                if self.closed:
+                    raise _FetchAborted
+                self._fetch_conn = connection
+            try:
+                connect_tcp(sock, address, deadline, lambda: self.closed)
+            except InterruptedError:
+                raise _FetchAborted from None
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            if secure:
+                connection.sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            connection.request("GET", target, headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            if response.status != 200:
+                raise http.client.HTTPException(f"HTTP {response.status} {response.reason} from {self.rest_url}{path}")
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"REST answer not complete within {self.connect_timeout:g}s")
+                if connection.sock is not None:
+                    connection.sock.settimeout(remaining)
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > _MAX_SNAPSHOT_BYTES:
+                    raise http.client.HTTPException(f"REST answer larger than {_MAX_SNAPSHOT_BYTES} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except OSError:
+            if self.closed:
+                raise _FetchAborted from None
+            raise
+        finally:
+            with self._lock:
+                self._fetch_conn = None
+            connection.close()
+
+    def _on_stop(self) -> None:
+        with self._lock:
+            connection = self._fetch_conn
         self._fetch_queue.put(None)
+        sock = connection.sock if connection is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # ends a snapshot fetch in progress at once
+            except OSError:
+                pass
+
+    def _extra_threads(self) -> list[threading.Thread]:
         fetcher = self._fetcher
-        if fetcher is not None and fetcher is not threading.current_thread():
-            fetcher.join(self.connect_timeout + 1)
+        return [fetcher] if fetcher is not None else []
 
     def _handle_open(self, conn: Connection) -> None:
         with self._lock:
