@@ -874,3 +874,29 @@ def test_wallet_view(clock: Clock) -> None:
     wallets = core.wallets
     assert wallets[("exchange", "USD")].balance == D("400.5")
     assert wallets[("exchange", "BTC")].balance == D("0.3")
+
+
+def test_refusal_without_an_id_matched_by_elimination(clock: Clock) -> None:
+    """An oc-req ERROR naming no order goes to the single cancel in flight; with two it stays unmatched."""
+    core = make_core(clock)
+    req = core.submit(o.cancel_order(1185815100))
+    sent_frames(core)
+    frame: list[Any] = [0, "n", [1, "oc-req", None, None, [None] * 32, None, "ERROR", "Order not found."]]
+    feed(core, frame)
+    settle(core)
+    with pytest.raises(OrderRejectedError, match="Order not found"):
+        req.result(0)
+    a, b = core.submit(o.cancel_order(1)), core.submit(o.cancel_order(2))
+    sent_frames(core)
+    feed(core, frame)
+    settle(core)
+    assert not a.done() and not b.done()
+
+
+def test_refuse_gives_a_failed_handle(clock: Clock) -> None:
+    """refuse() fails the handle at once with the reason and queues nothing."""
+    core = make_core(clock)
+    req = core.refuse(o.cancel_order(1), "this client has no API keys")
+    with pytest.raises(OrderNotSentError, match="no API keys"):
+        req.result(0)
+    assert core.take_frames() == []

@@ -1090,6 +1090,13 @@ class OrderCore:
         self._admit([req], inp)
         return req
 
+    def refuse(self, inp: OrderInput, reason: str) -> Request[Any]:
+        """A handle for ``inp`` already failed with OrderNotSentError(``reason``); nothing is
+        queued (e.g. a client without API keys)."""
+        req: Request[Any] = Request(inp)
+        self._decide(req, None, self._not_sent(req, reason), now=True)
+        return req
+
     def submit_batch(self, inputs: Sequence[OrderInput]) -> BatchRequest:
         """Register an ``ox_multi`` of ``inputs`` (``on``, ``ou``, ``oc``, ``oc_multi``; 1 to 75)
         and queue its single frame, or fail it (and every operation) at once.
@@ -1442,6 +1449,8 @@ class OrderCore:
             row = _row(note.info)
             oid = _field(row, 0)
             req = self._updates.get(oid) if isinstance(oid, int) else None
+            if req is None and oid is None and not ok:
+                req = self._only(self._updates.values())
             if req is None:
                 return
             req.notification = note
@@ -1457,6 +1466,8 @@ class OrderCore:
             req = self._cancels.get(oid) if isinstance(oid, int) else None
             if req is None and isinstance(cid, int):
                 req = self._cancels_by_cid.get(cid)
+            if req is None and oid is None and cid is None and not ok:
+                req = self._only([*self._cancels.values(), *self._cancels_by_cid.values()])
             if req is None:
                 return
             req.notification = note
@@ -1517,6 +1528,8 @@ class OrderCore:
             row = _row(note.info)
             oid = _field(row, 0)
             req = self._foc.get(oid) if isinstance(oid, int) else None
+            if req is None and oid is None and not ok:
+                req = self._only(self._foc.values())
             if req is None:
                 return
             req.notification = note
@@ -1524,6 +1537,13 @@ class OrderCore:
                 req.state = "acknowledged"  # the `foc` frame confirms
             else:
                 self._reject(req, note)
+
+    @staticmethod
+    def _only(candidates: Iterable[Request[Any]]) -> Request[Any] | None:
+        """A refusal whose row names no order: the single request of its kind in flight, if
+        there is exactly one (matched by elimination, never by arrival order)."""
+        found = list(candidates)
+        return found[0] if len(found) == 1 else None
 
     def _match_new_by_content(self, row: list[Any] | None) -> Request[Any] | None:
         """A rejection without a cid: the one pending new order with its symbol and amount."""
