@@ -799,7 +799,7 @@ def test_auth_refuses_unknown_key_and_bad_signature(sim: BitfinexSimulator, conn
 
 
 def test_auth_channel_sequence_numbers(sim: BitfinexSimulator, connect: Connect) -> None:
-    """With SEQ_ALL channel 0 carries PUB_SEQ, AUTH_SEQ; n only AUTH_SEQ; public seq has no gap."""
+    """With SEQ_ALL channel 0 carries PUB_SEQ, AUTH_SEQ; a request's n only the current AUTH_SEQ."""
     ws = connect(sim, SEQ_ALL)
     subscribe(ws, channel="ticker", symbol="tBTCUSD")  # the snapshot takes public seq 1
     send(ws, auth_frame(KEY, SECRET, 77))
@@ -810,8 +810,9 @@ def test_auth_channel_sequence_numbers(sim: BitfinexSimulator, connect: Connect)
     auth = []
     for f in frames:
         if f[0] == 0 and f[1] == "n":
-            assert len(f) == 4
-            auth.append(f[-1])
+            # Bitfinex: *-req notifications carry no PUB_SEQ and do not advance AUTH_SEQ.
+            assert len(f) == 4 and f[2][1].endswith("-req")
+            assert f[-1] == auth[-1]
         elif f[0] == 0:
             assert len(f) == 5
             pub.append(f[-2])
@@ -844,9 +845,11 @@ def test_channel_zero_order_inputs_are_answered(sim: BitfinexSimulator, connect:
     n, on = recv(ws), recv(ws)
     assert n[1] == "n" and n[2][1] == "on-req" and n[2][6] == "SUCCESS"
     assert on[1] == "on" and on[2][2] == 42 and on[2][6] == 0.01 and on[2][16] == 100
+    assert recv(ws)[1] == "wu"  # the USD wallet's available balance now excludes the order
     send(ws, [0, "oc", None, {"id": on[2][0]}])
     n, oc = recv(ws), recv(ws)
     assert n[2][1] == "oc-req" and oc[1] == "oc" and oc[2][13] == "CANCELED"
+    assert recv(ws)[1] == "wu"
     send(ws, [0, "oc", None, {"id": on[2][0]}])
     assert recv(ws)[2][6] == "ERROR"
 

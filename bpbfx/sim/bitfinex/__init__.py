@@ -73,6 +73,18 @@ a per-connection queue (sequence numbers are assigned in queue order); a client 
 
 from __future__ import annotations
 
+from bpbfx.sim.bitfinex.accounts import (
+    FLAG_CLOSE,
+    FLAG_HIDDEN,
+    FLAG_OCO,
+    FLAG_POSTONLY,
+    FLAG_REDUCE_ONLY,
+    MAX_MULTI_OPS,
+    ORDER_TYPES,
+    SimOffer,
+    SimOrder,
+    SimPosition,
+)
 from bpbfx.sim.bitfinex.market import CANDLE_TIMEFRAMES, DEFAULT_MARKETS, BookView, MarketSpec
 from bpbfx.sim.bitfinex.server import AuthAttempt, BitfinexSimulator
 from bpbfx.sim.bitfinex.wire import (
@@ -90,14 +102,24 @@ __all__ = [
     "BULK_UPDATES",
     "CANDLE_TIMEFRAMES",
     "DEFAULT_MARKETS",
+    "FLAG_CLOSE",
+    "FLAG_HIDDEN",
+    "FLAG_OCO",
+    "FLAG_POSTONLY",
+    "FLAG_REDUCE_ONLY",
     "INFO_MESSAGES",
+    "MAX_MULTI_OPS",
     "OB_CHECKSUM",
+    "ORDER_TYPES",
     "SEQ_ALL",
     "TIMESTAMP",
     "AuthAttempt",
     "BitfinexSimulator",
     "BookView",
     "MarketSpec",
+    "SimOffer",
+    "SimOrder",
+    "SimPosition",
     "book_checksum",
     "js_decimal",
     "js_number",

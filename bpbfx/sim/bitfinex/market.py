@@ -303,6 +303,8 @@ class _Market:
         self.new_trades: list[_Trade] = []
         self.changed = False
         self.paused = False
+        # Trades of simulated accounts between two ticks, published with the next tick's trades.
+        self.extra_trades: list[_Trade] = []
         self.target = 640 if self.funding else 700
         for _ in range(self.target):
             self._add_passive(True)
@@ -375,8 +377,9 @@ class _Market:
 
     # -- evolution
     def evolve(self, now_ms: int) -> None:
-        """One tick of market activity; fills :attr:`new_trades`."""
-        self.new_trades = []
+        """One tick of market activity; fills :attr:`new_trades` (account trades since the last
+        tick first)."""
+        self.new_trades, self.extra_trades = self.extra_trades, []
         rng = self.rng
         # Mean-reverting random walk of the fair price, kept inside the tick's decade.
         self.fair += rng.gauss(0, self.center * 0.0004) + (self.center - self.fair) * 0.01
@@ -447,6 +450,58 @@ class _Market:
             self.volume += fill / 1e8
             self.changed = True
         return units
+
+    # -- trading by simulated accounts
+    def tick_price(self, tick: int) -> Decimal:
+        """The exact price of a tick."""
+        return Decimal(tick).scaleb(self.exp)
+
+    def price_tick(self, price: Decimal) -> int | None:
+        """The tick of ``price`` when it lies on this market's grid, else ``None``."""
+        t = price.scaleb(-self.exp)
+        return int(t) if t == t.to_integral_value() and t > 0 else None
+
+    def walk(self, buy: bool, units: int, limit: Decimal | None) -> list[tuple[_Order, int]]:
+        """The resting orders a taker order of ``units`` would fill, best first, and how much of
+        each (``limit``: worst acceptable price, ``None`` for a market order); changes nothing.
+        The book keeps at least three orders per side, as with market activity."""
+        book = self.book
+        side = 1 if buy else 0
+        out: list[tuple[_Order, int]] = []
+        keys = book.rkeys[side]
+        i = 0
+        while units > 0 and book.counts[side] - i > 3 and i < len(keys):
+            o = book.orders[keys[i][1]]
+            price = self.tick_price(o.tick)
+            if limit is not None and ((buy and price > limit) or (not buy and price < limit)):
+                break
+            fill = min(units, o.units)
+            out.append((o, fill))
+            units -= fill
+            i += 1
+        return out
+
+    def execute(self, buy: bool, fills: list[tuple[_Order, int]], now_ms: int, tick: int | None = None) -> None:
+        """Take ``fills`` (from :meth:`walk`) out of the book and publish them as trades with the
+        next tick (at ``tick`` when given: a resting account order was the maker)."""
+        book = self.book
+        for o, fill in fills:
+            if fill == o.units:
+                book.remove(o.id)
+            else:
+                book.set_units(o.id, o.units - fill)
+            self.record_trade(buy, fill, o.tick if tick is None else tick, o.period, now_ms)
+
+    def record_trade(self, buy: bool, units: int, tick: int, period: int, now_ms: int) -> None:
+        """Publish a trade of an account order with the next tick (``buy``: the taker bought)."""
+        t = self._trade(now_ms, units if buy else -units, tick, period)
+        self.trades.append(t)
+        self.extra_trades.append(t)
+        self.last = tick
+        self.high = max(self.high, tick)
+        self.low = min(self.low, tick)
+        self.volume += units / 1e8
+        self.changed = True
 
     def _cancel(self) -> None:
         book = self.book

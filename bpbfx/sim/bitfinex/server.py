@@ -6,16 +6,19 @@ import asyncio
 import hashlib
 import hmac
 import json
+import math
 import random
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from bpbfx.sim._server import SimConnection, SimServer
-from bpbfx.sim.bitfinex.accounts import _Account
+from bpbfx.sim.bitfinex.accounts import Out, SimOffer, SimOrder, SimPosition, _Account
 from bpbfx.sim.bitfinex.market import (
     _CHANNELS,
     _FREQS,
@@ -48,6 +51,8 @@ __all__ = ["AuthAttempt", "BitfinexSimulator"]
 
 _SNAPSHOT_TYPES = frozenset({"ps", "ws", "os", "fos", "fcs", "fls"})
 _RE_PAYLOAD = re.compile(r"AUTH(\d{1,20})")
+_INPUTS = frozenset({"on", "ou", "oc", "oc_multi", "ox_multi", "calc", "fon", "foc"})
+T = TypeVar("T")
 
 # Exchange cadences in (unscaled) seconds, counted in ticks.
 _PERIODS: dict[str, float] = {
@@ -73,9 +78,9 @@ _CAPS: dict[str, dict[str, int]] = {
 
 # Channel-0 message types by auth filter (Bitfinex "Channel Filters").
 _FILTER_TYPES: dict[str, frozenset[str]] = {
-    "trading": frozenset({"os", "on", "ou", "oc", "te", "tu", "ps", "pn", "pu", "pc"}),
+    "trading": frozenset({"os", "on", "ou", "oc", "te", "tu", "ps", "pn", "pu", "pc", "miu"}),
     "funding": frozenset({"fos", "fon", "fou", "foc", "fcs", "fcn", "fcu", "fcc", "fls", "fln", "flu", "flc",
-                          "fte", "ftu"}),
+                          "fte", "ftu", "fiu"}),
     "wallet": frozenset({"ws", "wu"}),
     "balance": frozenset({"bu"}),
     "notify": frozenset({"n"}),
@@ -124,7 +129,7 @@ class _Channel:
 @dataclass(eq=False)
 class _Client:
     conn: SimConnection
-    outbox: asyncio.Queue[str]
+    outbox: asyncio.Queue[str | None]  # None: abort the connection once the frames before are out
     connected_at: float
     writer: asyncio.Task[None] | None = None
     flags: int = 0
@@ -138,6 +143,8 @@ class _Client:
     last_hb0: float = 0.0
     heard: bool = False
     overflowed: bool = False
+    dms: bool = False  # authenticated with dms 4: cancel the account's orders on disconnect
+    idle_since: float = 0.0  # when it last had neither a subscription nor authentication
 
 
 # --------------------------------------------------------------------------- the simulator
@@ -159,9 +166,24 @@ class BitfinexSimulator(SimServer):
         time_scale: multiplies every exchange cadence (0.01: a "second" lasts 10 ms); a
             cadence is never shorter than one tick.
         clock: wall clock in seconds, for the times written in frames.
-        idle_timeout: seconds after which a socket that never subscribed, authenticated or
-            sent anything is dropped without a close frame (Bitfinex: about 60); ``None`` never.
+        idle_timeout: seconds after which a socket with neither a subscription nor
+            authentication is dropped without a close frame (Bitfinex closes such a socket
+            after about 60 s; default 60); ``None`` never.
         max_queued_frames: a client this many frames behind is closed with code 1008.
+        account_balances: API key -> ``{wallet: {currency: amount}}`` (amounts as ``Decimal``,
+            ``str`` or ``int``), e.g. ``{"k": {"exchange": {"USD": "10000", "BTC": "1"}}}``: a
+            trading account that starts with exactly these wallets, no orders, positions or
+            offers, and no invented activity.  Accounts without balances are synthetic: random
+            wallets, two resting orders, a position and an offer, and made-up activity on the
+            ``account`` cadence (which never touches orders sent over the API).
+        account_activity: invent activity on synthetic accounts (``False``: none at all).
+        min_order_sizes: trading symbol -> minimum order size (base currency); default for
+            each market ``10**floor(log10(size)) / 1000`` (``tBTCUSD``: 0.0001).
+        order_rate_limit: ``(inputs, seconds)``: at most that many order inputs (``on ou oc
+            oc_multi fon foc``, each ``ox_multi`` operation) per account in any window of that
+            many seconds; more get an ERROR notification ``ratelimit: error``.  Default
+            ``(1000, 300.0)``: "the base limit is 1000 orders per 5 minutes per user"
+            (Bitfinex, bitfinex-api-node #242).  ``None``: no limit.
 
     Raises:
         ValueError: an argument is out of range or a market is listed twice.
@@ -182,8 +204,12 @@ class BitfinexSimulator(SimServer):
         markets: Sequence[MarketSpec] = DEFAULT_MARKETS,
         time_scale: float = 1.0,
         clock: Callable[[], float] = time.time,
-        idle_timeout: float | None = None,
+        idle_timeout: float | None = 60.0,
         max_queued_frames: int = 100_000,
+        account_balances: Mapping[str, Mapping[str, Mapping[str, Decimal | str | int]]] | None = None,
+        account_activity: bool = True,
+        min_order_sizes: Mapping[str, Decimal | str] | None = None,
+        order_rate_limit: tuple[int, float] | None = (1000, 300.0),
     ) -> None:
         super().__init__(host=host, port=port, tick_interval=tick_interval, ping_interval=None)
         if tick_interval is not None and tick_interval <= 0:
@@ -198,6 +224,8 @@ class BitfinexSimulator(SimServer):
             raise ValueError(f"idle_timeout must be > 0 or None, got {idle_timeout!r}")
         if max_queued_frames < 1:
             raise ValueError(f"max_queued_frames must be >= 1, got {max_queued_frames!r}")
+        if order_rate_limit is not None and (order_rate_limit[0] < 1 or order_rate_limit[1] <= 0):
+            raise ValueError(f"order_rate_limit must be (inputs >= 1, seconds > 0) or None, got {order_rate_limit!r}")
         symbols = [m.symbol for m in markets]
         if not symbols:
             raise ValueError("markets must not be empty")
@@ -226,6 +254,19 @@ class BitfinexSimulator(SimServer):
         self._views: dict[tuple[str, str, str, int], _View] = {}
         self._topic_subs: dict[tuple[str, ...], set[tuple[int, int]]] = {}
         self._accounts: dict[str, _Account] = {}
+        self._balances: dict[str, Mapping[str, Mapping[str, Decimal | str | int]]] = dict(account_balances or {})
+        self.account_activity = account_activity
+        self.order_rate_limit = order_rate_limit
+        self._min_sizes: dict[str, Decimal] = {
+            m.symbol: Decimal(1).scaleb(math.floor(math.log10(m.size)) - 3) for m in markets if not m.funding
+        }
+        for sym, size in (min_order_sizes or {}).items():
+            self._min_sizes[sym] = Decimal(str(size))
+        self._input_times: dict[str, deque[float]] = {}
+        # Fault controls, per API key (None: any account).
+        self._reject_next: dict[str | None, list[tuple[str, str]]] = {}
+        self._drop_next: dict[str | None, list[bool]] = {}
+        self._notify_delay: dict[str | None, float] = {}
         self._nonces: dict[str, int] = {}
         self._auth_attempts: list[AuthAttempt] = []
         self._next_chan = self._rng.randrange(10_000, 200_000)
@@ -250,6 +291,11 @@ class BitfinexSimulator(SimServer):
             "slow_consumers": 0,
             "unanswered": 0,
             "inputs": 0,
+            "orders": 0,
+            "rate_limited": 0,
+            "orders_rejected_by_fault": 0,
+            "dropped_before_notification": 0,
+            "dms_cancels": 0,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -316,12 +362,25 @@ class BitfinexSimulator(SimServer):
         self._array(client, ch.chan_id, body, now_ms)
         return True
 
-    def _push0(self, client: _Client, kind: str, data: str, now_ms: int) -> None:
-        """Channel 0: ``[0,TYPE,DATA,PUB_SEQ,AUTH_SEQ]`` (``n``: ``AUTH_SEQ`` only)."""
+    def _push0(self, client: _Client, kind: str, data: str, now_ms: int, *, reply: bool = False) -> None:
+        """Channel 0 with ``SEQ_ALL``: ``[0,TYPE,DATA,PUB_SEQ,AUTH_SEQ]``, both advancing.
+
+        Notifications do not advance the auth sequence: they carry the current AUTH_SEQ
+        ("Notification sequence numbers no longer advance", Bitfinex, bitfinex-api-node PR
+        #429; the official client's audit expects "no advancement" on ``n``).  A notification
+        answering a request (``reply``: on-req, oc-req, ...) carries only that number and no
+        PUB_SEQ ("*-req packets don't include public seq numbers", bitfinex-api-node
+        lib/transports/ws2.js); other notifications (``wallet_transfer``, ``ucm-notify-ui``,
+        seen in a live capture) carry both, taking the next PUB_SEQ.
+        """
         text = f'[0,"{kind}",{data}'
         if client.flags & SEQ_ALL:
-            client.auth_seq += 1
-            if kind != "n":
+            if kind == "n":
+                if not reply:
+                    client.pub_seq += 1
+                    text += f",{client.pub_seq}"
+            else:
+                client.auth_seq += 1
                 client.pub_seq += 1
                 text += f",{client.pub_seq}"
             text += f",{client.auth_seq}"
@@ -356,6 +415,7 @@ class BitfinexSimulator(SimServer):
     async def on_connect(self, conn: SimConnection) -> None:
         """Register the client, start its writer and send ``info`` (loop thread)."""
         client = _Client(conn, asyncio.Queue(), self._mono())
+        client.idle_since = client.connected_at
         with self._lock:
             self._clients[conn.id] = client
             self._event(client, self._info())
@@ -369,12 +429,23 @@ class BitfinexSimulator(SimServer):
                 return
             for ch in list(client.channels.values()):
                 self._drop_channel(client, ch)
+            if client.account is not None and client.dms:
+                # Bitfinex auth "dms": 4 -> "when socket is closed, cancel all account orders".
+                account = self._account(client.account)
+                events = account.cancel_all(self._now_ms())
+                self._counters["dms_cancels"] += sum(1 for e in events if e[0] == "oc")
+                self._broadcast_account(account.key, events, self._now_ms())
         if client.writer is not None:
             client.writer.cancel()
 
     async def _writer(self, client: _Client) -> None:
         while True:
             text = await client.outbox.get()
+            if text is None:
+                transport = client.conn.ws.transport
+                if transport is not None:
+                    transport.abort()
+                return
             await client.conn.send(text)
 
     async def on_message(self, conn: SimConnection, message: str | bytes) -> None:
@@ -394,7 +465,7 @@ class BitfinexSimulator(SimServer):
                 if isinstance(frame, dict):
                     self._handle_event(client, frame)
                 elif isinstance(frame, list):
-                    self._handle_input(client, frame)
+                    self._handle_input(client, text)
         self.notify()
 
     # ------------------------------------------------------------------ events
@@ -592,8 +663,19 @@ class BitfinexSimulator(SimServer):
         sig = req.get("authSig")
         flt = req.get("filter")
         filters = tuple(str(f) for f in flt) if isinstance(flt, list) else ()
-        match = _RE_PAYLOAD.fullmatch(payload) if isinstance(payload, str) else None
-        nonce = int(match.group(1)) if match else None
+        # Bitfinex: the signature covers whatever authPayload says, which starts with "AUTH";
+        # the nonce checked is authNonce (the official Node client sends AUTH<nonce><nonce>,
+        # the Python one AUTH<nonce>; both send authNonce).  Without authNonce the digits of
+        # the payload are taken.
+        raw_nonce = req.get("authNonce")
+        nonce: int | None = None
+        if isinstance(raw_nonce, int) and not isinstance(raw_nonce, bool):
+            nonce = raw_nonce
+        elif isinstance(raw_nonce, str) and raw_nonce.isdigit() and len(raw_nonce) <= 20:
+            nonce = int(raw_nonce)
+        elif raw_nonce is None and isinstance(payload, str):
+            match = _RE_PAYLOAD.fullmatch(payload)
+            nonce = int(match.group(1)) if match else None
 
         def fail(code: int, msg: str) -> None:
             attempt = AuthAttempt(client.conn.id, key, nonce, False, code, msg, filters, req.get("dms"))
@@ -615,7 +697,7 @@ class BitfinexSimulator(SimServer):
         if not hmac.compare_digest(expected, sig.lower()):
             fail(10100, "apikey: digest invalid")
             return
-        if nonce is None:
+        if nonce is None or nonce < 0 or not payload.startswith("AUTH"):
             fail(10111, "auth: payload invalid")
             return
         # Bitfinex: the nonce must grow for the key, across every connection.
@@ -629,6 +711,7 @@ class BitfinexSimulator(SimServer):
         client.account = key
         client.filters = frozenset(filters) if filters else None
         client.last_hb0 = self._mono()
+        client.dms = req.get("dms") == 4
         auth_id = uuid.UUID(int=account.rng.getrandbits(128), version=4)
         self._event(
             client,
@@ -636,19 +719,20 @@ class BitfinexSimulator(SimServer):
              "caps": _CAPS},
         )
         now_ms = self._now_ms()
-        for kind, data in self._account_snapshots(account, now_ms):
+        for kind, data in account.snapshots():
             if self._wants(client, kind, data):
                 self._push0(client, kind, _js(data), now_ms)
 
     def _account(self, key: str) -> _Account:
+        """The account of ``key``, created on first use; it outlives its sockets, so orders
+        survive a reconnect (unless ``dms`` 4 cancelled them)."""
         account = self._accounts.get(key)
         if account is None:
-            account = self._accounts[key] = _Account(key, self.seed)
-            now_ms = self._now_ms()
-            for _ in range(2):
-                self._new_order(account, now_ms, symbol="tBTCUSD")
-            self._open_position(account, now_ms)
-            account.offers.append(self._offer(account, now_ms))
+            account = self._accounts[key] = _Account(
+                key, self.seed, self._markets, self._balances.get(key), self._min_sizes
+            )
+            if account.synthetic:
+                account.seed_synthetic(self._now_ms())
         return account
 
     def _wants(self, client: _Client, kind: str, data: Any) -> bool:
@@ -681,208 +765,107 @@ class BitfinexSimulator(SimServer):
                     return True
         return False
 
-    # ------------------------------------------------------------------ account events
-    def _order_row(
-        self, account: _Account, oid: int, symbol: str, amount: float, price: float, now_ms: int
-    ) -> list[Any]:
-        account.next_cid += 1
-        return [oid, None, account.next_cid, symbol, now_ms, now_ms, amount, amount, "EXCHANGE LIMIT", None, None,
-                None, 0, "ACTIVE", None, None, price, 0, 0, 0, None, None, None, 0, 0, None, None, None, "API>BFX",
-                None, None, {"source": "api"}]
-
-    def _new_order(self, account: _Account, now_ms: int, symbol: str | None = None) -> list[Any]:
-        rng = account.rng
-        m = self._markets.get(symbol or "tBTCUSD") or next(iter(self._markets.values()))
-        account.next_order += rng.randrange(1, 1000)
-        amount = round(rng.choice((1, -1)) * rng.uniform(0.0001, 0.01), 8)
-        price = float(m.price_text(m.last + (-1 if amount > 0 else 1) * rng.randrange(5, 200)))
-        row = self._order_row(account, account.next_order, m.symbol, amount, price, now_ms)
-        account.orders[row[0]] = row
-        return row
-
-    def _open_position(self, account: _Account, now_ms: int) -> None:
-        rng = account.rng
-        m = self._markets.get("tBTCF0:USTF0") or next(iter(self._markets.values()))
-        self._next_pos += rng.randrange(1, 100)
-        base = float(m.price_text(m.last))
-        amount = round(rng.uniform(0.001, 0.05), 8)
-        account.position = [m.symbol, "ACTIVE", amount, base, 0, 0, 0.0, 0.0, round(base * 0.6, 2), 2.5, None,
-                            self._next_pos, now_ms, now_ms, None, 1, None, round(amount * base / 2.5, 8),
-                            round(amount * base / 5, 8), {"reason": "TRADE"}]
-
-    def _offer(self, account: _Account, now_ms: int) -> list[Any]:
-        rng = account.rng
-        m = self._markets.get("fUSD") or next(iter(self._markets.values()))
-        account.next_order += rng.randrange(1, 1000)
-        amount = round(rng.uniform(150, 1500), 8)
-        rate = float(m.price_text(m.last))
-        return [account.next_order, m.symbol, now_ms, now_ms, amount, amount, "LIMIT", None, None, 0, "ACTIVE", None,
-                None, None, rate, 2, 0, 0, None, 0, None]
-
-    def _wallet_rows(self, account: _Account) -> list[list[Any]]:
-        return [[t, c, bal, 0, None, None, None] for (t, c), bal in account.wallets.items()]
-
-    def _account_snapshots(self, account: _Account, now_ms: int) -> list[tuple[str, Any]]:
-        return [
-            ("ps", [account.position] if account.position is not None else []),
-            ("ws", self._wallet_rows(account)),
-            ("os", list(account.orders.values())),
-            ("fos", list(account.offers)),
-            ("fcs", []),
-            ("fls", []),
-        ]
-
-    def _notification(self, kind: str, row: Any, status: str, text: str, now_ms: int) -> list[Any]:
-        return [now_ms, kind, None, None, row, None, status, text]
-
-    def _account_events(self, account: _Account, now_ms: int) -> list[tuple[str, Any]]:
-        """One step of account activity, as channel-0 messages."""
-        rng = account.rng
-        account.steps += 1
-        events: list[tuple[str, Any]] = []
-        choice = rng.random()
-        if choice < 0.3 or not account.orders:
-            row = self._new_order(account, now_ms)
-            side = "buy" if row[6] > 0 else "sell"
-            text = f"Submitting exchange limit {side} order for {js_number(abs(row[6]))} {row[3][1:4]}."
-            events.append(("n", self._notification("on-req", row, "SUCCESS", text, now_ms)))
-            events.append(("on", row))
-        elif choice < 0.55:
-            oid = rng.choice(sorted(account.orders))
-            row = account.orders.pop(oid)
-            events.extend(self._fill_events(account, row, now_ms))
-        elif choice < 0.7:
-            oid = rng.choice(sorted(account.orders))
-            row = account.orders[oid]
-            row[16] = float(f"{row[16] * (1 + rng.uniform(-0.001, 0.001)):.5g}")  # 5 significant figures
-            row[5] = now_ms
-            events.append(("ou", list(row)))
-        elif choice < 0.8:
-            oid = rng.choice(sorted(account.orders))
-            row = account.orders.pop(oid)
-            row[5] = now_ms
-            row[13] = "CANCELED"
-            text = f"Submitted for cancellation; waiting for confirmation (ID: {oid})."
-            events.append(("n", self._notification("oc-req", list(row), "SUCCESS", text, now_ms)))
-            events.append(("oc", row))
-        elif choice < 0.9 and account.position is not None:
-            pos = account.position
-            m = self._markets.get(pos[0])
-            mark = float(m.price_text(m.last)) if m is not None else pos[3]
-            pos[6] = round((mark - pos[3]) * pos[2], 8)
-            pos[7] = round((mark / pos[3] - 1) * 100, 4)
-            pos[13] = now_ms
-            events.append(("pu", list(pos)))
-        else:
-            wkey = rng.choice(sorted(account.wallets))
-            account.wallets[wkey] = round(account.wallets[wkey] + rng.uniform(-1, 1), 8)
-            bal = account.wallets[wkey]
-            events.append(("wu", [wkey[0], wkey[1], bal, 0, bal, None, None]))
-        return events
-
-    def _fill_events(self, account: _Account, row: list[Any], now_ms: int) -> list[tuple[str, Any]]:
-        rng = account.rng
-        symbol, amount, price = row[3], row[6], row[16]
-        account.next_trade += rng.randrange(1, 10)
-        tid = account.next_trade
-        base, quote = symbol[1:4], symbol[-3:]
-        fee = round(-abs(amount) * 0.002, 12) if amount > 0 else round(-abs(amount) * price * 0.002, 8)
-        fee_ccy = base if amount > 0 else quote
-        te = [tid, symbol, now_ms, row[0], amount, price, row[8], price, 1, None, None, row[2]]
-        tu = [tid, symbol, now_ms, row[0], amount, price, row[8], price, 1, fee, fee_ccy, row[2]]
-        row[5] = now_ms
-        row[6] = 0
-        row[13] = f"EXECUTED @ {price}({js_number(amount)})"
-        row[17] = price
-        events: list[tuple[str, Any]] = []
-        desc = f"Exchange {js_number(abs(amount))} {base} for {quote} @ {price}"
-        meta = {"reason": "TRADE", "order_id": row[0], "order_id_oppo": row[0] + rng.randrange(1, 10**6),
-                "trade_price": str(price), "trade_amount": js_number(amount), "order_cid": row[2], "order_gid": None}
-        for ccy, delta in ((base, amount), (quote, -amount * price)):
-            wkey = ("exchange", ccy)
-            account.wallets[wkey] = round(account.wallets.get(wkey, 0.0) + delta, 8)
-            events.append(("wu", ["exchange", ccy, account.wallets[wkey], 0, None, desc, meta]))
-        events.append(("te", te))
-        events.append(("oc", row))
-        fee_wallet = ("exchange", fee_ccy)
-        account.wallets[fee_wallet] = round(account.wallets.get(fee_wallet, 0.0) + fee, 8)
-        fee_text = f"Trading fees for {js_number(abs(amount))} {base} ({base}{quote}) @ {price} on BFX (0.2%)"
-        events.append(("wu", ["exchange", fee_ccy, account.wallets[fee_wallet], 0, None, fee_text, None]))
-        events.append(("tu", tu))
-        aum = round(sum(v for (_, c), v in account.wallets.items() if c in ("USD", "UST")), 8)
-        events.append(("bu", [aum, aum]))
-        return events
-
-    def _handle_input(self, client: _Client, frame: list[Any]) -> None:
-        """Channel-0 inputs ``[0,"on"|"ou"|"oc",null,{...}]`` of an authenticated socket."""
+    # ------------------------------------------------------------------ channel-0 inputs
+    def _handle_input(self, client: _Client, text: str) -> None:
+        """Channel-0 inputs ``[0,TYPE,null,DATA]`` of an authenticated socket (loop thread):
+        ``on ou oc oc_multi ox_multi calc fon foc``.  Numbers are read exactly from the text."""
         self._counters["inputs"] += 1
-        if client.account is None or len(frame) < 4 or frame[0] != 0 or not isinstance(frame[3], dict):
+        if client.account is None:
+            return  # Bitfinex ignores inputs of a socket that is not authenticated
+        try:
+            frame = json.loads(text, parse_float=Decimal)
+        except ValueError:
+            return
+        if len(frame) < 4 or frame[0] != 0 or not isinstance(frame[1], str):
+            return
+        kind, body = frame[1], frame[3]
+        if kind not in _INPUTS:
             return
         account = self._account(client.account)
-        kind, body = frame[1], frame[3]
         now_ms = self._now_ms()
-        events: list[tuple[str, Any]] = []
+        cost = len(body) if kind == "ox_multi" and isinstance(body, list) else 1
+        if kind != "calc" and not self._rate_ok(account.key, cost):
+            self._counters["rate_limited"] += 1
+            # Bitfinex answers a refused request with an ERROR notification; the text is the
+            # exchange's "ratelimit: error" (code 11010 on REST, ccxt #6384).
+            refusal = account.reject(kind, body, "ERROR", "ratelimit: error", now_ms)
+            self._broadcast_account(account.key, refusal, now_ms)
+            return
         if kind == "on":
-            try:
-                symbol = str(body["symbol"])
-                amount = float(body["amount"])
-                price = float(body.get("price", 0) or 0)
-                order_type = str(body.get("type", "EXCHANGE LIMIT"))
-            except (KeyError, TypeError, ValueError):
-                events.append(("n", self._notification("on-req", None, "ERROR", "Invalid order: fields", now_ms)))
-            else:
-                if symbol not in self._markets or symbol.startswith("f") or amount == 0:
-                    events.append(("n", self._notification("on-req", None, "ERROR", "Invalid order", now_ms)))
-                else:
-                    account.next_order += account.rng.randrange(1, 1000)
-                    row = self._order_row(account, account.next_order, symbol, amount, price, now_ms)
-                    row[8] = order_type
-                    if isinstance(body.get("cid"), int):
-                        row[2] = body["cid"]
-                    account.orders[row[0]] = row
-                    side = "buy" if amount > 0 else "sell"
-                    text = f"Submitting {order_type.lower()} {side} order for {js_number(abs(amount))} {symbol[1:4]}."
-                    events.append(("n", self._notification("on-req", list(row), "SUCCESS", text, now_ms)))
-                    events.append(("on", row))
-        elif kind in ("oc", "ou"):
-            oid = body.get("id")
-            found = account.orders.get(oid) if isinstance(oid, int) else None
-            req_kind = f"{kind}-req"
-            if found is None:
-                events.append(("n", self._notification(req_kind, None, "ERROR", "Order not found.", now_ms)))
-            elif kind == "oc":
-                del account.orders[found[0]]
-                found[5] = now_ms
-                found[13] = "CANCELED"
-                text = f"Submitted for cancellation; waiting for confirmation (ID: {found[0]})."
-                events.append(("n", self._notification(req_kind, list(found), "SUCCESS", text, now_ms)))
-                events.append(("oc", found))
-            else:
-                try:
-                    if "price" in body:
-                        found[16] = float(body["price"])
-                    if "amount" in body:
-                        found[6] = float(body["amount"])
-                except (TypeError, ValueError):
-                    events.append(("n", self._notification(req_kind, None, "ERROR", "Invalid update", now_ms)))
-                else:
-                    found[5] = now_ms
-                    text = f"Submitting update to exchange limit order (ID: {found[0]})."
-                    events.append(("n", self._notification(req_kind, list(found), "SUCCESS", text, now_ms)))
-                    events.append(("ou", list(found)))
-        else:
+            reject = self._pop_fault(self._reject_next, account.key)
+            if reject is not None:
+                status, reason = reject
+                self._counters["orders_rejected_by_fault"] += 1
+                self._broadcast_account(account.key, account.reject(kind, body, status, reason, now_ms), now_ms)
+                return
+        account.last_accepted = None
+        events = account.handle(kind, body, now_ms)
+        self._counters["orders"] += kind == "on"
+        if kind == "on" and account.last_accepted is not None and self._pop_fault(self._drop_next, account.key):
+            # The order exists on the exchange; this socket goes down before its notification.
+            self._counters["dropped_before_notification"] += 1
+            self._abort(client)
+            self._broadcast_account(account.key, events, now_ms, skip=client)
             return
         self._broadcast_account(account.key, events, now_ms)
 
-    def _broadcast_account(self, key: str, events: list[tuple[str, Any]], now_ms: int) -> None:
-        if self._maintenance:
+    def _rate_ok(self, key: str, n: int) -> bool:
+        """Sliding-window input rate limit per account (``order_rate_limit``)."""
+        if self.order_rate_limit is None:
+            return True
+        limit, window = self.order_rate_limit
+        now = self._mono()
+        times = self._input_times.setdefault(key, deque())
+        while times and now - times[0] >= window:
+            times.popleft()
+        if len(times) + n > limit:
+            return False
+        times.extend([now] * n)
+        return True
+
+    @staticmethod
+    def _pop_fault(faults: dict[str | None, list[T]], key: str) -> T | None:
+        for k in (key, None):
+            queue = faults.get(k)
+            if queue:
+                item = queue.pop(0)
+                if not queue:
+                    del faults[k]
+                return item
+        return None
+
+    def _abort(self, client: _Client) -> None:
+        """Drop a connection without a close frame once the frames queued before are sent."""
+        client.outbox.put_nowait(None)
+
+    def _broadcast_account(
+        self, key: str, events: Sequence[Out], now_ms: int, *, skip: _Client | None = None
+    ) -> None:
+        """Send channel-0 messages to every socket of an account (not in maintenance);
+        notifications answering a request wait ``delay_notifications`` seconds when set."""
+        if self._maintenance or not events:
             return
-        for client in self._clients.values():
-            if client.account != key:
+        delay = self._notify_delay.get(key, self._notify_delay.get(None, 0.0))
+        clients = [c for c in self._clients.values() if c.account == key and c is not skip]
+        for kind, data, reply in events:
+            text = _js(data)
+            if reply and kind == "n" and delay > 0:
+                loop = asyncio.get_running_loop()
+                loop.call_later(delay, self._send_late, [c.conn.id for c in clients], kind, data, text)
                 continue
-            for kind, data in events:
+            for client in clients:
                 if self._wants(client, kind, data):
-                    self._push0(client, kind, _js(data), now_ms)
+                    self._push0(client, kind, text, now_ms, reply=reply)
+
+    def _send_late(self, conn_ids: list[int], kind: str, data: Any, text: str) -> None:
+        """A delayed request notification (loop thread)."""
+        with self._lock:
+            now_ms = self._now_ms()
+            for cid in conn_ids:
+                client = self._clients.get(cid)
+                if client is not None and client.account is not None and self._wants(client, kind, data):
+                    self._push0(client, kind, text, now_ms, reply=True)
+        self.notify()
 
     # ------------------------------------------------------------------ ticks
     async def on_tick(self) -> None:
@@ -912,6 +895,11 @@ class BitfinexSimulator(SimServer):
             m.evolve(now_ms)
             self._counters["trades"] += len(m.new_trades)
             self._emit_trades(m, now_ms)
+        if not self._maintenance:
+            # Resting account orders the moved books now cross fill (as makers).
+            for key, account in sorted(self._accounts.items()):
+                if account.orders:
+                    self._broadcast_account(key, account.match_resting(now_ms), now_ms)
         self._emit_books(now_ms)
         if self._ticks % self.cadence_ticks("ticker") == 0:
             for m in self._markets.values():
@@ -928,9 +916,10 @@ class BitfinexSimulator(SimServer):
             self._liquidation(now_ms)
         if self._ticks % self.cadence_ticks("account") == 0:
             active = sorted({c.account for c in self._clients.values() if c.account is not None})
+            active = [k for k in active if self.account_activity and self._account(k).synthetic]
             for key in active:
                 account = self._account(key)
-                self._broadcast_account(key, self._account_events(account, now_ms), now_ms)
+                self._broadcast_account(key, account.synthetic_step(now_ms), now_ms)
         self._heartbeats(now_ms)
 
     def _emit_trades(self, m: _Market, now_ms: int) -> None:
@@ -1069,12 +1058,13 @@ class BitfinexSimulator(SimServer):
                     text += f",{now_ms}"
                 self._enqueue(client, text + "]")
                 self._counters["heartbeats_sent"] += 1
+            if client.channels or client.account is not None:
+                client.idle_since = now
             if (
                 self.idle_timeout is not None
-                and not client.heard
                 and not client.channels
                 and client.account is None
-                and now - client.connected_at >= self.idle_timeout
+                and now - client.idle_since >= self.idle_timeout
             ):
                 transport = client.conn.ws.transport
                 if transport is not None:
@@ -1294,10 +1284,190 @@ class BitfinexSimulator(SimServer):
 
         return self._run_locked(go)
 
-    def add_account(self, api_key: str, api_secret: str) -> None:
-        """Accept ``api_key`` / ``api_secret`` for authentication from now on.  Any thread."""
+    def add_account(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        balances: Mapping[str, Mapping[str, Decimal | str | int]] | None = None,
+    ) -> None:
+        """Accept ``api_key`` / ``api_secret`` for authentication from now on; with
+        ``balances`` (``{wallet: {currency: amount}}``) it is a trading account starting with
+        exactly those wallets (see ``account_balances``).  Any thread.
+
+        Raises:
+            ValueError: the account was already used (its state exists) and balances are given.
+        """
         with self._lock:
+            if balances is not None:
+                if api_key in self._accounts:
+                    raise ValueError(f"account {api_key!r} already exists; use set_balance()")
+                self._balances[api_key] = balances
             self._accounts_secrets[api_key] = api_secret
+
+    # ------------------------------------------------------------------ trading accounts
+    def _existing(self, api_key: str) -> _Account:
+        if api_key not in self._accounts_secrets:
+            raise ValueError(f"unknown account {api_key!r}")
+        return self._account(api_key)
+
+    def orders(self, api_key: str) -> list[SimOrder]:
+        """The open orders of an account as the exchange holds them (what ``os`` sends),
+        oldest first.  Any thread.
+
+        Raises:
+            ValueError: unknown API key.
+        """
+        with self._lock:
+            return [o.public() for o in self._existing(api_key).orders.values()]
+
+    def wallets(self, api_key: str) -> dict[tuple[str, str], Decimal]:
+        """``(wallet, currency) -> balance`` of an account.  Any thread.
+
+        Raises:
+            ValueError: unknown API key.
+        """
+        with self._lock:
+            return dict(self._existing(api_key).wallets)
+
+    def available_balance(self, api_key: str, wallet: str, currency: str) -> Decimal:
+        """A wallet's balance minus what open exchange orders hold (buys: price x amount plus
+        the 0.2 % taker fee; sells: the amount).  Any thread.
+
+        Raises:
+            ValueError: unknown API key.
+        """
+        with self._lock:
+            return self._existing(api_key).available((wallet, currency))
+
+    def positions(self, api_key: str) -> list[SimPosition]:
+        """The positions of an account (closed ones included).  Any thread.
+
+        Raises:
+            ValueError: unknown API key.
+        """
+        with self._lock:
+            return [p.public() for p in self._existing(api_key).positions.values()]
+
+    def offers(self, api_key: str) -> list[SimOffer]:
+        """The open funding offers of an account.  Any thread.
+
+        Raises:
+            ValueError: unknown API key.
+        """
+        with self._lock:
+            return [o.public() for o in self._existing(api_key).offers.values()]
+
+    def set_balance(self, api_key: str, wallet: str, currency: str, amount: Decimal | str | int) -> None:
+        """Set a wallet's balance (``wallet`` ``"exchange"``, ``"margin"`` or ``"funding"``);
+        connected sockets of the account get ``wu`` and ``bu``.  Any thread.
+
+        Raises:
+            ValueError: unknown API key or a bad amount.
+        """
+        value = Decimal(str(amount))
+        if not value.is_finite():
+            raise ValueError(f"bad amount {amount!r}")
+
+        def go() -> None:
+            account = self._existing(api_key)
+            self._broadcast_account(account.key, account.set_balance(wallet, currency, value), self._now_ms())
+
+        self._run_locked(go)
+
+    def fill_order(self, order_id: int, amount: Decimal | str | None = None) -> SimOrder:
+        """Make the market cross a resting order: ``amount`` (unsigned; ``None``: all that is
+        left) executes as maker at the order's price, with ``te``, ``ou`` (partial) or ``oc``
+        (``EXECUTED @ ...``), ``wu``/``pu``, ``tu`` and ``bu`` to the account's sockets and a
+        public trade with the next tick.  Returns the order after the fill.  Any thread.
+
+        Raises:
+            ValueError: no open order ``order_id``, or a bad amount.
+        """
+        size = None if amount is None else Decimal(str(amount))
+
+        def go() -> SimOrder:
+            for account in self._accounts.values():
+                o = account.orders.get(order_id)
+                if o is not None:
+                    self._broadcast_account(account.key, account.fill(o, size, self._now_ms()), self._now_ms())
+                    return o.public()
+            raise ValueError(f"no open order {order_id!r}")
+
+        return self._run_locked(go)
+
+    def reject_next_orders(
+        self, text: str, count: int = 1, *, status: str = "ERROR", api_key: str | None = None
+    ) -> None:
+        """Refuse the next ``count`` new orders (``on``) of ``api_key`` (or of any account)
+        with an on-req notification of ``status`` (``"ERROR"`` or ``"FAILURE"``) and ``text``;
+        no order is created.  Any thread.
+
+        Raises:
+            ValueError: ``count`` < 1.
+        """
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count!r}")
+        with self._lock:
+            self._reject_next.setdefault(api_key, []).extend([(status, text)] * count)
+
+    def drop_before_notification(self, count: int = 1, *, api_key: str | None = None) -> None:
+        """For the next ``count`` accepted new orders of ``api_key`` (or of any account): the
+        order is created (and executes and rests as usual), then the socket that sent it is
+        dropped without a close frame before its ``n`` / ``on`` go out.  Other sockets of the
+        account get them.  After a reconnect the ``os`` snapshot shows the order if it is
+        still open.  Any thread.
+
+        Raises:
+            ValueError: ``count`` < 1.
+        """
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count!r}")
+        with self._lock:
+            self._drop_next.setdefault(api_key, []).extend([True] * count)
+
+    def delay_notifications(self, seconds: float, *, api_key: str | None = None) -> None:
+        """Send the notifications answering requests (on-req, oc-req, ...) ``seconds`` late,
+        for ``api_key`` (or every account); the order frames (``on``, ``oc``...) go at once,
+        so a client sees them first.  ``0`` turns it off.  Any thread.
+
+        Raises:
+            ValueError: ``seconds`` < 0.
+        """
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+        with self._lock:
+            self._notify_delay[api_key] = float(seconds)
+
+    def send_notification(
+        self,
+        kind: str,
+        text: str,
+        *,
+        api_key: str | None = None,
+        info: Any = None,
+        status: str | None = None,
+    ) -> int:
+        """Send a notification that answers no request, e.g. ``"wallet_transfer"`` or
+        ``"ucm-notify-ui"``: ``[0,"n",[MTS,kind,null,null,info,null,status,text]]``; with
+        ``SEQ_ALL`` it carries ``PUB_SEQ, AUTH_SEQ`` (the public number advances, the auth
+        number does not).  To every authenticated socket (or those of ``api_key``); returns
+        how many got it.  Any thread."""
+
+        def go() -> int:
+            now_ms = self._now_ms()
+            data = [now_ms, kind, None, None, info, None, status, text]
+            body = _js(data)
+            sent = 0
+            for client in list(self._clients.values()):
+                if client.account is None or (api_key is not None and client.account != api_key):
+                    continue
+                if self._wants(client, "n", data):
+                    self._push0(client, "n", body, now_ms)
+                    sent += 1
+            return sent
+
+        return self._run_locked(go)
 
     # ------------------------------------------------------------------ introspection
     def subscriptions(self, conn_id: int | None = None) -> dict[int, dict[int, dict[str, Any]]]:
