@@ -566,7 +566,8 @@ class BackpackSimulator(SimServer):
         host: interface to bind (loopback).
         port: TCP port, 0 for any free port (read back :attr:`port` / :attr:`url`).
         tick_interval: seconds between market ticks; ``None`` to advance only with :meth:`step`.
-        ping_interval: seconds between protocol pings (the exchange pings every 60 s), ``None``
+        ping_interval: seconds between protocol pings; default 60, as the exchange does
+            (Backpack pings every 60 s and closes a socket with no Pong within 120 s); ``None``
             for none.
         seed: makes books, trades and account events reproducible; ``None`` picks one (kept in
             :attr:`seed`).
@@ -592,7 +593,7 @@ class BackpackSimulator(SimServer):
         host: str = "127.0.0.1",
         port: int = 0,
         tick_interval: float | None = 0.05,
-        ping_interval: float | None = None,
+        ping_interval: float | None = 60.0,
         seed: int | None = None,
         markets: Sequence[str | MarketSpec] = DEFAULT_MARKETS,
         accounts: Iterable[str] | None = None,
