@@ -26,12 +26,12 @@ SECRET = "s3cr3tZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210Q"
 
 
 def test_repr_and_str_hide_the_secret_and_most_of_the_key() -> None:
-    """repr/str show neither the secret nor the whole key."""
+    """repr/str show no character of the secret or the key, only a fingerprint."""
     creds = Credentials(KEY, SECRET)
     for text in (repr(creds), str(creds), f"{creds}", repr([creds])):
         assert SECRET not in text and KEY not in text
         assert SECRET[:6] not in text
-        assert "Credentials(api_key='k3yA" in text
+        assert "Credentials(api_key='key#" in text and KEY[:4] not in text and SECRET[:4] not in text
     assert creds.api_key == KEY and creds.api_secret == SECRET
 
 

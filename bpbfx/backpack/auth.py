@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -74,9 +75,10 @@ class Signer:
         if api_key is not None:
             given = _b64decode(api_key, "API key (public key)")
             if base64.b64encode(given).decode() != derived:
+                # Neither value is shown, not even in part: key and secret are easily swapped.
                 raise CredentialsError(
-                    f"Backpack API key {_short(api_key)} does not belong to the given secret "
-                    f"(the secret's public key is {_short(derived)})"
+                    "Backpack API key (public key) does not belong to the given API secret; check that "
+                    "api_key is the public key and api_secret the secret key, not the other way round"
                 )
         self.verifying_key = derived
         self.window_ms = window_ms
@@ -98,8 +100,8 @@ class Signer:
 
 
 def _short(key: str) -> str:
-    key = key.strip()
-    return f"{key[:6]}...{key[-4:]}" if len(key) > 12 else "***"
+    """A fingerprint of a key, never any character of it."""
+    return "key#" + hashlib.sha256(key.strip().encode()).hexdigest()[:8]
 
 
 def load_credentials(dotenv: bool = True) -> tuple[str, str] | None:

@@ -48,10 +48,9 @@ _DMS_CANCEL_ON_DISCONNECT: Final = 4
 
 
 def _mask_key(api_key: str) -> str:
-    """Enough of the key to tell keys apart, never the whole key."""
-    if len(api_key) >= 16:
-        return f"{api_key[:4]}…{api_key[-2:]}"
-    return f"{api_key[:2]}…"
+    """A fingerprint that tells keys apart without showing any character of the value: keys
+    and secrets are easily swapped by mistake, so no part of either is ever shown."""
+    return "key#" + hashlib.sha256(api_key.encode()).hexdigest()[:8]
 
 
 def _check(name: str, value: object) -> str:
