@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from ..backoff import Backoff
-from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook
+from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook, UnifiedHook
 from ..exceptions import BpbfxError, ClientClosedError, ConfigurationError, CredentialsError, MalformedFrameError
 from ..live import LiveBook, OrderBookUpdate
 from ..transport import Connection, RateLimiter
+from . import orders as orders_mod
 from . import protocol as proto_mod
 from .auth import Credentials, nonce_source_for
 from .book import BitfinexBook
 from .channels import Subscription, parse_stream, subscription
-from .events import Heartbeat
+from .events import ACCOUNT_STREAM, FundingOffer, Heartbeat, Order, Wallet
+from .orders import BatchRequest, OrderChange, OrderCore, OrderInput, Request
 from .protocol import OB_CHECKSUM, SEQ_ALL, Action, BitfinexProtocol
 
 __all__ = ["BitfinexClient"]
@@ -28,6 +32,9 @@ AUTH_URL = "wss://api.bitfinex.com/ws/2"
 
 HeartbeatHook = Callable[[Any, Heartbeat], None]
 BookHook = Callable[[Any, OrderBookUpdate], None]
+OrderHook = Callable[[Any, OrderChange], None]
+Number = Decimal | str | int
+_Trading = tuple[list[orders_mod.Completion], list[OrderChange], list[BpbfxError]]
 
 
 class _Shard:
@@ -73,6 +80,32 @@ class BitfinexClient(BaseClient):
         books: keep a self-verifying local order book for every ``book`` channel (see
             :meth:`book`); raw book frames still reach ``on_message``.
         on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader thread).
+        on_order: ``(client, OrderChange)`` after every change to the open-orders view
+            (:meth:`orders`), reader thread; see "Trading" below.
+        order_rate_limit: ``(orders, seconds)`` of new orders this client sends before it
+            refuses more locally (default 1000 per 300 s, Bitfinex's base limit per user, shared
+            by all of the account's connections).
+        calc_rate_limit: ``(calculations, seconds)`` for :meth:`calc` (default 8 per second).
+        confirm_timeout: seconds an input may wait for its reply on a live socket (default 60)
+            before its handle fails with OrderStatusUnknownError.
+        reconcile_timeout: seconds an input in doubt (its socket dropped before the reply) may
+            wait for the socket and the snapshot that decides it (default 120).
+        reconcile_grace: seconds to wait after that snapshot for a late frame of an order not in
+            it (default 2).
+        unified / on_trade / on_quote / on_ticker / on_candle / on_book_change /
+            on_funding_rate / on_mark_price / dispatch / dispatch_maxsize / dispatch_overflow:
+            unified events and thread dispatch, as for every client (see
+            :class:`~bpbfx.base.BaseClient`).
+
+    Trading (with API keys): :meth:`submit_order`, :meth:`update_order`, :meth:`cancel_order`,
+    :meth:`cancel_orders`, :meth:`order_batch`, :meth:`calc`, :meth:`submit_funding_offer` and
+    :meth:`cancel_funding_offer` validate their arguments, send one channel-0 input on the
+    authenticated socket and return at once a :class:`~bpbfx.bitfinex.orders.Request`, a
+    :class:`concurrent.futures.Future` completed (on the reader thread) when the exchange's
+    reply arrives.  Inputs are sent exactly once, never replayed after a reconnect; one left in
+    doubt by a dropped socket is decided from the snapshot sent after re-authentication
+    (:mod:`bpbfx.bitfinex.orders`).  :meth:`orders`, :meth:`wallets` and
+    :meth:`funding_offers` are live views of the account.
 
     Raises:
         CredentialsError: malformed keys (never echoing the secret).
@@ -106,7 +139,24 @@ class BitfinexClient(BaseClient):
         connect_timeout: float = 10.0,
         books: bool = True,
         on_book: BookHook | None = None,
+        on_order: OrderHook | None = None,
+        order_rate_limit: tuple[int, float] = orders_mod.ORDER_RATE_LIMIT,
+        calc_rate_limit: tuple[int, float] = orders_mod.CALC_RATE_LIMIT,
+        confirm_timeout: float = 60.0,
+        reconcile_timeout: float = 120.0,
+        reconcile_grace: float = 2.0,
         name: str | None = None,
+        unified: bool = False,
+        dispatch: str = "inline",
+        dispatch_maxsize: int = 10_000,
+        dispatch_overflow: str = "drop_oldest",
+        on_trade: UnifiedHook | None = None,
+        on_quote: UnifiedHook | None = None,
+        on_ticker: UnifiedHook | None = None,
+        on_candle: UnifiedHook | None = None,
+        on_book_change: UnifiedHook | None = None,
+        on_funding_rate: UnifiedHook | None = None,
+        on_mark_price: UnifiedHook | None = None,
     ) -> None:
         super().__init__(
             on_message=on_message,
@@ -117,6 +167,17 @@ class BitfinexClient(BaseClient):
             on_reconnect=on_reconnect,
             backoff=backoff,
             name=name,
+            unified=unified,
+            dispatch=dispatch,
+            dispatch_maxsize=dispatch_maxsize,
+            dispatch_overflow=dispatch_overflow,
+            on_trade=on_trade,
+            on_quote=on_quote,
+            on_ticker=on_ticker,
+            on_candle=on_candle,
+            on_book_change=on_book_change,
+            on_funding_rate=on_funding_rate,
+            on_mark_price=on_mark_price,
         )
         if not 1 <= max_channels <= 30:
             raise ConfigurationError(f"max_channels must be between 1 and 30 (Bitfinex allows 25), got {max_channels}")
@@ -156,6 +217,24 @@ class BitfinexClient(BaseClient):
         self._by_conn: dict[Connection, _Shard] = {}
         self._wanted: dict[Subscription, None] = {}
         self._cids = itertools.count(1)
+        self.on_order = on_order
+        for what, (count, period) in (("order_rate_limit", order_rate_limit), ("calc_rate_limit", calc_rate_limit)):
+            if count < 1 or period <= 0:
+                raise ConfigurationError(f"{what} must be (count >= 1, seconds > 0), got {(count, period)!r}")
+        if min(confirm_timeout, reconcile_timeout) <= 0 or reconcile_grace < 0:
+            raise ConfigurationError("confirm_timeout and reconcile_timeout must be > 0, reconcile_grace >= 0 seconds")
+        self._trading = OrderCore(
+            order_rate_limit=order_rate_limit,
+            calc_rate_limit=calc_rate_limit,
+            confirm_timeout=confirm_timeout,
+            reconcile_timeout=reconcile_timeout,
+            reconcile_grace=reconcile_grace,
+            dms=dms,
+        )
+        if self.credentials is None:
+            self._trading.refusal = (
+                "this client has no API keys (pass api_key/api_secret or set BITFINEX_API_KEY and BITFINEX_API_SECRET)"
+            )
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("ready" if self.ready else "not ready")
@@ -272,6 +351,264 @@ class BitfinexClient(BaseClient):
         self._flush_all()
         return cid
 
+    # ------------------------------------------------------------------ trading
+    def submit_order(
+        self,
+        symbol: str,
+        amount: Number,
+        price: Number | None = None,
+        *,
+        type: str = "EXCHANGE LIMIT",
+        cid: int | None = None,
+        gid: int | None = None,
+        flags: int = 0,
+        price_trailing: Number | None = None,
+        price_aux_limit: Number | None = None,
+        price_oco_stop: Number | None = None,
+        tif: datetime | str | None = None,
+        lev: int | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Request[Order]:
+        """Place an order (``on``); ``amount`` > 0 buys, < 0 sells.  Returns at once.
+
+        ``.result()`` gives the :class:`~bpbfx.bitfinex.events.Order` once Bitfinex confirms it
+        (``on-req`` SUCCESS), matched on ``cid`` (generated when not given; ``handle.cid``).
+        Any thread.
+
+        Raises:
+            InvalidOrderError: an argument the exchange would refuse (nothing sent).
+            ClientClosedError: the client is closed.
+
+        The handle fails with OrderRejectedError (the exchange's status and text),
+        OrderRateLimitError, OrderNotSentError (not authenticated, offline, maintenance) or
+        OrderStatusUnknownError (sent, outcome not confirmed; see ``.open``).
+        """
+        return self._submit(
+            orders_mod.new_order(
+                symbol,
+                amount,
+                price,
+                type=type,
+                cid=cid,
+                gid=gid,
+                flags=flags,
+                price_trailing=price_trailing,
+                price_aux_limit=price_aux_limit,
+                price_oco_stop=price_oco_stop,
+                tif=tif,
+                lev=lev,
+                meta=meta,
+            )
+        )
+
+    def update_order(
+        self,
+        id: int,
+        *,
+        amount: Number | None = None,
+        price: Number | None = None,
+        delta: Number | None = None,
+        price_aux_limit: Number | None = None,
+        price_trailing: Number | None = None,
+        gid: int | None = None,
+        flags: int | None = None,
+        tif: datetime | str | None = None,
+        lev: int | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Request[Order]:
+        """Change an open order (``ou``): ``amount`` sets the remaining amount, ``delta`` adds to
+        it.  ``.result()`` gives the updated order (matched on its id).  One update per order
+        in flight.  Any thread.
+
+        Raises:
+            InvalidOrderError: no change, or an invalid field (nothing sent).
+            ClientClosedError: the client is closed.
+        """
+        return self._submit(
+            orders_mod.update_order(
+                id,
+                amount=amount,
+                price=price,
+                delta=delta,
+                price_aux_limit=price_aux_limit,
+                price_trailing=price_trailing,
+                gid=gid,
+                flags=flags,
+                tif=tif,
+                lev=lev,
+                meta=meta,
+            )
+        )
+
+    def cancel_order(
+        self, id: int | None = None, *, cid: int | None = None, cid_date: date | datetime | str | None = None
+    ) -> Request[Order]:
+        """Cancel an order (``oc``) by ``id``, or by ``cid`` and ``cid_date`` (UTC creation day;
+        default: the day this client submitted that cid, else today).  ``.result()`` gives the
+        order as the ``oc`` frame reports it (CANCELED, or EXECUTED if it filled first).
+        Any thread.
+
+        Raises:
+            InvalidOrderError: neither or both of id and cid.
+            ClientClosedError: the client is closed.
+        """
+        return self._submit(orders_mod.cancel_order(id, cid=cid, cid_date=cid_date))
+
+    def cancel_orders(
+        self,
+        ids: Iterable[int] | None = None,
+        cids: Iterable[tuple[int, date | datetime | str]] | None = None,
+        gids: Iterable[int] | None = None,
+        all: bool = False,
+    ) -> Request[tuple[Order, ...]]:
+        """Cancel several orders (``oc_multi``) by ids, ``(cid, cid_date)`` pairs, group ids, or
+        ``all=True`` (every trading and derivatives order).  ``.result()`` gives the orders the
+        exchange is cancelling; their ``oc`` frames follow in :meth:`orders`.  One at a time.
+        Any thread.
+
+        Raises:
+            InvalidOrderError: nothing selected, or ``all`` combined with a selector.
+            ClientClosedError: the client is closed.
+        """
+        return self._submit(orders_mod.cancel_orders(ids, cids, gids, all))
+
+    def order_batch(self, ops: Sequence[OrderInput]) -> BatchRequest:
+        """Send up to 75 order operations in one ``ox_multi``: values from
+        :func:`bpbfx.bitfinex.orders.new_order`, ``update_order``, ``cancel_order`` and
+        ``cancel_orders``.  ``handle.requests`` holds one handle per operation;
+        ``.result()`` gives their results in order or raises the first failure.  Any thread.
+
+        Raises:
+            InvalidOrderError: no operations, more than 75, or an operation a batch cannot carry.
+            ClientClosedError: the client is closed.
+        """
+        with self._lock:
+            self._check_open()
+            req = self._trading.submit_batch(ops)
+            out = self._send_trading()
+        self._run_trading(out)
+        return req
+
+    def calc(self, items: Sequence[str]) -> Request[None]:
+        """Ask Bitfinex to recalculate (``calc``): ``margin_base``, ``balance``,
+        ``margin_sym_tBTCUSD``, ``funding_sym_fUSD``, ``position_tBTCUSD``,
+        ``wallet_exchange_BTC``...; up to 30 per call, 8 per second.  There is no reply: the
+        handle completes once sent and the values arrive as ``miu``/``fiu``/``pu``/``wu``/``bu``
+        account events.  Any thread.
+
+        Raises:
+            InvalidOrderError: no items, more than 30, or an unknown item.
+            ClientClosedError: the client is closed.
+        """
+        return self._submit(orders_mod.calc(items))
+
+    def submit_funding_offer(
+        self, symbol: str, amount: Number, rate: Number, period: int, *, type: str = "LIMIT", flags: int = 0
+    ) -> Request[FundingOffer]:
+        """Offer funding (``fon``): ``amount`` > 0 lends, < 0 borrows; ``rate`` per day;
+        ``period`` 2 to 120 days.  ``.result()`` gives the
+        :class:`~bpbfx.bitfinex.events.FundingOffer` (matched on amount, rate and period).
+        Any thread.
+
+        Raises:
+            InvalidOrderError: an argument the exchange would refuse.
+            ClientClosedError: the client is closed.
+        """
+        return self._submit(orders_mod.new_funding_offer(symbol, amount, rate, period, type=type, flags=flags))
+
+    def cancel_funding_offer(self, id: int) -> Request[FundingOffer]:
+        """Cancel a funding offer (``foc``); ``.result()`` gives it as the ``foc`` frame reports
+        it.  Any thread.
+
+        Raises:
+            InvalidOrderError: not a positive id.
+            ClientClosedError: the client is closed.
+        """
+        return self._submit(orders_mod.cancel_funding_offer(id))
+
+    def orders(self) -> dict[int, Order]:
+        """The account's open orders by id (a copy), kept from ``os``/``on``/``ou``/``oc`` on
+        channel 0; after a reconnect replaced by the new ``os``.  Any thread."""
+        with self._lock:
+            return self._trading.orders
+
+    def wallets(self) -> dict[tuple[str | None, str | None], Wallet]:
+        """The account's wallets by ``(wallet_type, currency)`` (a copy), kept from ``ws``/``wu``.
+        Any thread."""
+        with self._lock:
+            return self._trading.wallets
+
+    def funding_offers(self) -> dict[int, FundingOffer]:
+        """The account's active funding offers by id (a copy), from ``fos``/``fon``/``fou``/``foc``.
+        Any thread."""
+        with self._lock:
+            return self._trading.funding_offers
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClientClosedError("BitfinexClient is closed; create a new one")
+
+    def _submit(self, inp: OrderInput) -> Request[Any]:
+        with self._lock:
+            self._check_open()
+            req = self._trading.submit(inp)
+            out = self._send_trading()
+        self._run_trading(out)
+        return req
+
+    def _send_trading(self) -> _Trading:
+        """Send queued order inputs on the authenticated socket and take the core's outputs
+        (under the lock, like every send: frames leave in the order they were queued)."""
+        core = self._trading
+        frames = core.take_frames()
+        if frames:
+            conn = self._shards[0].conn if self._shards else None
+            for text, reqs in frames:
+                ok = conn.send(text) if conn is not None else False
+                core.sent(reqs, ok)
+        return core.take_completions(), core.take_changes(), core.take_errors()
+
+    def _run_trading(self, out: _Trading) -> None:
+        """Complete futures, run ``on_order`` and report problems (outside the lock)."""
+        completions, changes, errors = out
+        if completions:
+            orders_mod.complete(completions)
+        for change in changes:
+            self._call_hook("on_order", self.on_order, change)
+        for error in errors:
+            self._report(error)
+
+    def _trading_actions(self, shard: _Shard, actions: list[Action], event: Any) -> _Trading | None:
+        """Feed the authenticated socket's channel-0 events and state changes to the order
+        core (under the lock)."""
+        if shard.index != 0 or self.credentials is None:
+            return None
+        core = self._trading
+        for action in actions:
+            if action.kind == proto_mod.AUTHED:
+                core.authenticated_now()
+            elif action.kind == proto_mod.PAUSE:
+                core.set_paused(bool(action.payload))
+        if event is not None and event.stream == ACCOUNT_STREAM:
+            core.feed(event)
+        return self._send_trading()
+
+    def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
+        """Transport callback (reader thread): also times out inputs in doubt while the
+        socket stays down (the timer runs only on open sockets)."""
+        super().on_connection_retry(conn, attempt, delay)
+        with self._lock:
+            self._trading.check()
+            out = self._send_trading()
+        self._run_trading(out)
+
+    def _on_closed(self) -> None:
+        super()._on_closed()
+        with self._lock:
+            self._trading.close()
+            out = self._send_trading()
+        self._run_trading(out)
+
     # ------------------------------------------------------------------ placement
     @staticmethod
     def _parse(channel: str, params: dict[str, Any]) -> Subscription:
@@ -323,6 +660,8 @@ class BitfinexClient(BaseClient):
         shard = self._by_conn[conn]
         with self._lock:
             shard.proto.connection_made()
+            if shard.index == 0:
+                self._trading.set_paused(False)  # a new socket starts out of maintenance
             actions = self._take_actions(shard)
         if actions:
             self._run(shard, actions)
@@ -332,6 +671,8 @@ class BitfinexClient(BaseClient):
         with self._lock:
             shard.proto.connection_lost()
             shard.proto.actions.clear()
+            if shard.index == 0:
+                self._trading.connection_lost()  # inputs awaiting replies are now in doubt
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         shard = self._by_conn[conn]
@@ -352,6 +693,7 @@ class BitfinexClient(BaseClient):
                 error.__cause__ = exc
             actions = self._take_actions(shard)
             change = proto.book_change if error is None else None
+            trading = self._trading_actions(shard, actions, event)
         if error is not None:
             self._report(error)  # outside the lock, like every user callback
         if change is not None and self._wants_books:
@@ -365,6 +707,8 @@ class BitfinexClient(BaseClient):
                     counter.count += 1
                     counter.last = conn.last_frame_at
                 self._deliver(event)
+        if trading is not None:
+            self._run_trading(trading)
         if actions:
             self._run(shard, actions)
 
@@ -376,6 +720,9 @@ class BitfinexClient(BaseClient):
             if shard.proto.open and not shard.proto.paused and now - conn.last_frame_at > self.heartbeat_timeout / 2:
                 shard.proto.ping(next(self._cids))
             actions = self._take_actions(shard)
+            self._trading.check()
+            trading = self._send_trading()
+        self._run_trading(trading)
         if actions:
             self._run(shard, actions)
 

@@ -971,6 +971,8 @@ class OrderCore:
         self.authenticated = False
         self.paused = False
         self.closed = False
+        #: When set, every input is refused with this reason (e.g. a client without API keys).
+        self.refusal: str | None = None
         self._orders_snapshot = False  # an `os` arrived on this connection
         self._offers_snapshot = False  # an `fos` arrived on this connection
         # Views.
@@ -1192,6 +1194,8 @@ class OrderCore:
         self._frames.append((inp.frame(), tuple(reqs)))
 
     def _blocked(self) -> str | None:
+        if self.refusal is not None:
+            return self.refusal
         if self.closed:
             return "the client is closed"
         if self.paused:
