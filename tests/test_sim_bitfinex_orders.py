@@ -225,6 +225,38 @@ def test_reduce_only_without_a_position_is_cancelled(sim: BitfinexSimulator, con
     assert kinds(frames) == ["n", "oc"] and of(frames, "oc")[0][13] == "RSN_POS_NOTFOUND"
 
 
+def test_reduce_only_checks_the_position_of_a_derivative(sim: BitfinexSimulator, connect: Connect) -> None:
+    """A filled LIMIT order on a perpetual opens a position (pn); reduce-only that grows or flips it is cancelled."""
+    s = connect(sim)
+    frames = s.input("on", order(symbol="tBTCF0:USTF0", type="MARKET", amount="0.01", price=None))
+    [pn] = of(frames, "pn")
+    assert pn[0] == "tBTCF0:USTF0" and pn[1] == "ACTIVE" and pn[2] == Decimal("0.01")
+    [pos] = sim.positions(KEY)
+    assert pos.amount == Decimal("0.01")
+    perp = {"symbol": "tBTCF0:USTF0", "flags": FLAG_REDUCE_ONLY}
+    grow = s.input("on", order(type="LIMIT", amount="0.01", price="1000", **perp))
+    assert of(grow, "oc")[0][13] == "RSN_POS_REDUCE_INCR"
+    flip = s.input("on", order(type="MARKET", amount="-0.02", price=None, **perp))
+    assert of(flip, "oc")[0][13] == "RSN_POS_REDUCE_FLIP"
+    close = s.input("on", order(type="MARKET", amount="-0.01", price=None, **perp))
+    assert of(close, "pc")[0][1] == "CLOSED" and of(close, "oc")[0][13].startswith("EXECUTED @ ")
+
+
+def test_synthetic_account_activity_decodes(connect: Connect) -> None:
+    """An account without balances gets invented activity; every frame of it decodes and numbers are exact."""
+    with BitfinexSimulator(seed=8, tick_interval=None, accounts={KEY: SECRET}, markets=MARKETS) as sim:
+        s = connect(sim)
+        assert len(s.snapshots["os"]) == 2 and len(s.snapshots["ps"]) == 1 and len(s.snapshots["fos"]) == 1
+        sim.step(sim.cadence_ticks("account") * 60)
+        frames = s.drain()  # each frame decoded by decode_account inside drain()
+        assert {"n", "on", "oc", "te", "tu", "wu", "bu"} <= set(kinds(frames))
+        order_id = of(s.input("on", order(amount="0.001", price="100")), "on")[0][0]
+        sim.step(sim.cadence_ticks("account") * 60)
+        s.drain()
+        assert order_id in [o.id for o in sim.orders(KEY)]  # invented activity never touches API orders
+        s.close()
+
+
 # -------------------------------------------------------------------------------------- executions
 def test_marketable_limit_order_fills_level_by_level_then_rests(sim: BitfinexSimulator, connect: Connect) -> None:
     """A buy through two ask levels: te/tu per fill, ou PARTIALLY FILLED, wallets move exactly, the rest rests."""
@@ -329,7 +361,8 @@ def test_cancel_by_id_and_by_cid_and_date(sim: BitfinexSimulator, connect: Conne
     date = time.strftime("%Y-%m-%d", time.gmtime(b[4] / 1000))
     frames = s.input("oc", {"cid": b[2], "cid_date": date})
     assert of(frames, "oc")[0][0] == b[0] and sim.orders(KEY) == []
-    assert notes(s.input("oc", {"id": a[0]}))[0][6] == "ERROR"
+    refused = notes(s.input("oc", {"id": a[0]}))[0]
+    assert refused[6:] == ["ERROR", "Order not found."] and refused[4][0] == a[0]  # the id asked for
 
 
 def test_cancel_after_a_partial_fill_says_so(sim: BitfinexSimulator, connect: Connect) -> None:

@@ -1,4 +1,10 @@
-"""A local Bitfinex WebSocket API v2 server on 127.0.0.1.
+"""A local Bitfinex WebSocket API v2 server on 127.0.0.1, trading accounts included.
+
+The package's parts: :mod:`~bpbfx.sim.bitfinex.wire` (``conf`` flags, numbers as JavaScript
+writes them, checksums, status texts), :mod:`~bpbfx.sim.bitfinex.market` (markets and their
+evolving books), :mod:`~bpbfx.sim.bitfinex.accounts` (wallets, the order engine, positions,
+funding offers) and :mod:`~bpbfx.sim.bitfinex.server` (connections, subscriptions, auth,
+channel 0, fault controls).
 
 :class:`BitfinexSimulator` speaks the Bitfinex v2 protocol closely enough for an SDK to be
 tested against it without the internet:
@@ -7,8 +13,9 @@ tested against it without the internet:
 * ``conf`` flags (``{"event":"conf","status":"OK","flags":N}``), per socket: ``TIMESTAMP``
   (32768: ms time appended last to every array frame), ``SEQ_ALL`` (65536: a per-socket sequence
   number from 1 on every array frame, ``hb`` and ``cs`` included, before the timestamp; channel
-  0 frames carry ``PUB_SEQ, AUTH_SEQ``, ``[0,"hb",PUB_SEQ]`` only the first and ``n``
-  notifications only ``AUTH_SEQ``), ``OB_CHECKSUM`` (131072: ``[CHAN,"cs",CRC]`` after each
+  0 frames carry ``PUB_SEQ, AUTH_SEQ``, ``[0,"hb",PUB_SEQ]`` only the first; notifications
+  never advance ``AUTH_SEQ``: one answering a request carries only the current ``AUTH_SEQ``,
+  any other one both numbers), ``OB_CHECKSUM`` (131072: ``[CHAN,"cs",CRC]`` after each
   tick's book updates) and ``BULK_UPDATES`` (536870912: a tick's book updates in one frame, a
   list of entries shaped like a snapshot).
 * ``subscribe`` / ``unsubscribe`` / ``ping`` / ``auth`` / ``unauth`` events, with the replies
@@ -40,22 +47,34 @@ tested against it without the internet:
   which the ``cs`` checksum is computed from (:func:`book_checksum`).  Funding books order
   levels of one rate by period (ascending) for the checksum; at ``P0`` every rate has a single
   period, so there are no ties.
-* ``[CHAN,"hb"]`` every ``hb_interval`` seconds on every subscribed channel, busy or quiet (as
-  measured on the wire), and ``[0,"hb"]`` on an authenticated socket.
-* Authentication: ``{"event":"auth","apiKey":K,"authSig":S,"authPayload":"AUTH<nonce>",
-  "authNonce":N,"filter":[...],"dms":4}`` with ``authSig`` the hex HMAC-SHA384 of the payload
-  keyed with the account's secret; the nonce must be strictly greater than every nonce
-  accepted before for the key, on any socket.  Refusals: 10100 ``apikey: invalid`` (unknown
-  key), 10100 ``apikey: digest invalid`` (bad signature), 10114 ``nonce: small``, 10100
-  ``auth: dup`` (already authenticated), 10111 ``auth: payload invalid`` (payload not
-  ``AUTH<digits>``: the simulator's own text).  Then channel 0: snapshots ``ps ws os fos fcs
-  fls`` and account events (``n on``, ``te oc tu wu bu``, ``ou``, ``n oc``, ``pu``, ``wu``)
-  shaped like the recorded session, honouring ``filter``.  Channel 0 inputs ``on``, ``ou``,
-  ``oc`` are answered with an ``n`` notification and the order event.
+* ``[CHAN,"hb"]`` every ``hb_interval`` seconds (default 15) on every subscribed channel, busy
+  or quiet (as measured on the wire), and ``[0,"hb"]`` on an authenticated socket.  A socket
+  with neither a subscription nor authentication is dropped after ``idle_timeout`` (default
+  60 s).  Both are checked on market ticks.
+* Authentication: ``{"event":"auth","apiKey":K,"authSig":S,"authPayload":P,"authNonce":N,
+  "filter":[...],"dms":4}`` with ``authSig`` the hex HMAC-SHA384 of ``P`` keyed with the
+  account's secret; ``P`` starts with ``AUTH`` (``AUTH<nonce>`` or the official Node client's
+  ``AUTH<nonce><nonce>``) and the nonce is ``N``, which must be strictly greater than every
+  nonce accepted before for the key, on any socket.  Refusals: 10100 ``apikey: invalid``
+  (unknown key), 10100 ``apikey: digest invalid`` (bad signature), 10114 ``nonce: small``,
+  10100 ``auth: dup`` (already authenticated), 10111 ``auth: payload invalid`` (payload not
+  starting with ``AUTH`` or no nonce: the simulator's own text).  Then channel 0: snapshots
+  ``ps ws os fos fcs fls``, honouring ``filter``.
+* Accounts: a trading account (``account_balances``) starts with the given wallets and trades
+  for real: ``on ou oc oc_multi ox_multi calc fon foc`` are validated like the exchange and
+  answered with ``n`` notifications and order / offer frames; marketable orders execute
+  against the market's book (partial fills, ``te``/``tu``, ``ou``/``oc``, ``wu``, ``pn``/
+  ``pu``/``pc``, ``bu``) and the rest rests until cancelled, crossed by the moving book or
+  :meth:`~BitfinexSimulator.fill_order`; orders outlive sockets unless ``dms`` 4 cancels them
+  on disconnect; inputs are rate limited (``order_rate_limit``).  Other accounts are
+  synthetic: random wallets, a position, an offer and invented activity shaped like the
+  recorded session (see :mod:`~bpbfx.sim.bitfinex.accounts` for the texts and their sources).
 * Faults (see the methods): info 20051 / 20060 / 20061 (maintenance: between 20060 and 20061
   no data or account events, snapshots included, while heartbeats go on), a silenced channel,
   a wrong ``cs``, a withheld book update, a ``SEQ_ALL`` gap, a paused market, a silenced
-  socket, frames queued verbatim, and the base class's drops, closes and refused handshakes.
+  socket, frames queued verbatim, a socket dropped between an accepted order and its
+  notification, refused orders, late notifications, a notification carrying both sequence
+  numbers, and the base class's drops, closes and refused handshakes.
 
 Time: exchange cadences (ticker 1 s, status 1 s, F1 books 2 s, account events 0.5 s,
 liquidations 2 s) are ``period * time_scale`` seconds counted in ticks of ``tick_interval``;

@@ -474,7 +474,8 @@ class _Account:
         """The notification refusing an input: the order row as requested (ID null, the
         CID, symbol, amount, type and price the client sent)."""
         info: Any = None
-        if kind in ("on", "ou") and isinstance(body, dict):
+        if kind in ("on", "ou", "oc") and isinstance(body, dict):
+            # The request as an order row: ID (null for a new order), CID, SYMBOL, AMOUNT...
             info = self._request_row(body, now_ms)
         elif kind == "fon" and isinstance(body, dict):
             info = [
