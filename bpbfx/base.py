@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .backoff import Backoff
 from .events import Event
@@ -41,6 +41,9 @@ from .exceptions import (
 from .live import OrderBookUpdate
 from .transport import Connection, RateLimiter
 
+if TYPE_CHECKING:
+    from .pull import EventStream
+
 __all__ = ["BaseClient", "ClientStats", "Sink", "StreamStats"]
 
 log = logging.getLogger("bpbfx")
@@ -54,6 +57,8 @@ OpenHook = Callable[[Any], None]
 CloseHook = Callable[[Any, "int | None", str], None]
 ReconnectHook = Callable[[Any, int], None]
 RawHook = Callable[[Any, bytes, int], None]
+UnifiedHook = Callable[[Any, Any], None]
+"""``hook(client, unified_event)`` (see :mod:`bpbfx.unified`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +79,9 @@ class ClientStats:
     ``book_checks``: book integrity checks passed (Bitfinex checksums, Backpack contiguous update
     ids); ``watchdog_trips``: sockets replaced for silence; ``errors``: reports to ``on_error``;
     ``connections``/``open_connections``: sockets owned / currently open;
-    ``last_message_age``: seconds since the last frame; ``streams``: per-stream counters.
+    ``last_message_age``: seconds since the last frame; ``streams``: per-stream counters;
+    ``dropped_events``: events lost by the bounded queues attached to the client (``events()``
+    streams, ``dispatch="thread"``), each loss also reported as :class:`EventsDroppedError`.
     """
 
     messages: int
@@ -88,6 +95,7 @@ class ClientStats:
     open_connections: int
     last_message_age: float | None
     streams: Mapping[str, StreamStats] = field(default_factory=dict)
+    dropped_events: int = 0
 
 
 class Sink:
@@ -134,6 +142,16 @@ class BaseClient:
     ``on_ping(client, payload)``, ``on_open(client)``, ``on_close(client, code, reason)``,
     ``on_reconnect(client, attempt)``, and ``on_raw(client, frame_bytes, socket_index)`` which
     sees every frame exactly as received, before decoding (for recorders).
+
+    Options every client takes (see :class:`bpbfx.pull.HookRouter`): ``unified=True`` hands
+    unified events (:mod:`bpbfx.unified`) to ``on_message`` instead of native ones;
+    ``on_trade``/``on_quote``/``on_ticker``/``on_candle``/``on_book_change``/
+    ``on_funding_rate``/``on_mark_price`` receive the unified events of their type;
+    ``dispatch="thread"`` runs ``on_message``, ``on_book`` and those hooks on a
+    ``<name>-dispatch`` thread from a bounded queue of ``dispatch_maxsize`` calls, losing calls
+    by ``dispatch_overflow`` when it is full (reported as :class:`EventsDroppedError`).  With
+    none of them the native inline path is unchanged.  :meth:`events` gives a bounded pull
+    queue.
     """
 
     exchange: ClassVar[str] = ""
@@ -151,6 +169,17 @@ class BaseClient:
         on_reconnect: ReconnectHook | None = None,
         backoff: Backoff | None = None,
         name: str | None = None,
+        unified: bool = False,
+        dispatch: str = "inline",
+        dispatch_maxsize: int = 10_000,
+        dispatch_overflow: str = "drop_oldest",
+        on_trade: UnifiedHook | None = None,
+        on_quote: UnifiedHook | None = None,
+        on_ticker: UnifiedHook | None = None,
+        on_candle: UnifiedHook | None = None,
+        on_book_change: UnifiedHook | None = None,
+        on_funding_rate: UnifiedHook | None = None,
+        on_mark_price: UnifiedHook | None = None,
     ) -> None:
         self.on_message = on_message
         self.on_error = on_error
@@ -175,6 +204,30 @@ class BaseClient:
         self._sinks: tuple[Sink, ...] = ()  # replaced whole (copy-on-write): read without a lock
         self._close_done = threading.Event()
         self._silenced = False  # set once close() has finished: no callback runs after that
+        from .pull import make_router  # bpbfx.pull builds on this module
+
+        self.unified = unified
+        # unified=True / dispatch="thread": the router sink calls on_message (and on_book) instead.
+        self._inline_message = not (unified or dispatch == "thread")
+        self._inline_book = dispatch != "thread"
+        self._router = make_router(
+            self,
+            unified=unified,
+            dispatch=dispatch,
+            maxsize=dispatch_maxsize,
+            overflow=dispatch_overflow,
+            hooks={
+                "on_trade": on_trade,
+                "on_quote": on_quote,
+                "on_ticker": on_ticker,
+                "on_candle": on_candle,
+                "on_book_change": on_book_change,
+                "on_funding_rate": on_funding_rate,
+                "on_mark_price": on_mark_price,
+            },
+        )
+        if self._router is not None:
+            self._sinks = (self._router,)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self: C) -> C:
@@ -270,12 +323,14 @@ class BaseClient:
             for conn in conns:
                 conn.stop()  # all sockets abort at once; nothing is handed to callbacks any more
             self._on_stop()
+            if self._router is not None:
+                self._router.stop()  # queued dispatch calls are dropped; its thread ends
         deadline = time.monotonic() + timeout
         own = self._on_own_thread()
         if not own:
             for conn in conns:
                 conn.join(max(0.0, deadline - time.monotonic()))
-            for thread in self._extra_threads():
+            for thread in self._extra_threads() + self._dispatch_threads():
                 thread.join(max(0.0, deadline - time.monotonic()))
         if first:
             self._on_closed()
@@ -291,7 +346,11 @@ class BaseClient:
     def _threads(self) -> list[threading.Thread]:
         """Every thread the client started (readers, watchdogs, helpers)."""
         threads = [t for conn in list(self._connections) for t in conn.threads]
-        return threads + self._extra_threads()
+        return threads + self._extra_threads() + self._dispatch_threads()
+
+    def _dispatch_threads(self) -> list[threading.Thread]:
+        """The ``dispatch="thread"`` thread, once started."""
+        return self._router.threads() if self._router is not None else []
 
     def _on_own_thread(self) -> bool:
         current = threading.current_thread()
@@ -335,6 +394,31 @@ class BaseClient:
         """The attached sinks."""
         return self._sinks
 
+    # ------------------------------------------------------------------ pull API
+    def events(
+        self, maxsize: int = 10_000, overflow: str = "drop_oldest", *, books: bool = False, unified: bool | None = None
+    ) -> EventStream:
+        """A bounded queue of this client's events for a consumer on another thread:
+        ``for event in client.events(maxsize=10_000, overflow="drop_oldest"): ...`` or
+        ``stream.get(timeout)``; see :class:`bpbfx.EventStream` for the overflow policies and
+        loss reports.  Unified events when the client was made with ``unified=True`` (or when
+        ``unified=True`` is passed here).  Any thread.
+
+        Raises:
+            ConfigurationError: invalid ``maxsize`` / ``overflow``.
+            ClientClosedError: the client is closed.
+        """
+        from .pull import EventStream
+
+        return EventStream(
+            self, maxsize=maxsize, overflow=overflow, books=books, unified=self.unified if unified is None else unified
+        )
+
+    def wait_dispatched(self, timeout: float | None = None) -> bool:
+        """With ``dispatch="thread"``: block until every queued callback has run (True) or
+        ``timeout`` passes (False); True at once otherwise.  Any thread but the dispatch thread."""
+        return self._router.wait_idle(timeout) if self._router is not None else True
+
     def _sink_call(self, sink: Sink, method: str, *args: Any) -> None:
         try:
             getattr(sink, method)(self, *args)
@@ -346,7 +430,7 @@ class BaseClient:
 
     def _emit_book(self, update: OrderBookUpdate) -> None:
         """Hand a book update to ``on_book`` and the sinks (outside the lock)."""
-        hook = getattr(self, "on_book", None)
+        hook = getattr(self, "on_book", None) if self._inline_book else None
         if hook is not None:
             self._call_hook("on_book", hook, update)
         for sink in self._sinks:
@@ -385,6 +469,7 @@ class BaseClient:
             open_connections=sum(1 for c in conns if c.is_open),
             last_message_age=(now - last) if last else None,
             streams=MappingProxyType(streams),
+            dropped_events=sum(getattr(sink, "dropped", 0) for sink in self._sinks),
         )
 
     # ------------------------------------------------------------------ for subclasses
@@ -481,7 +566,7 @@ class BaseClient:
     def _deliver(self, event: Event) -> None:
         """Hand one event to ``on_message`` (the hot path)."""
         hook = self.on_message
-        if hook is not None:
+        if hook is not None and self._inline_message:
             try:
                 hook(self, event)
             except Exception as exc:  # noqa: BLE001 - user code must never kill the connection

@@ -538,8 +538,8 @@ class ThreadDispatcher:
     def _start(self) -> None:
         with self._start_lock:
             if not self._started and not self._buffer.closed:
-                self._started = True
                 self._thread.start()
+                self._started = True  # only now: close() may join it from here on
 
     def _run(self) -> None:
         buffer, client = self._buffer, self.client
@@ -573,10 +573,21 @@ class ThreadDispatcher:
         if self._started and thread is not threading.current_thread():
             thread.join(timeout)
 
+    def stop(self) -> None:
+        """Discard the calls still queued and stop accepting new ones; the dispatch thread ends
+        after the call it is running (for a client's close(); does not block).  Any thread."""
+        self._buffer.clear()
+        self._buffer.close()
+
     @property
     def thread(self) -> threading.Thread:
         """The dispatch thread."""
         return self._thread
+
+    @property
+    def started(self) -> bool:
+        """True once the dispatch thread was started (by the first :meth:`submit`)."""
+        return self._started
 
     def stats(self) -> BufferStats:
         """Queue counters (any thread)."""
@@ -748,6 +759,16 @@ class HookRouter(Sink):
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every dispatched call has run (True at once when inline)."""
         return self.dispatcher.wait_idle(timeout) if self.dispatcher is not None else True
+
+    def stop(self) -> None:
+        """The client is closing: drop queued calls, let the dispatch thread end (no blocking)."""
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+
+    def threads(self) -> list[threading.Thread]:
+        """The dispatch thread, once started (for the client's close() to join)."""
+        d = self.dispatcher
+        return [d.thread] if d is not None and d.started else []
 
 
 def make_router(

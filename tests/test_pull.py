@@ -121,6 +121,11 @@ def _step_until(sim: BackpackSimulator, done: Any, limit: int = 400) -> None:
     pytest.fail("the condition never came true")
 
 
+def _subscribed(sim: BackpackSimulator, *streams: str) -> None:
+    """Backpack acknowledges nothing: wait until the simulator has the subscriptions."""
+    assert sim.wait_for(lambda: all(sim.subscriber_count(s) for s in streams), 5)
+
+
 def _settle(sim: BackpackSimulator, errors: Recorder, marker: int) -> None:
     """Wait until every frame queued so far reached the client: an error frame sent last."""
     sim.inject_error(marker, f"marker {marker}")
@@ -135,6 +140,7 @@ def test_slow_consumer_overflows_with_exact_counts_and_books_stay_valid(sim: Bac
     client.subscribe("depth.SOL_USDC", "trade.SOL_USDC")
     with client:
         assert client.wait_ready(5)
+        _subscribed(sim, *client.subscriptions)
         book = client.book("SOL_USDC")
         # Aligned with the REST snapshot before the consumer starts lagging.
         _step_until(sim, lambda: books.wait_for(lambda items: any(u.valid for u in items), 0.05))
@@ -176,6 +182,7 @@ def test_iteration_on_the_callers_thread_ends_when_the_client_closes(sim: Backpa
     with client:
         stream = EventStream(client, maxsize=1000)
         assert client.wait_ready(5)
+        _subscribed(sim, *client.subscriptions)
 
         def consume() -> None:
             for event in stream:
@@ -229,6 +236,7 @@ def test_thread_dispatch_runs_hooks_off_the_reader_thread(sim: BackpackSimulator
     with client:
         hooks = ThreadedHooks(client, on_message, on_book, maxsize=10_000)
         assert client.wait_ready(5)
+        _subscribed(sim, *client.subscriptions)
         _step_until(sim, lambda: gate.wait(0.05))
         sim.step(20)
         _settle(sim, errors, 9002)
@@ -249,6 +257,7 @@ def test_slow_dispatched_hook_overflows_and_is_reported(sim: BackpackSimulator) 
     with client:
         hooks = ThreadedHooks(client, lambda c, e: release.wait(5), maxsize=5, overflow="drop_newest")
         assert client.wait_ready(5)
+        _subscribed(sim, *client.subscriptions)
         sim.step(40)
         _settle(sim, errors, 9003)
         stats = hooks.dispatcher.stats()

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._json import make_loads
 from ..backoff import Backoff
-from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook, unique
+from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook, UnifiedHook, unique
 from ..exceptions import (
     ConfigurationError,
     CredentialsError,
@@ -89,6 +89,10 @@ class BackpackClient(BaseClient):
             :meth:`book`); the raw deltas still reach ``on_message``.
         on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader thread;
             when a resync completes from a REST snapshot, the snapshot thread).
+        unified / on_trade / on_quote / on_ticker / on_candle / on_book_change /
+            on_funding_rate / on_mark_price / dispatch / dispatch_maxsize / dispatch_overflow:
+            unified events and thread dispatch, as for every client (see
+            :class:`~bpbfx.base.BaseClient`).
 
     Raises:
         CredentialsError: malformed keys (the message never contains the secret).
@@ -119,6 +123,17 @@ class BackpackClient(BaseClient):
         books: bool = True,
         on_book: BookHook | None = None,
         name: str | None = None,
+        unified: bool = False,
+        dispatch: str = "inline",
+        dispatch_maxsize: int = 10_000,
+        dispatch_overflow: str = "drop_oldest",
+        on_trade: UnifiedHook | None = None,
+        on_quote: UnifiedHook | None = None,
+        on_ticker: UnifiedHook | None = None,
+        on_candle: UnifiedHook | None = None,
+        on_book_change: UnifiedHook | None = None,
+        on_funding_rate: UnifiedHook | None = None,
+        on_mark_price: UnifiedHook | None = None,
     ) -> None:
         super().__init__(
             on_message=on_message,
@@ -129,6 +144,17 @@ class BackpackClient(BaseClient):
             on_reconnect=on_reconnect,
             backoff=backoff,
             name=name,
+            unified=unified,
+            dispatch=dispatch,
+            dispatch_maxsize=dispatch_maxsize,
+            dispatch_overflow=dispatch_overflow,
+            on_trade=on_trade,
+            on_quote=on_quote,
+            on_ticker=on_ticker,
+            on_candle=on_candle,
+            on_book_change=on_book_change,
+            on_funding_rate=on_funding_rate,
+            on_mark_price=on_mark_price,
         )
         if not isinstance(window_ms, int) or not 0 < window_ms <= MAX_WINDOW_MS:
             raise ConfigurationError(f"window_ms must be an integer from 1 to {MAX_WINDOW_MS}, got {window_ms!r}")
