@@ -299,6 +299,22 @@ def test_market_order_executes_fully(sim: BitfinexSimulator, connect: Connect) -
     assert sim.orders(KEY) == []
 
 
+def test_account_trades_are_public_trades_with_the_same_id(sim: BitfinexSimulator, connect: Connect) -> None:
+    """An execution shows on the trades channel with the next tick: same trade id, taker's side."""
+    public = websocket.create_connection(sim.url, timeout=5)
+    public.recv()
+    public.send(json.dumps({"event": "subscribe", "channel": "trades", "symbol": "tBTCUSD"}))
+    chan = json.loads(public.recv())["chanId"]
+    public.recv()  # the snapshot
+    s = connect(sim)
+    [te] = of(s.input("on", order(type="EXCHANGE MARKET", amount="-0.001", price=None)), "te")
+    sim.step()
+    frame = json.loads(public.recv(), parse_float=Decimal)
+    assert frame[0] == chan and frame[1] == "te"
+    assert (frame[2][0], frame[2][2], frame[2][3]) == (te[0], Decimal("-0.001"), te[5])
+    public.close()
+
+
 def test_fill_order_crosses_a_resting_order_as_maker(sim: BitfinexSimulator, connect: Connect) -> None:
     """fill_order(): part then the rest of a resting order executes at its price, maker fee, EXECUTED status."""
     s = connect(sim)

@@ -690,19 +690,22 @@ class _Account:
         fills = market.walk(o.buy, _units(abs(o.amount)), limit)
         out: list[Out] = []
         if fills:
-            market.execute(o.buy, fills, now_ms)
-            for level, units in fills:
+            trades = market.execute(o.buy, fills, now_ms)
+            for (level, units), trade in zip(fills, trades, strict=True):
                 amount = _amount_of(units) if o.buy else -_amount_of(units)
-                out.extend(self._fill(o, amount, market.tick_price(level.tick), False, now_ms))
+                out.extend(self._fill(o, amount, market.tick_price(level.tick), False, now_ms, trade.id))
         if o.id in self.orders and base_type in ("MARKET", "IOC", "FOK"):
             # What a market / IOC order could not fill is cancelled (docs: IOC CANCELED).
             label = "IOC CANCELED" if base_type == "IOC" else "CANCELED"
             out.extend(self._close(o, label, now_ms))
         return out
 
-    def _fill(self, o: _LiveOrder, amount: Decimal, price: Decimal, maker: bool, now_ms: int) -> list[Out]:
+    def _fill(
+        self, o: _LiveOrder, amount: Decimal, price: Decimal, maker: bool, now_ms: int, tid: int | None = None
+    ) -> list[Out]:
         """One execution of ``amount`` (signed like the order) at ``price``: te, the order
-        update (ou, or oc when done), wallet or position updates, tu with the fee, bu."""
+        update (ou, or oc when done), wallet or position updates, tu with the fee, bu.  ``tid``
+        is the public trade's id (the account trade has the same ID on Bitfinex)."""
         assert o.id is not None
         o.amount = (o.amount - amount).normalize()
         o.filled_quote += abs(amount) * price
@@ -710,7 +713,7 @@ class _Account:
         base, quote = split_pair(o.symbol)
         fee_rate = _MAKER_FEE if maker else _TAKER_FEE
         out: list[Out] = []
-        tid = self._tid()
+        tid = self._tid() if tid is None else tid
         # ws-auth-trades: [ID, SYMBOL, MTS_CREATE, ORDER_ID, EXEC_AMOUNT, EXEC_PRICE, ORDER_TYPE,
         # ORDER_PRICE, MAKER, FEE, FEE_CURRENCY, CID]; MAKER 1 maker, -1 taker; te has no fee.
         te = [tid, o.symbol, now_ms, o.id, amount, price, o.type, o.price, 1 if maker else -1, None, None, o.cid]
@@ -1034,10 +1037,11 @@ class _Account:
             fills = market.walk(o.buy, _units(abs(o.amount)), o.price)
             if not fills:
                 continue
-            market.execute(o.buy, fills, now_ms, market.price_tick(o.price) or fills[0][0].tick)
-            units = sum(f for _, f in fills)
-            amount = _amount_of(units) if o.buy else -_amount_of(units)
-            out.extend(self._fill(o, amount, o.price, True, now_ms))
+            # The crossing book orders were the takers: the public trades have their side.
+            trades = market.execute(not o.buy, fills, now_ms, market.price_tick(o.price) or fills[0][0].tick)
+            for (_, units), trade in zip(fills, trades, strict=True):
+                amount = _amount_of(units) if o.buy else -_amount_of(units)
+                out.extend(self._fill(o, amount, o.price, True, now_ms, trade.id))
         return out
 
     def fill(self, o: _LiveOrder, amount: Decimal | None, now_ms: int) -> list[Out]:
@@ -1049,10 +1053,11 @@ class _Account:
         size = size.quantize(_EIGHT)
         if size <= 0:
             return []
+        tid = None
         if market is not None:
             tick = market.price_tick(o.price) or market.last
-            market.record_trade(not o.buy, _units(size), tick, 0, now_ms)
-        return self._fill(o, size if o.buy else -size, o.price, True, now_ms)
+            tid = market.record_trade(not o.buy, _units(size), tick, 0, now_ms).id
+        return self._fill(o, size if o.buy else -size, o.price, True, now_ms, tid)
 
     # ------------------------------------------------------------------ synthetic activity
     def seed_synthetic(self, now_ms: int) -> None:

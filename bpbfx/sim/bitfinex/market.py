@@ -481,18 +481,23 @@ class _Market:
             i += 1
         return out
 
-    def execute(self, buy: bool, fills: list[tuple[_Order, int]], now_ms: int, tick: int | None = None) -> None:
+    def execute(
+        self, buy: bool, fills: list[tuple[_Order, int]], now_ms: int, tick: int | None = None
+    ) -> list[_Trade]:
         """Take ``fills`` (from :meth:`walk`) out of the book and publish them as trades with the
-        next tick (at ``tick`` when given: a resting account order was the maker)."""
+        next tick (``buy``: the taker bought; at ``tick`` when given: a resting account order
+        was the maker).  Returns the trades, one per filled book order."""
         book = self.book
+        out: list[_Trade] = []
         for o, fill in fills:
             if fill == o.units:
                 book.remove(o.id)
             else:
                 book.set_units(o.id, o.units - fill)
-            self.record_trade(buy, fill, o.tick if tick is None else tick, o.period, now_ms)
+            out.append(self.record_trade(buy, fill, o.tick if tick is None else tick, o.period, now_ms))
+        return out
 
-    def record_trade(self, buy: bool, units: int, tick: int, period: int, now_ms: int) -> None:
+    def record_trade(self, buy: bool, units: int, tick: int, period: int, now_ms: int) -> _Trade:
         """Publish a trade of an account order with the next tick (``buy``: the taker bought)."""
         t = self._trade(now_ms, units if buy else -units, tick, period)
         self.trades.append(t)
@@ -502,6 +507,7 @@ class _Market:
         self.low = min(self.low, tick)
         self.volume += units / 1e8
         self.changed = True
+        return t
 
     def _cancel(self) -> None:
         book = self.book
