@@ -51,6 +51,7 @@ from .exceptions import (
     WatchdogTimeout,
 )
 from .live import LiveBook, OrderBookUpdate
+from .feed import Feed
 from .pull import EventStream
 
 __version__ = "0.1.0"
@@ -76,6 +77,7 @@ __all__ = [
     "EventStream",
     "EventsDroppedError",
     "ExchangeError",
+    "Feed",
     "HandshakeError",
     "InvalidOrderError",
     "InvalidStreamError",

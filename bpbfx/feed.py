@@ -1,0 +1,317 @@
+"""``Feed``: one client per exchange behind one set of unified hooks.
+
+::
+
+    feed = Feed(["backpack:trade.SOL_USDC", "bitfinex:trades:tSOLUST"], on_trade=print)
+    feed = Feed.trades("BTC/USDT", exchanges=["backpack", "bitfinex"], on_trade=print)
+    with feed:
+        for event in feed.events(maxsize=10_000):     # or pull unified events on your thread
+            ...
+
+Streams are named ``"<exchange>:<native stream>"`` or built from a unified symbol by the class
+methods (:meth:`Feed.trades`, :meth:`Feed.quotes`, :meth:`Feed.books`, :meth:`Feed.tickers`,
+:meth:`Feed.candles`, :meth:`Feed.funding`); :func:`native_stream` shows the mapping.  Every
+hook receives ``(client, unified_event)`` on that client's reader thread; ``on_error`` receives
+``(client, exc)`` from every client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from .backoff import Backoff
+from .base import BaseClient, ClientStats
+from .exceptions import ConfigurationError
+from .live import LiveBook
+from .pull import DEFAULT_MAXSIZE, EventStream, Overflow
+from .unified.convert import UnifiedHook, UnifiedSink
+from .unified.symbols import EXCHANGES, native_interval, to_native
+
+__all__ = ["KINDS", "Feed", "native_stream"]
+
+#: What the class methods subscribe to, per kind and exchange (``{s}`` the native symbol,
+#: ``{i}`` the native candle interval).
+KINDS: Final[dict[str, dict[str, str]]] = {
+    "trades": {"backpack": "trade.{s}", "bitfinex": "trades:{s}"},
+    # Backpack publishes its best bid/ask itself; Bitfinex quotes come from the top of the book.
+    "quotes": {"backpack": "bookTicker.{s}", "bitfinex": "book:{s}:P0:F0:25"},
+    "books": {"backpack": "depth.{s}", "bitfinex": "book:{s}:P0:F0:25"},
+    "tickers": {"backpack": "ticker.{s}", "bitfinex": "ticker:{s}"},
+    "candles": {"backpack": "kline.{i}.{s}", "bitfinex": "candles:trade:{i}:{s}"},
+    "funding": {"backpack": "markPrice.{s}", "bitfinex": "status:deriv:{s}"},
+}
+
+
+def native_stream(kind: str, symbol: str, exchange: str, interval: str | None = None) -> str:
+    """The ``"<exchange>:<stream>"`` name that carries ``kind`` for a unified ``symbol``:
+    ``native_stream("trades", "BTC/USDT", "bitfinex") == "bitfinex:trades:tBTCUST"``.
+
+    Raises:
+        ConfigurationError: unknown kind, a symbol or interval the exchange cannot express
+            (:class:`~bpbfx.SymbolMappingError`), or ``candles`` without ``interval``.
+    """
+    table = KINDS.get(kind)
+    if table is None:
+        raise ConfigurationError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if exchange not in table:
+        raise ConfigurationError(f"unknown exchange {exchange!r}; choose one of {', '.join(EXCHANGES)}")
+    native = to_native(exchange, symbol)
+    native_iv = ""
+    if kind == "candles":
+        if interval is None:
+            raise ConfigurationError("candles need an interval, e.g. interval='1m'")
+        native_iv = native_interval(exchange, interval)
+    return f"{exchange}:" + table[exchange].format(s=native, i=native_iv)
+
+
+class Feed:
+    """Runs one client per exchange and delivers unified events to one set of hooks.
+
+    Args:
+        streams: ``"<exchange>:<native stream>"`` names (``"backpack:depth.SOL_USDC"``,
+            ``"bitfinex:book:tBTCUSD:P0:F0:25"``).
+        on_event: every unified event ``(client, event)``.
+        on_trade / on_quote / on_ticker / on_candle / on_book_change / on_funding_rate /
+            on_mark_price: unified events of that type.
+        on_error: ``(client, exc)`` for every problem of every client.
+        urls: WebSocket endpoint per exchange (default: the real exchanges; ``sim.url`` in tests).
+        rest_url: Backpack REST base for book snapshots (``sim.http_url`` in tests).
+        backoff: reconnect policy for every client.
+        client_options: extra keyword arguments per exchange for its client constructor.
+
+    Hooks run on the reader thread of the client that received the data (Backpack resyncs: its
+    snapshot thread); keep them quick or pull with :meth:`events`.
+
+    Raises:
+        ConfigurationError / InvalidStreamError: a malformed stream name or unknown exchange.
+    """
+
+    def __init__(
+        self,
+        streams: Iterable[str],
+        *,
+        on_event: UnifiedHook | None = None,
+        on_trade: UnifiedHook | None = None,
+        on_quote: UnifiedHook | None = None,
+        on_ticker: UnifiedHook | None = None,
+        on_candle: UnifiedHook | None = None,
+        on_book_change: UnifiedHook | None = None,
+        on_funding_rate: UnifiedHook | None = None,
+        on_mark_price: UnifiedHook | None = None,
+        on_error: Callable[[Any, BaseException], None] | None = None,
+        urls: Mapping[str, str] | None = None,
+        rest_url: str | None = None,
+        backoff: Backoff | None = None,
+        client_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        per_exchange: dict[str, list[str]] = {}
+        for spec in streams:
+            exchange, sep, stream = str(spec).partition(":")
+            if not sep or not stream or exchange not in EXCHANGES:
+                raise ConfigurationError(
+                    f"stream {spec!r} must be '<exchange>:<stream>' with exchange {' or '.join(EXCHANGES)}, "
+                    "e.g. 'backpack:trade.SOL_USDC' or 'bitfinex:trades:tBTCUSD'"
+                )
+            per_exchange.setdefault(exchange, []).append(stream)
+        if not per_exchange:
+            raise ConfigurationError("Feed needs at least one stream")
+        unknown = sorted(set(urls or {}) - set(EXCHANGES))
+        if unknown:
+            raise ConfigurationError(f"urls for unknown exchange(s) {', '.join(unknown)}")
+        self.sink = UnifiedSink(
+            on_event,
+            on_trade=on_trade,
+            on_quote=on_quote,
+            on_ticker=on_ticker,
+            on_candle=on_candle,
+            on_book_change=on_book_change,
+            on_funding_rate=on_funding_rate,
+            on_mark_price=on_mark_price,
+        )
+        self.clients: dict[str, BaseClient] = {}
+        urls = dict(urls or {})
+        options = {k: dict(v) for k, v in (client_options or {}).items()}
+        try:
+            for exchange, names in per_exchange.items():
+                extra = options.get(exchange, {})
+                client = self._make(exchange, names, urls.get(exchange), rest_url, backoff, on_error, extra)
+                client.add_sink(self.sink)
+                self.clients[exchange] = client
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def _make(
+        exchange: str,
+        streams: list[str],
+        url: str | None,
+        rest_url: str | None,
+        backoff: Backoff | None,
+        on_error: Callable[[Any, BaseException], None] | None,
+        extra: dict[str, Any],
+    ) -> BaseClient:
+        if exchange == "backpack":
+            from .backpack.client import DEFAULT_REST_URL, DEFAULT_URL, BackpackClient
+
+            bp = BackpackClient(
+                url or DEFAULT_URL, rest_url=rest_url or DEFAULT_REST_URL, on_error=on_error, backoff=backoff, **extra
+            )
+            bp.subscribe(*streams)
+            return bp
+        from .bitfinex.client import BitfinexClient
+
+        extra.setdefault("auth", False)  # market data: never pick up keys from the environment
+        bf = BitfinexClient(url, on_error=on_error, backoff=backoff, **extra)
+        for stream in streams:
+            bf.subscribe(stream)
+        return bf
+
+    # ------------------------------------------------------------------ by unified symbol
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        symbols: str | Sequence[str],
+        *,
+        exchanges: Sequence[str] = EXCHANGES,
+        interval: str | None = None,
+        **options: Any,
+    ) -> Feed:
+        """A feed of ``kind`` (``"trades"``, ``"quotes"``, ``"books"``, ``"tickers"``,
+        ``"candles"``, ``"funding"``) for unified ``symbols`` on ``exchanges``; ``options`` go to
+        :class:`Feed`.
+
+        Raises:
+            ConfigurationError: see :func:`native_stream`.
+        """
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        return cls([native_stream(kind, s, e, interval) for e in exchanges for s in names], **options)
+
+    @classmethod
+    def trades(cls, symbols: str | Sequence[str], *, exchanges: Sequence[str] = EXCHANGES, **options: Any) -> Feed:
+        """Trades of unified ``symbols`` (``Feed.trades("SOL/USDC", exchanges=["backpack"])``)."""
+        return cls.of("trades", symbols, exchanges=exchanges, **options)
+
+    @classmethod
+    def quotes(cls, symbols: str | Sequence[str], *, exchanges: Sequence[str] = EXCHANGES, **options: Any) -> Feed:
+        """Best bid/ask: Backpack ``bookTicker``, Bitfinex top of the P0 book."""
+        return cls.of("quotes", symbols, exchanges=exchanges, **options)
+
+    @classmethod
+    def books(cls, symbols: str | Sequence[str], *, exchanges: Sequence[str] = EXCHANGES, **options: Any) -> Feed:
+        """Managed order books (BookChange and top-of-book Quote events)."""
+        return cls.of("books", symbols, exchanges=exchanges, **options)
+
+    @classmethod
+    def tickers(cls, symbols: str | Sequence[str], *, exchanges: Sequence[str] = EXCHANGES, **options: Any) -> Feed:
+        """24-hour tickers (Bitfinex tickers also give Quotes)."""
+        return cls.of("tickers", symbols, exchanges=exchanges, **options)
+
+    @classmethod
+    def candles(
+        cls, symbols: str | Sequence[str], interval: str, *, exchanges: Sequence[str] = EXCHANGES, **options: Any
+    ) -> Feed:
+        """Candles of the unified ``interval`` (``"1m"``, ``"1h"``, ``"1d"``, ...)."""
+        return cls.of("candles", symbols, exchanges=exchanges, interval=interval, **options)
+
+    @classmethod
+    def funding(cls, symbols: str | Sequence[str], *, exchanges: Sequence[str] = EXCHANGES, **options: Any) -> Feed:
+        """Mark price and funding rate of perpetuals (``"BTC/USDT:USDT"``)."""
+        return cls.of("funding", symbols, exchanges=exchanges, **options)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Feed:
+        """Start every client (returns at once; idempotent).  Raises ClientClosedError after close."""
+        for client in self.clients.values():
+            client.start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until every client is connected and subscribed (True) or ``timeout`` seconds
+        pass in all (False).  Any thread except the reader threads."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for client in self.clients.values():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not client.wait_ready(left):
+                return False
+        return True
+
+    def close(self) -> None:
+        """Close every client (idempotent, any thread, also from a hook)."""
+        for client in self.clients.values():
+            client.close()
+
+    def run_forever(self) -> None:
+        """Start and block until :meth:`close` (or any client closing) or Ctrl-C; every client is
+        closed on return.  Main thread."""
+        import time
+
+        self.start()
+        try:
+            while not any(client.closed for client in self.clients.values()):
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def __enter__(self) -> Feed:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ data
+    def events(
+        self, maxsize: int = DEFAULT_MAXSIZE, overflow: Overflow | str = "drop_oldest", *, books: bool = False
+    ) -> EventStream:
+        """Unified events of every client in one bounded queue for your thread (see
+        :class:`~bpbfx.EventStream`); ``books=True`` includes BookChange events.
+
+        Raises:
+            ConfigurationError: invalid ``maxsize`` / ``overflow``.
+            ClientClosedError: the feed is closed.
+        """
+        return EventStream(*self.clients.values(), maxsize=maxsize, overflow=overflow, books=books, unified=True)
+
+    def client(self, exchange: str) -> BaseClient:
+        """The client of ``exchange``.
+
+        Raises:
+            KeyError: the feed has no stream on that exchange.
+        """
+        try:
+            return self.clients[exchange]
+        except KeyError:
+            raise KeyError(f"this feed has no {exchange} streams; it has {', '.join(self.clients)}") from None
+
+    def book(self, exchange: str, symbol: str) -> LiveBook:
+        """The live book of unified ``symbol`` on ``exchange`` (a depth / book stream must be
+        part of the feed).  Any thread.
+
+        Raises:
+            KeyError: no such book; SymbolMappingError: the symbol has no native form.
+        """
+        client = self.client(exchange)
+        book: Callable[[str], LiveBook] = client.book  # type: ignore[attr-defined]
+        return book(to_native(exchange, symbol))
+
+    def stats(self) -> dict[str, ClientStats]:
+        """Each client's stats by exchange (any thread)."""
+        return {name: client.stats() for name, client in self.clients.items()}
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """Every stream as ``"<exchange>:<stream>"``."""
+        out: list[str] = []
+        for name, client in self.clients.items():
+            subs: tuple[str, ...] = client.subscriptions  # type: ignore[attr-defined]
+            out.extend(f"{name}:{s}" for s in subs)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Feed {', '.join(self.subscriptions)}>"
