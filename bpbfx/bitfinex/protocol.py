@@ -418,7 +418,11 @@ class BitfinexProtocol:
                     # Bitfinex SEQ_ALL on channel 0: [0,TYPE,DATA,PUB_SEQ,AUTH_SEQ].
                     seq, auth_seq = tail[0], tail[1]
                     self._check_seq(seq)
-                    self._check_auth_seq(auth_seq)
+                    if msg_type != "n":
+                        # Notifications' auth numbers do not advance, so they are left out of
+                        # the audit (bitfinex-api-node PR #429 "Ignore Notification Auth Seq
+                        # Numbers"); a false gap here would replace the trading socket.
+                        self._check_auth_seq(auth_seq)
                 else:
                     # Notifications answering a request carry one number; versions of the official
                     # clients disagree on which counter it is (PROTOCOLS.md), so it is matched
