@@ -569,12 +569,12 @@ class BitfinexClient(BaseClient):
         return core.take_completions(), core.take_changes(), core.take_errors()
 
     def _run_trading(self, out: _Trading) -> None:
-        """Complete futures, run ``on_order`` and report problems (outside the lock)."""
+        """Run ``on_order``, complete futures and report problems (outside the lock)."""
         completions, changes, errors = out
-        if completions:
-            orders_mod.complete(completions)
         for change in changes:
             self._call_hook("on_order", self.on_order, change)
+        if completions:
+            orders_mod.complete(completions)
         for error in errors:
             self._report(error)
 
