@@ -43,7 +43,6 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import queue
 import signal
 import sys
 import threading
@@ -251,10 +250,11 @@ class _Counter:
         self.sink = Counting(self)
 
 
-def worker_main(spec: WorkerSpec, stop: Any, reports: Any) -> None:
-    """Entry point of a worker process: run the clients until ``stop`` (a multiprocessing
-    Event) is set or SIGTERM arrives; send counters to ``reports`` (a multiprocessing Queue).
-    Runs on the worker's main thread."""
+def worker_main(spec: WorkerSpec, reports: Any) -> None:
+    """Entry point of a worker process: run the clients until SIGTERM; send counters twice a
+    second through ``reports`` (the worker's own end of a one-way pipe: nothing is shared with
+    other workers, so a worker killed mid-write cannot wedge the others).  Runs on the
+    worker's main thread."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the supervisor decides
     halt = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: halt.set())
@@ -311,13 +311,13 @@ def worker_main(spec: WorkerSpec, stop: Any, reports: Any) -> None:
             "final": final,
         }
         problems.clear()
-        with contextlib.suppress(Exception):
-            reports.put_nowait(data)
+        with contextlib.suppress(OSError, ValueError):
+            reports.send(data)
 
     try:
         for client in clients:
             client.start()
-        while not halt.is_set() and not stop.wait(0.5):
+        while not halt.wait(0.5):
             report()
             for recorder in recorders:
                 recorder.flush()
@@ -329,6 +329,7 @@ def worker_main(spec: WorkerSpec, stop: Any, reports: Any) -> None:
         for recorder in recorders:
             recorder.close()
         report(final=True)
+        reports.close()
 
 
 # ============================================================================== the supervisor
@@ -336,6 +337,7 @@ def worker_main(spec: WorkerSpec, stop: Any, reports: Any) -> None:
 class _Worker:
     spec: WorkerSpec
     process: Any = None
+    conn: Any = None  # the supervisor's end of the worker's report pipe
     started_at: float = 0.0
     restarts: int = 0
     failures: int = 0  # consecutive short lives, for the backoff
@@ -390,8 +392,6 @@ class Collector:
         self.out = out if out is not None else sys.stderr
         self.on_report = on_report
         self._ctx = multiprocessing.get_context("spawn")
-        self._stop_workers = self._ctx.Event()
-        self._reports = self._ctx.Queue()
         self._stop = threading.Event()
         self._sims: list[Any] = []
         self.workers: list[_Worker] = []
@@ -482,25 +482,37 @@ class Collector:
         return urls, rest
 
     def _spawn(self, w: _Worker) -> None:
-        process = self._ctx.Process(target=worker_main, args=(w.spec, self._stop_workers, self._reports),
-                                    name=f"bpbfx-collect-w{w.spec.index}", daemon=True)
+        receiver, sender = self._ctx.Pipe(duplex=False)
+        process = self._ctx.Process(target=worker_main, args=(w.spec, sender), name=f"bpbfx-collect-w{w.spec.index}",
+                                    daemon=True)
         process.start()
+        sender.close()  # the worker holds the only writing end: EOF here means it is gone
         with self._lock:
             w.process = process
+            w.conn = receiver
             w.started_at = time.monotonic()
             w.restart_at = None
 
     def _drain(self, timeout: float) -> None:
-        try:
-            data = self._reports.get(timeout=timeout)
-        except queue.Empty:
+        """Read every pending report; wait up to ``timeout`` for the first one or a death."""
+        from multiprocessing.connection import wait
+
+        conns = {w.conn: w for w in self.workers if w.conn is not None}
+        sentinels = [w.process.sentinel for w in self.workers if w.process is not None and w.process.is_alive()]
+        if not conns and not sentinels:
+            time.sleep(timeout)  # every worker is waiting for its restart delay
             return
-        while True:
-            self._take(data)
+        ready_now: list[Any] = wait([*conns, *sentinels], timeout)
+        for ready in ready_now:
+            w = conns.get(ready)
+            if w is None:
+                continue
             try:
-                data = self._reports.get_nowait()
-            except queue.Empty:
-                return
+                while ready.poll():
+                    self._take(ready.recv())
+            except (EOFError, OSError):
+                ready.close()
+                w.conn = None
 
     def _take(self, data: dict[str, Any]) -> None:
         index = int(data.get("worker", -1))
@@ -543,12 +555,13 @@ class Collector:
         self.report(f"worker {w.spec.index} restarted (pid {w.pid}, restart {w.restarts})")
 
     def _shutdown(self) -> None:
-        self._stop_workers.set()
-        deadline = time.monotonic() + 10.0
         for w in self.workers:
-            p = w.process
-            if p is not None:
-                p.join(max(0.1, deadline - time.monotonic()))
+            if w.process is not None and w.process.is_alive():
+                w.process.terminate()  # SIGTERM: the worker closes its clients and flushes its sink
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and any(w.process is not None and w.process.is_alive()
+                                                   for w in self.workers):
+            self._drain(0.1)  # keep reading: a worker must never block on a full report pipe
         for w in self.workers:
             p = w.process
             if p is not None and p.is_alive():
@@ -559,6 +572,10 @@ class Collector:
                     p.kill()
                     p.join(3.0)
         self._drain(0.05)
+        for w in self.workers:
+            if w.conn is not None:
+                w.conn.close()
+                w.conn = None
         for sim in self._sims:
             with contextlib.suppress(Exception):
                 sim.stop()

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["RedisCluster", "RedisServer", "free_port", "own_redis", "redis_cluster", "redis_server", "redis_url", "start_redis"]
+__all__ = ["RedisCluster", "RedisServer", "free_port", "own_redis", "redis_cluster", "redis_server", "redis_url",
+           "start_redis"]
 
 MISSING = (
     "redis-server was not found on PATH: the Redis sink tests run against a real server. "
@@ -92,7 +93,8 @@ def _wait_ping(port: int, process: subprocess.Popen[bytes], log: Path, timeout: 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"redis-server on port {port} exited with {process.returncode}: {log.read_text()[-800:]}")
+            tail = log.read_text()[-800:] if log.exists() else ""
+            raise RuntimeError(f"redis-server on port {port} exited with {process.returncode}: {tail}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")

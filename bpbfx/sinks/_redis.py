@@ -78,9 +78,8 @@ def connect(url: str, *, cluster: bool | None = None, socket_timeout: float = 2.
     if cluster:
         from redis.cluster import RedisCluster
 
-        kwargs.pop("retry")
         try:
-            return RedisCluster.from_url(url, cluster_error_retry_attempts=1, **kwargs)
+            return RedisCluster.from_url(url, **kwargs)
         except REDIS_ERRORS as exc:
             raise unavailable(exc, url) from exc
         except redis.RedisError as exc:

@@ -1,0 +1,122 @@
+"""RedisStreamReader modes against real servers: consumer groups, Redis Cluster, Redis down at start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from bpbfx import Backoff, BackpackClient, BitfinexClient, ConfigurationError, StreamGapError
+from bpbfx.sim.backpack import BackpackSimulator
+from bpbfx.sim.bitfinex import BitfinexSimulator
+from bpbfx.sinks import RedisStreamReader, RedisStreamSink, StreamEntry, stream_key
+
+from .conftest import Recorder
+from .redis_servers import RedisCluster, free_port, start_redis
+from .test_redis_sink import BOOK, BookLog, assert_books_equal
+
+FAST = Backoff(initial=0.05, factor=2.0, cap=0.3, jitter=0.0)
+TRADES = "trades:tBTCUSD"
+
+
+@pytest.fixture
+def bfx() -> Iterator[BitfinexSimulator]:
+    with BitfinexSimulator(seed=33, tick_interval=0.01, hb_interval=0.2, time_scale=0.01) as s:
+        yield s
+
+
+def test_consumer_group_acks_and_a_second_consumer_claims_pending(redis_url: str, bfx: BitfinexSimulator) -> None:
+    """Entries a failing consumer never acked are claimed by another consumer, delivered and acked."""
+    sink = RedisStreamSink(redis_url)
+    client = BitfinexClient(bfx.url, auth=False, backoff=FAST, heartbeat_timeout=2.0)
+    client.subscribe(BOOK)
+    sink.attach(client)
+    key = stream_key("bitfinex", BOOK)
+    r = redis.Redis.from_url(redis_url)
+    tried, errors = Recorder(), Recorder()
+
+    def crash(reader: Any, e: StreamEntry) -> None:
+        tried(reader, e)
+        raise RuntimeError("loader down")
+
+    with client:
+        a = RedisStreamReader(redis_url, [f"bitfinex:{BOOK}"], group="loader", consumer="a", on_message=crash,
+                              on_error=errors, block=0.2, claim_idle=60)
+        with a:
+            assert tried.wait_count(10, 10)
+        with pytest.raises(ConfigurationError):
+            a.book(BOOK)
+        pending = r.xpending(key, "loader")
+        assert pending["pending"] >= 10 and {c["name"] for c in pending["consumers"]} == {b"a"}
+        failed = {e.id for e in tried.of(StreamEntry)}
+        got = Recorder()
+        b = RedisStreamReader(redis_url, [f"bitfinex:{BOOK}"], group="loader", consumer="b", on_message=got,
+                              block=0.2, claim_idle=0.2, claim_interval=0.1)
+        with b:
+            assert got.wait_for(lambda items: failed <= {e.id for e in items}, 10)
+            assert got.wait_for(lambda items: len(items) >= len(failed) + 5, 10)  # and new entries too
+        sink.close()
+    assert b.stats().claimed >= len(failed) and b.stats().acked >= len(failed) + 5
+    assert r.xpending(key, "loader")["pending"] == 0
+    assert a.stats().acked == 0 and len(errors.items) >= 10  # every failure was reported, nothing acked
+
+
+def test_cluster_books_equal(redis_cluster: RedisCluster, bfx: BitfinexSimulator) -> None:
+    """Through a 3-node Redis Cluster the books still equal the live client's at the same update id."""
+    from redis.crc import key_slot
+
+    live, seen = BookLog(), BookLog()
+    streams = [BOOK, "book:tETHUSD:P0:F0:25", TRADES]
+    keys = [stream_key("bitfinex", s) for s in streams]
+    assert len({key_slot(k.encode()) for k in keys}) == 3  # one reader thread per slot
+    sink = RedisStreamSink(redis_cluster.url, snapshot_every=25)
+    client = BitfinexClient(bfx.url, auth=False, backoff=FAST, heartbeat_timeout=2.0, on_book=live)
+    for s in streams:
+        client.subscribe(s)
+    sink.attach(client)
+    trades = Recorder()
+    reader = RedisStreamReader(redis_cluster.url, [f"bitfinex:{s}" for s in streams], on_book=seen,
+                               on_message=lambda rd, e: trades(rd, e) if e.kind.startswith("trade") else None,
+                               block=0.2)
+    with reader, client:
+        assert seen.wait_for(lambda s: s.count(BOOK) >= 30 and s.count("book:tETHUSD:P0:F0:25") >= 30, 15)
+        assert trades.wait_count(1, 10)
+    sink.close()
+    assert sink.stats().dropped == 0
+    assert_books_equal(live, seen, BOOK, 30)
+    assert_books_equal(live, seen, "book:tETHUSD:P0:F0:25", 30)
+
+
+def test_redis_down_at_start_drops_then_gap_and_snapshot(tmp_path: Path) -> None:
+    """With no server yet the sink drops and counts; once Redis is up a gap entry and a fresh snapshot lead."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    live, seen, entries, problems = BookLog(), BookLog(), Recorder(), Recorder()
+    with BackpackSimulator(seed=4, tick_interval=0.01, time_scale=0.01) as bpx:
+        sink = RedisStreamSink(url, queue_size=20, backoff=FAST, socket_timeout=0.5, on_report=problems)
+        client = BackpackClient(bpx.url, rest_url=bpx.http_url, backoff=FAST, on_book=live,
+                                streams=["depth.SOL_USDC"])
+        sink.attach(client)
+        with client:
+            assert live.wait_for(lambda s: sink.stats().dropped >= 10, 10)
+            assert any(isinstance(e, StreamGapError) and e.reason == "overflow" for e in problems.items)
+            server = start_redis(tmp_path / "late", port=port)
+            try:
+                reader = RedisStreamReader(url, ["backpack:depth.SOL_USDC"], on_book=seen, on_message=entries,
+                                           start="earliest", block=0.2)
+                with reader:
+                    assert entries.wait_for(lambda items: any(e.kind == "snapshot" and e.epoch >= 2 for e in items), 15)
+                    count = seen.count("depth.SOL_USDC")
+                    assert seen.wait_for(lambda s: s.count("depth.SOL_USDC") >= count + 10, 15)
+                sink.close()
+            finally:
+                server.stop()
+    first = [e for e in entries.of(StreamEntry)]
+    gaps = [e for e in first if e.kind == "gap"]
+    assert gaps and gaps[0].data["reason"] == "overflow" and gaps[0].data["dropped"] >= 10
+    after = first[first.index(gaps[0]) + 1]
+    assert after.kind == "snapshot" and after.epoch == gaps[0].epoch + 1 and after.n == 0
+    assert_books_equal(live, seen, "depth.SOL_USDC", 10)
