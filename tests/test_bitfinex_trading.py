@@ -142,10 +142,15 @@ def test_cancel_orders_and_batch(sim: BitfinexSimulator, trader: Trader) -> None
     assert trader.wait(lambda: set(client.orders()) == {new.id})
     with pytest.raises(InvalidOrderError, match="1 to 75"):
         client.order_batch([o.cancel_order(i) for i in range(1, 77)])
+    partly = client.order_batch([o.new_order("tBTCUSD", "30", price), o.new_order("tBTCUSD", "0.03", price)])
+    with pytest.raises(OrderRejectedError, match="not enough exchange balance"):
+        partly.result(WAIT)
+    refused, placed_too = partly.requests
+    assert isinstance(refused.exception(), OrderRejectedError) and placed_too.result(0).amount == D("0.03")
 
 
 def test_calc_and_funding_offers(sim: BitfinexSimulator, trader: Trader) -> None:
-    """calc completes when sent and its answer arrives as an event; fon/foc are confirmed."""
+    """calc completes when sent and its answer arrives as an event; fon/foc are confirmed or refused."""
     client = trader.client
     assert client.calc(["margin_base"]).result(WAIT) is None
     assert trader.events.wait_count(1, WAIT, MarginBaseUpdate)
@@ -154,6 +159,10 @@ def test_calc_and_funding_offers(sim: BitfinexSimulator, trader: Trader) -> None
     assert trader.wait(lambda: offer.id in client.funding_offers())
     assert client.cancel_funding_offer(offer.id).result(WAIT).id == offer.id
     assert trader.wait(lambda: offer.id not in client.funding_offers()) and sim.offers(KEY) == []
+    with pytest.raises(OrderRejectedError, match="not enough balance"):
+        client.submit_funding_offer("fUSD", "999999", "0.0002", 2).result(WAIT)
+    with pytest.raises(OrderRejectedError, match="Offer not found"):
+        client.cancel_funding_offer(42).result(WAIT)
 
 
 def test_partial_and_full_fills(sim: BitfinexSimulator, trader: Trader) -> None:
