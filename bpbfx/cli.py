@@ -333,17 +333,18 @@ def _require_sim(exchange: str) -> Any:
         raise CommandError(f"the {exchange} simulator is not available: {exc}") from None
 
 
-def _start_sim(exchange: str, streams: Sequence[str] = (), port: int = 0) -> Any:
+def _start_sim(exchange: str, streams: Sequence[str] = (), port: int = 0, extra_markets: Sequence[Any] = ()) -> Any:
     """Start the built-in simulator of ``exchange`` on 127.0.0.1 (Backpack: every market the
-    streams name is added to the default ones, so any symbol is live)."""
+    streams name is added to the default ones, so any symbol is live; ``extra_markets`` are
+    Backpack ``MarketSpec`` values to add)."""
     cls = _require_sim(exchange)
     kwargs: dict[str, Any] = {"port": port}
-    if exchange == "backpack" and streams:
+    if exchange == "backpack" and (streams or extra_markets):
         from .backpack.protocol import stream_symbol
         from .sim.backpack import DEFAULT_MARKETS
 
-        markets: list[Any] = list(DEFAULT_MARKETS)
-        known = {m.symbol for m in DEFAULT_MARKETS}
+        markets: list[Any] = [*DEFAULT_MARKETS, *extra_markets]
+        known = {m.symbol for m in markets}
         for stream in streams:
             symbol = stream_symbol(stream)
             if symbol and symbol not in known and not stream.startswith("account."):
@@ -511,12 +512,14 @@ def cmd_stream(args: argparse.Namespace) -> int:
         hooks: dict[str, Any] = {"on_message": output.event, "on_error": errors, "on_open": errors.on_open}
         if args.book:
             hooks["on_book"] = output.book
+        if args.unified:
+            hooks["unified"] = True  # on_message gets bpbfx.unified events (books give BookChange)
         client = _make_client(
             exchange,
             args.streams,
             url=url,
             rest_url=rest_url,
-            books=args.book or exchange == "bitfinex",
+            books=args.book or args.unified or exchange == "bitfinex",
             hooks=hooks,
         )
         if sim is not None:
@@ -932,6 +935,9 @@ class _Demo:
 
     BACKPACK_STREAMS = ("depth.SOL_USDC", "trade.SOL_USDC", "depth.BTC_USDC", "trade.BTC_USDC")
     BITFINEX_STREAMS = ("trades:tBTCUSD", "book:tBTCUSD:P0:F0:25", "trades:tETHUSD", "book:tETHUSD:P0:F0:25")
+    # The cross-exchange line: one market both simulators serve, by unified symbol (Backpack
+    # BTC_USDT is added at the Bitfinex simulator's tBTCUST price).
+    CROSS_SYMBOL = "BTC/USDT"
 
     def __init__(self, duration: float | None, out: IO[str]) -> None:
         self.duration = duration
@@ -949,11 +955,16 @@ class _Demo:
             self.fault_times = {"backpack": 6.0, "bitfinex": 10.0}
         self.panels: dict[str, _ExchangePanel] = {}
         self.sims: dict[str, Any] = {}
+        from .feed import BestQuotes
+
+        self.cross = BestQuotes(self.CROSS_SYMBOL)
 
     def setup(self, stack: contextlib.ExitStack) -> None:
         backoff = Backoff(initial=0.3, cap=3.0)
+        from .feed import Feed
+
         for exchange, streams in (("backpack", self.BACKPACK_STREAMS), ("bitfinex", self.BITFINEX_STREAMS)):
-            sim = _start_sim(exchange, streams)
+            sim = _start_sim(exchange, streams, extra_markets=self._cross_markets(exchange))
             stack.callback(sim.stop)
             self.sims[exchange] = sim
             panel = _ExchangePanel(exchange, sim.url, self.notices)
@@ -979,6 +990,23 @@ class _Demo:
         for panel in self.panels.values():
             assert panel.client is not None
             panel.client.start()
+        cross = Feed.quotes(
+            self.CROSS_SYMBOL,
+            on_quote=self.cross.on_quote,
+            on_error=lambda client, exc: None,  # the panels above report the faults
+            urls={name: sim.url for name, sim in self.sims.items()},
+            rest_url=self.sims["backpack"].http_url,
+            backoff=backoff,
+        )
+        stack.callback(cross.close)
+        cross.start()
+
+    def _cross_markets(self, exchange: str) -> tuple[Any, ...]:
+        if exchange != "backpack":
+            return ()
+        from .sim.backpack import MarketSpec
+
+        return (MarketSpec("BTC_USDT", Decimal("118950.0"), Decimal("0.1"), Decimal("0.00001"), Decimal("0.3")),)
 
     def inject_faults(self, elapsed: float) -> None:
         for exchange, at in self.fault_times.items():
@@ -1008,7 +1036,7 @@ class _Demo:
                 f"{name} msgs={s.messages} rate={panel.rate():.0f}/s reconnects={s.reconnects} last={age} "
                 f"book_checks={s.book_checks} books_valid={valid}/{len(books)} errors={s.errors}"
             )
-        return f"[{elapsed:6.1f}s] " + " | ".join(parts)
+        return f"[{elapsed:6.1f}s] " + " | ".join(parts) + " | cross " + self.cross.line()
 
     def screen(self, elapsed: float, stats: dict[str, ClientStats | None]) -> list[str]:
         c = self.color
@@ -1058,6 +1086,8 @@ class _Demo:
             )
             lines.append(f"  recent trades: {row or '-'}")
             lines.append("")
+        lines.append(_style(c, "1", "cross-exchange") + "  " + self.cross.line())
+        lines.append("")
         lines.append(_style(c, "1", "events"))
         for t, exchange, text, warn in self.notices.recent(8):
             lines.append(f"  {t:6.1f}s  {exchange:<9} " + (_style(c, "33", text) if warn else text))
@@ -1247,6 +1277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rest-url", help="Backpack REST base for --book snapshots (default: derived)")
     p.add_argument("--pretty", action="store_true", help="human-readable lines instead of JSON")
     p.add_argument("--book", action="store_true", help="also print every managed order book update")
+    p.add_argument("--unified", action="store_true",
+                   help="print unified events (bpbfx.unified: Trade, Quote, Ticker, Candle, BookChange, ...) "
+                   "with ccxt-style symbols instead of native ones")
     p.add_argument("--stats", action="store_true", help="print the client's stats to stderr periodically")
     p.add_argument("--stats-interval", type=_positive_float, default=5.0, metavar="S", help="seconds between stats")
     p.add_argument("--max-events", type=_positive_int, metavar="N", help="stop after N lines")

@@ -18,6 +18,7 @@ hook receives ``(client, unified_event)`` on that client's reader thread; ``on_e
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Final
 
 from .backoff import Backoff
@@ -26,9 +27,10 @@ from .exceptions import ConfigurationError
 from .live import LiveBook
 from .pull import DEFAULT_MAXSIZE, EventStream, Overflow
 from .unified.convert import UnifiedHook, UnifiedSink
+from .unified.events import Quote
 from .unified.symbols import EXCHANGES, native_interval, to_native
 
-__all__ = ["KINDS", "Feed", "native_stream"]
+__all__ = ["KINDS", "BestQuotes", "Feed", "native_stream"]
 
 #: What the class methods subscribe to, per kind and exchange (``{s}`` the native symbol,
 #: ``{i}`` the native candle interval).
@@ -315,3 +317,58 @@ class Feed:
 
     def __repr__(self) -> str:
         return f"<Feed {', '.join(self.subscriptions)}>"
+
+
+class BestQuotes:
+    """The latest :class:`~bpbfx.unified.Quote` of one unified symbol per exchange, and the
+    spreads between venues; pass :meth:`on_quote` as a feed's ``on_quote`` hook.
+
+    Thread-safe: the hook runs on the clients' reader threads, the readers on any thread.
+    """
+
+    def __init__(self, symbol: str) -> None:
+        import threading
+
+        self.symbol = symbol
+        self._lock = threading.Lock()
+        self._quotes: dict[str, Quote] = {}
+
+    def on_quote(self, client: Any, quote: Quote) -> None:
+        """Hook: keep ``quote`` if it is of this symbol and has both sides (reader thread)."""
+        if quote.symbol == self.symbol and quote.bid is not None and quote.ask is not None:
+            with self._lock:
+                self._quotes[quote.exchange] = quote
+
+    def quote(self, exchange: str) -> Quote | None:
+        """The latest two-sided quote of ``exchange``, or ``None``."""
+        with self._lock:
+            return self._quotes.get(exchange)
+
+    def cross(self, buy: str = "backpack", sell: str = "bitfinex") -> Decimal | None:
+        """What buying at ``buy``'s ask and selling at ``sell``'s bid would earn per unit
+        (``sell.bid - buy.ask``; negative when the venues do not cross), or ``None``."""
+        with self._lock:
+            a, b = self._quotes.get(buy), self._quotes.get(sell)
+        if a is None or b is None or a.ask is None or b.bid is None:
+            return None
+        return b.bid - a.ask
+
+    def line(self, exchanges: Sequence[str] = EXCHANGES) -> str:
+        """One line: best bid/ask per venue, the mid difference and both cross spreads."""
+        parts = [self.symbol]
+        mids: list[Decimal] = []
+        for name in exchanges:
+            q = self.quote(name)
+            if q is None:
+                parts.append(f"{name} -")
+                continue
+            parts.append(f"{name} {q.bid} / {q.ask} (spread {q.spread()})")
+            mid = q.mid()
+            if mid is not None:
+                mids.append(mid)
+        if len(exchanges) == 2 and len(mids) == 2:
+            first, second = exchanges
+            parts.append(f"mid {second}-{first} {(mids[1] - mids[0]).normalize():f}")
+            parts.append(f"buy {first}/sell {second} {self.cross(first, second)}")
+            parts.append(f"buy {second}/sell {first} {self.cross(second, first)}")
+        return "  ".join(parts)
