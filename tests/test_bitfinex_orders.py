@@ -900,3 +900,50 @@ def test_refuse_gives_a_failed_handle(clock: Clock) -> None:
     with pytest.raises(OrderNotSentError, match="no API keys"):
         req.result(0)
     assert core.take_frames() == []
+
+
+def test_batch_reply_with_inner_notifications(clock: Clock) -> None:
+    """An ox_multi-req SUCCESS carrying each operation's notification (REST style) completes each."""
+    core = make_core(clock)
+    batch = core.submit_batch(
+        [o.new_order("tBTCUSD", "0.5", "1000", cid=9), o.new_order("tBTCUSD", "0.5", "990", cid=10)]
+    )
+    sent_frames(core)
+    inner = [
+        [1, "on-req", None, None, order_row(6, 9), None, "SUCCESS", "ok"],
+        [1, "on-req", None, None, [None, None, 10, "tBTCUSD", *[None] * 28], None, "ERROR", "Invalid price."],
+    ]
+    feed(core, [0, "n", [1, "ox_multi-req", None, None, inner, None, "SUCCESS", "Submitting 2 operations"]])
+    settle(core)
+    assert batch.requests[0].result(0).id == 6
+    with pytest.raises(OrderRejectedError, match="Invalid price"):
+        batch.result(0)
+
+
+def test_in_doubt_funding_offer_found_in_fos(clock: Clock) -> None:
+    """A funding offer in doubt is completed by the fos after re-auth holding its amount, rate and period."""
+    core = make_core(clock)
+    req = core.submit(o.new_funding_offer("fUSD", "500", "0.02", 2))
+    sent_frames(core)
+    drop_and_return(core)
+    row: list[Any] = [
+        41238934,
+        "fUSD",
+        1,
+        1,
+        "500",
+        "500",
+        "LIMIT",
+        None,
+        None,
+        0,
+        "ACTIVE",
+        None,
+        None,
+        None,
+        "0.02",
+        2,
+    ]
+    feed(core, [0, "fos", [[*row, 0, 0, None, 0, None]]])
+    settle(core)
+    assert req.result(0).id == 41238934 and req.reconciled
