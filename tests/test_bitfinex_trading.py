@@ -295,3 +295,22 @@ def test_sequence_numbers_with_trading(sim: BitfinexSimulator) -> None:
         assert sim.counters()["orders"] == 2
     finally:
         trader.close()
+
+
+def test_order_frame_before_late_notification_completes(sim: BitfinexSimulator, trader: Trader) -> None:
+    """With notifications delayed, the `on` frame carrying the cid completes the order first."""
+    sim.delay_notifications(3.0)
+    req = trader.client.submit_order("tBTCUSD", "0.01", far_price(sim))
+    order = req.result(2.0)
+    assert order.cid == req.cid and req.notification is None
+
+
+def test_close_fails_pending_handles(sim: BitfinexSimulator) -> None:
+    """Closing the client fails an update still awaiting its reply with OrderStatusUnknownError."""
+    trader = Trader(sim)
+    order = trader.client.submit_order("tBTCUSD", "0.01", far_price(sim)).result(WAIT)
+    sim.delay_notifications(10.0)
+    req = trader.client.update_order(order.id, price=str(D(far_price(sim)) - 10))
+    trader.close()
+    with pytest.raises(OrderStatusUnknownError, match="closed"):
+        req.result(WAIT)
