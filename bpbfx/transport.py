@@ -260,13 +260,13 @@ class Connection:
 
     def start(self) -> None:
         """Start the reader and watchdog threads; returns at once (idempotent)."""
-        with self._lock:
+        with self._lock:  # started under the lock: a concurrent close() sees both or neither
             if self._reader is not None or self._stop.is_set():
                 return
             self._reader = threading.Thread(target=self._run, name=f"{self.name}-reader", daemon=True)
             self._watchdog = threading.Thread(target=self._watch, name=f"{self.name}-watchdog", daemon=True)
-        self._reader.start()
-        self._watchdog.start()
+            self._reader.start()
+            self._watchdog.start()
 
     def send(self, text: str) -> bool:
         """Send one text frame if the connection is open.
@@ -313,8 +313,8 @@ class Connection:
 
     @property
     def threads(self) -> tuple[threading.Thread, ...]:
-        """The reader and watchdog threads (empty before :meth:`start`)."""
-        return tuple(t for t in (self._reader, self._watchdog) if t is not None)
+        """The reader and watchdog threads that were started (empty before :meth:`start`)."""
+        return tuple(t for t in (self._reader, self._watchdog) if t is not None and t.ident is not None)
 
     def stop(self) -> None:
         """Begin closing without waiting (idempotent, any thread): no frame is handed to the
