@@ -1412,7 +1412,7 @@ class BitfinexSimulator(SimServer):
             self._reject_next.setdefault(api_key, []).extend([(status, text)] * count)
 
     def drop_before_notification(self, count: int = 1, *, api_key: str | None = None) -> None:
-        """For the next ``count`` accepted new orders of ``api_key`` (or of any account): the
+        """For the next ``count`` accepted new orders (``on`` inputs) of ``api_key`` (or of any account): the
         order is created (and executes and rests as usual), then the socket that sent it is
         dropped without a close frame before its ``n`` / ``on`` go out.  Other sockets of the
         account get them.  After a reconnect the ``os`` snapshot shows the order if it is
@@ -1553,7 +1553,10 @@ class BitfinexSimulator(SimServer):
         """A copy of the counters: ``ticks``, ``subscribed``, ``unsubscribed``, ``errors_sent``,
         ``book_updates``, ``checksums_sent``, ``heartbeats_sent``, ``trades``, ``auth_ok``,
         ``auth_failed``, ``info_sent``, ``updates_dropped``, ``checksums_corrupted``,
-        ``frames_queued``, ``slow_consumers``, ``unanswered``, ``inputs``.  Any thread."""
+        ``frames_queued``, ``slow_consumers``, ``unanswered``, ``inputs`` (channel-0 frames
+        received), ``orders`` (``on`` inputs handled), ``rate_limited``,
+        ``orders_rejected_by_fault``, ``dropped_before_notification``, ``dms_cancels``.  Any
+        thread."""
         with self._lock:
             return dict(self._counters)
 
