@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -255,6 +256,28 @@ def test_synthetic_account_activity_decodes(connect: Connect) -> None:
         s.drain()
         assert order_id in [o.id for o in sim.orders(KEY)]  # invented activity never touches API orders
         s.close()
+
+
+HOSTILE = [None, "x", 7, True, [], [1, 2], {"id": True}, {"id": "12"}, {"amount": "1e40", "price": "1e40"},
+           {"symbol": "tBTCUSD", "type": "EXCHANGE LIMIT", "amount": "1e30", "price": "1"},
+           {"symbol": "tBTCUSD", "type": "EXCHANGE LIMIT", "amount": "0.1", "price": "1e40"},
+           {"symbol": "tBTCUSD", "type": "EXCHANGE LIMIT", "amount": "NaN", "price": "Infinity"},
+           {"cid": [1], "cid_date": 5, "gid": {}, "all": "1"}, [["on"]], [["nope", {}]], [[1, 2, 3]]]
+
+
+@pytest.mark.parametrize("kind", ["on", "ou", "oc", "oc_multi", "ox_multi", "calc", "fon", "foc"])
+def test_malformed_inputs_never_break_the_account(
+    sim: BitfinexSimulator, connect: Connect, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage bodies for every input kind get at most a refusal that decodes; nothing is created or logged."""
+    caplog.set_level(logging.ERROR, logger="bpbfx.sim")
+    s = connect(sim)
+    for body in HOSTILE:
+        for n in notes(s.input(kind, body)):
+            assert n[6] == "ERROR", (kind, body, n)
+    assert sim.orders(KEY) == [] and sim.offers(KEY) == []
+    assert notes(s.input("on", order()))[0][6] == "SUCCESS"  # still trading
+    assert [r.getMessage() for r in caplog.records] == []
 
 
 # -------------------------------------------------------------------------------------- executions

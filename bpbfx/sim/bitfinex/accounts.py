@@ -82,6 +82,11 @@ def _q(x: Decimal) -> Decimal:
     return x.quantize(_EIGHT).normalize() if x else Decimal(0)
 
 
+def _bad_amount(x: Decimal) -> bool:
+    """Zero, more than 8 decimals, or more than 10**12 (beyond any market)."""
+    return x == 0 or abs(x) >= Decimal(10) ** 12 or x != x.quantize(_EIGHT)
+
+
 def _units(x: Decimal) -> int:
     return int(x.scaleb(8))
 
@@ -551,7 +556,7 @@ class _Account:
             amount = _dec(body.get("amount"))
         except ValueError:
             raise _Rejected("amount: invalid") from None  # simulator's own text
-        if amount == 0 or amount != amount.quantize(_EIGHT):
+        if _bad_amount(amount):
             raise _Rejected("amount: invalid")  # zero, or more than 8 decimals
         amount = amount.normalize()
         limit_price = Decimal(0)
@@ -561,7 +566,7 @@ class _Account:
                 limit_price = _dec(body.get("price"))
             except ValueError:
                 raise _Rejected("price: invalid") from None  # simulator's own text
-            if limit_price <= 0:
+            if limit_price <= 0 or limit_price >= Decimal(10) ** 12:
                 raise _Rejected("price: invalid")
             # Bitfinex: 5 significant digits; "API will truncate price with precision > 5".
             limit_price = truncate_significant(limit_price)
@@ -802,7 +807,7 @@ class _Account:
             price = o.price
             if body.get("price") is not None:
                 price = truncate_significant(_dec(body["price"]))
-                if price <= 0:
+                if price <= 0 or price >= Decimal(10) ** 12:
                     raise ValueError
             amount = o.amount
             if body.get("amount") is not None:
@@ -811,7 +816,7 @@ class _Account:
                 # "delta: change of amount": grows (or shrinks) the order, on its own side.
                 d = _dec(body["delta"])
                 amount = amount + d if amount > 0 else amount - d
-            if amount == 0 or amount != amount.quantize(_EIGHT) or (amount > 0) != (o.amount > 0):
+            if _bad_amount(amount) or (amount > 0) != (o.amount > 0):
                 raise _Rejected("amount: invalid")  # simulator's own text
             flags = body.get("flags", o.flags)
             if isinstance(flags, bool) or not isinstance(flags, int):
@@ -887,17 +892,21 @@ class _Account:
         one ``n`` oc_multi-req listing the orders, then an ``oc`` each."""
         targets: list[_LiveOrder] = []
         if isinstance(body, dict):
-            if body.get("all") == 1:
+            if type(body.get("all")) is int and body["all"] == 1:
                 targets = list(self.orders.values())
-            for oid in body.get("id") or ():
+            def items(name: str) -> list[Any]:
+                value = body.get(name)
+                return value if isinstance(value, list) else []
+
+            for oid in items("id"):
                 if isinstance(oid, int) and oid in self.orders:
                     targets.append(self.orders[oid])
-            for pair in body.get("cid") or ():
+            for pair in items("cid"):
                 if isinstance(pair, list) and len(pair) == 2:
                     found = self._find({"cid": pair[0], "cid_date": pair[1]})
                     if found is not None:
                         targets.append(found)
-            gids = {g for g in body.get("gid") or () if isinstance(g, int)}
+            gids = {g for g in items("gid") if isinstance(g, int)}
             targets.extend(o for o in self.orders.values() if o.gid is not None and o.gid in gids)
         unique = list({id(o): o for o in targets}.values())
         if not unique:
@@ -982,7 +991,7 @@ class _Account:
                 rate = _dec(body.get("rate"))
             except ValueError:
                 raise _Rejected("amount: invalid") from None
-            if amount == 0 or amount != amount.quantize(_EIGHT):
+            if _bad_amount(amount):
                 raise _Rejected("amount: invalid")
             if rate < 0:
                 raise _Rejected("rate: invalid")
