@@ -117,6 +117,14 @@ def asks(sim: BitfinexSimulator, symbol: str = "tBTCUSD") -> list[tuple[Decimal,
     return [(Decimal(e[1]), -Decimal(e[2])) for e in view.asks]
 
 
+@pytest.fixture(autouse=True)
+def _no_simulator_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test also checks that the simulator logged no failure while handling frames."""
+    caplog.set_level(logging.ERROR, logger="bpbfx.sim")
+    yield
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("bpbfx.sim")] == []
+
+
 @pytest.fixture
 def sim() -> Iterator[BitfinexSimulator]:
     with BitfinexSimulator(
@@ -266,18 +274,14 @@ HOSTILE = [None, "x", 7, True, [], [1, 2], {"id": True}, {"id": "12"}, {"amount"
 
 
 @pytest.mark.parametrize("kind", ["on", "ou", "oc", "oc_multi", "ox_multi", "calc", "fon", "foc"])
-def test_malformed_inputs_never_break_the_account(
-    sim: BitfinexSimulator, connect: Connect, kind: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_malformed_inputs_never_break_the_account(sim: BitfinexSimulator, connect: Connect, kind: str) -> None:
     """Garbage bodies for every input kind get at most a refusal that decodes; nothing is created or logged."""
-    caplog.set_level(logging.ERROR, logger="bpbfx.sim")
     s = connect(sim)
     for body in HOSTILE:
         for n in notes(s.input(kind, body)):
             assert n[6] == "ERROR", (kind, body, n)
     assert sim.orders(KEY) == [] and sim.offers(KEY) == []
-    assert notes(s.input("on", order()))[0][6] == "SUCCESS"  # still trading
-    assert [r.getMessage() for r in caplog.records] == []
+    assert notes(s.input("on", order()))[0][6] == "SUCCESS"  # still trading (and nothing logged)
 
 
 # -------------------------------------------------------------------------------------- executions
