@@ -247,7 +247,7 @@ def test_trimmed_stream_under_a_slow_reader_resyncs(redis_url: str, bfx: Bitfine
         count = len(seen.updates)
         assert seen.wait_for(lambda s: len(s.updates) >= count + 20 and s.updates[-1].valid, 10)
     sink.close()
-    assert resynced >= 1
     trimmed = next(e for e in errors.items if isinstance(e, StreamTrimmedError))
+    assert resynced >= 1, trimmed.message
     assert trimmed.reason == "trimmed" and "resynchronising" in trimmed.message
     assert_books_equal(live, seen, BOOK, 20)

@@ -468,12 +468,13 @@ class RedisStreamReader:
         message = (
             f"{src.exchange}:{src.stream}: " + (
                 f"the stream was trimmed past this reader's position {previous} (it was too slow for MAXLEN)"
-                if trimmed else f"{what} (expected {check.expected}, got {check.got}) before entry {entry.id}"
+                if trimmed
+                else f"{what} (expected {check.expected}, got {check.got}) before {entry.kind} entry {entry.id}"
             )
         )
         self._invalidate(src)
         resync = False
-        if src.book is not None and entry.kind != wire.SNAPSHOT:
+        if src.book is not None and (trimmed or entry.kind != wire.SNAPSHOT):
             snap = r.hget(wire.meta_key(src.key), "snapshot")
             if snap is not None and _id_tuple(_id(snap)) > _id_tuple(entry.id):
                 message += f"; resynchronising from the latest snapshot {_id(snap)}"
@@ -481,10 +482,11 @@ class RedisStreamReader:
                 src.cursor = _previous_id(_id(snap))
             else:
                 message += "; the book stays invalid until the next snapshot"
+        if resync:
+            self._resyncs += 1
         self._report(cls(message, stream=src.stream, reason="trimmed" if trimmed else check.reason,
                          expected=check.expected, got=check.got, epoch=entry.epoch))
         if resync:
-            self._resyncs += 1
             src.cont.reset()
             raise _Resync
 

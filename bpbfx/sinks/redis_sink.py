@@ -43,13 +43,14 @@ from ..exceptions import (
     ChecksumMismatchError,
     ConfigurationError,
     ConnectionLostError,
+    RedisUnavailableError,
     SequenceGapError,
     StaleBookError,
     StreamGapError,
 )
 from ..live import LiveBook, OrderBookUpdate
 from . import wire
-from ._redis import REDIS_ERRORS, connect, safe_url, unavailable
+from ._redis import REDIS_ERRORS, RawPipeline, connect, safe_url, unavailable
 
 __all__ = ["DEFAULT_MAXLEN", "RedisStreamSink", "SinkStats"]
 
@@ -258,6 +259,7 @@ class RedisStreamSink(Sink):
         if self._url is not None and self._url.split(":", 1)[0] not in ("redis", "rediss", "unix", "redis+cluster"):
             raise ConfigurationError(f"not a Redis URL: {safe_url(self._url)!r}")
         self._redis: Any = None if self._url is not None else redis
+        self._pipe: RawPipeline | None = None
         self._own_client = self._url is not None
         self._cluster = cluster
         self.queue_size = queue_size
@@ -618,6 +620,7 @@ class RedisStreamSink(Sink):
                         pass
                 self._redis = connect(self._url, cluster=self._cluster, socket_timeout=self.socket_timeout)
             self._redis.ping()
+            self._pipe = RawPipeline(self._redis)
         except REDIS_ERRORS as exc:
             self._connected = False
             self._report(unavailable(exc, self._url or ""))
@@ -632,6 +635,12 @@ class RedisStreamSink(Sink):
         self._connected = True
         return True
 
+    def _raw(self) -> RawPipeline:
+        pipe = self._pipe
+        if pipe is None:
+            raise RedisUnavailableError("not connected to Redis yet")
+        return pipe
+
     def _key(self, key: str) -> _Key:
         ks = self._keys.get(key)
         if ks is None:
@@ -644,55 +653,54 @@ class RedisStreamSink(Sink):
         new = [key for key in dict.fromkeys(item.key for item in batch) if not self._key(key).meta]
         if not new:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        for key in new:
-            pipe.hget(wire.meta_key(key), "epoch")
-        for key, stored in zip(new, pipe.execute(), strict=True):
+        replies = self._raw().execute([(key, [b"HGET", wire.meta_key(key).encode(), b"epoch"]) for key in new])
+        for key, stored in zip(new, replies, strict=True):
+            if isinstance(stored, Exception):
+                raise stored
             ks = self._keys[key]
             ks.meta = True
             if stored is not None:
-                ks.epoch = int(stored)
-                ks.gap = {"reason": "writer_restart", "expected": None, "got": None, "dropped": 0,
-                          "message": "a new writer took over this stream; what happened in between is unknown"}
+                ks.epoch = max(ks.epoch, int(stored))
+                if ks.gap is None:
+                    ks.gap = {"reason": "writer_restart", "expected": None, "got": None, "dropped": 0,
+                              "message": "a new writer took over this stream; what happened in between is unknown"}
 
     def _write(self, batch: list[_Item]) -> None:
         self._read_meta(batch)
-        entries: list[tuple[str, dict[str, str], str, int]] = []
+        entries: list[tuple[str, list[bytes], str, int, bool]] = []
         for item in batch:
             self._plan(item, entries)
         if not entries:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        maxlen = self._maxlen
-        default = maxlen["default"]
+        commands: list[tuple[str, list[bytes]]] = [(key, args) for key, args, _, _, _ in entries]
         epochs: dict[str, int] = {}
-        for key, fields, kind, epoch in entries:
-            limit = maxlen.get(kind, default)
-            if limit is None:
-                pipe.xadd(key, fields)
-            else:
-                pipe.xadd(key, fields, maxlen=limit, approximate=True)
-            if fields["n"] == "0":
+        for key, _, _, epoch, first in entries:
+            if first:
                 epochs[key] = epoch
         for key, epoch in epochs.items():
-            pipe.hset(wire.meta_key(key), mapping={"v": str(wire.VERSION), "epoch": str(epoch)})
-        results = pipe.execute()
+            commands.append((key, [b"HSET", wire.meta_key(key).encode(), b"v", b"1", b"epoch", str(epoch).encode()]))
+        results = self._raw().execute(commands)
         snapshots: dict[str, tuple[str, int]] = {}
-        for (key, _fields, kind, epoch), entry_id in zip(entries, results[: len(entries)], strict=True):
+        failed: Exception | None = None
+        for (key, _, kind, epoch, _), reply in zip(entries, results[: len(entries)], strict=True):
+            if isinstance(reply, Exception):
+                failed = failed or reply
+                continue
+            self._written += 1
             if kind == wire.SNAPSHOT:
-                snapshots[key] = (entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id), epoch)
+                snapshots[key] = (reply.decode() if isinstance(reply, bytes) else str(reply), epoch)
             elif kind == wire.GAP:
                 self._gaps += 1
         if snapshots:
-            pipe = self._redis.pipeline(transaction=False)
-            for key, (entry_id, epoch) in snapshots.items():
-                pipe.hset(wire.meta_key(key), mapping={"snapshot": entry_id, "snapshot_epoch": str(epoch)})
-            pipe.execute()
+            meta = [(key, [b"HSET", wire.meta_key(key).encode(), b"snapshot", entry_id.encode(), b"snapshot_epoch",
+                           str(epoch).encode()]) for key, (entry_id, epoch) in snapshots.items()]
+            self._raw().execute(meta)
             self._snapshots += len(snapshots)
-        self._written += len(entries)
         self._batches += 1
+        if failed is not None:
+            self._report(unavailable(failed, self._url or ""))
 
-    def _plan(self, item: _Item, out: list[tuple[str, dict[str, str], str, int]]) -> None:
+    def _plan(self, item: _Item, out: list[tuple[str, list[bytes], str, int, bool]]) -> None:
         """Number ``item`` (and an owed gap before it) and append the entries to write."""
         ks = self._key(item.key)
         kind = item.kind
@@ -723,7 +731,8 @@ class RedisStreamSink(Sink):
                 return
         out.append(self._entry(item, ks))
 
-    def _entry(self, item: _Item, ks: _Key) -> tuple[str, dict[str, str], str, int]:
+    def _entry(self, item: _Item, ks: _Key) -> tuple[str, list[bytes], str, int, bool]:
+        """The ``XADD`` arguments of ``item``, numbered (empty fields are left out)."""
         kind = item.kind
         if kind == wire.GAP:
             if ks.epoch == 0:
@@ -745,23 +754,25 @@ class RedisStreamSink(Sink):
             data = wire.encode_snapshot(payload)
         else:
             data = json.dumps(payload, separators=(",", ":"), default=str)
-        fields = {
-            "v": "1",
-            "kind": kind,
-            "ex": item.exchange,
-            "stream": item.stream,
-            "sym": item.symbol or "",
-            "epoch": str(ks.epoch),
-            "n": str(n),
-            "seq": "" if item.seq is None else str(item.seq),
-            "prev": "" if item.prev is None else str(item.prev),
-            "et": "" if item.et is None else str(item.et),
-            "rt": str(item.rt),
-            "data": data,
-        }
+        limit = self._maxlen.get(kind, self._maxlen["default"])
+        args = [b"XADD", item.key.encode()]
+        if limit is not None:
+            args += [b"MAXLEN", b"~", str(limit).encode()]
+        args += [b"*", b"v", b"1", b"kind", kind.encode(), b"ex", item.exchange.encode(), b"stream",
+                 item.stream.encode(), b"epoch", str(ks.epoch).encode(), b"n", str(n).encode(), b"rt",
+                 str(item.rt).encode()]
+        if item.symbol:
+            args += [b"sym", item.symbol.encode()]
+        if item.seq is not None:
+            args += [b"seq", str(item.seq).encode()]
+        if item.prev is not None:
+            args += [b"prev", str(item.prev).encode()]
+        if item.et is not None:
+            args += [b"et", str(item.et).encode()]
         if item.ev:
-            fields["ev"] = item.ev
-        return item.key, fields, kind, ks.epoch
+            args += [b"ev", item.ev.encode()]
+        args += [b"data", data.encode()]
+        return item.key, args, kind, ks.epoch, n == 0 and kind != wire.GAP
 
     def _failed(self, batch: list[_Item], exc: BaseException) -> None:
         """A round was not confirmed: owe a gap to each of its streams; books wait for a
