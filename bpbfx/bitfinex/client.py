@@ -591,6 +591,8 @@ class BitfinexClient(BaseClient):
                 core.set_paused(bool(action.payload))
         if event is not None and event.stream == ACCOUNT_STREAM:
             core.feed(event)
+        if not core.has_output:
+            return None  # the hot path: a public frame on the authenticated socket
         return self._send_trading()
 
     def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:

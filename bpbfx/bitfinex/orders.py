@@ -1018,6 +1018,11 @@ class OrderCore:
         return tuple(self._live)
 
     # ------------------------------------------------------------------ outputs
+    @property
+    def has_output(self) -> bool:
+        """Anything to take (frames, completions, changes or errors)."""
+        return bool(self._frames or self._completions or self._changes or self._errors)
+
     def take_frames(self) -> list[tuple[str, tuple[Request[Any], ...]]]:
         """Frames to send on the authenticated socket, each with the requests it carries."""
         frames, self._frames = self._frames, []
