@@ -36,8 +36,9 @@ Rules implemented (docs.bitfinex.com, "ws-auth-input-*", "flag-values", "ws-auth
 
 Matching (never by arrival order): ``on`` by ``cid`` (generated when not given, unique per UTC
 day: milliseconds of the day times 1000 plus a counter, always below 2**45); ``ou``/``oc``/
-``foc`` by the order (offer) id in the reply's row; ``oc`` by ``cid`` also by ``cid``;
-``fon`` by its amount, rate and period (the reply has no client id).  An input whose reply
+``foc`` by the order (offer) id in the reply's row, a cancel by cid also by that cid;
+``fon`` by its amount, rate and period (the reply has no client id); a refusal whose row names
+no order goes to the single request of its kind in flight, if there is one.  An input whose reply
 could not be told apart from another one in flight is refused before sending
 (:class:`~bpbfx.exceptions.OrderNotSentError`): one ``oc_multi`` and one ``ox_multi`` at a
 time, one ``ou`` and one ``oc`` per order, one ``fon`` per (amount, rate, period).
