@@ -13,7 +13,7 @@ its own ``redis-server`` (from PATH) on 127.0.0.1 and a free port with ``--save 
    client's reader thread).
 3. **collector throughput** with 1 and 2 workers: ``bpbfx collect`` machinery (supervisor,
    spawned workers, real WebSocket clients) against local replay servers that loop Backpack
-   trade frames as fast as possible (one server and one stream per worker); entries confirmed
+   trade frames as fast as possible (one server process and one stream per worker); entries confirmed
    by Redis per second, from the workers' reports, over a fixed window after a warm-up.
 4. **worker RSS over 1M events**: one collector worker on the same looping replay, its
    resident set read from ``/proc/<pid>/status`` as it passes each 250k events.
@@ -22,6 +22,7 @@ its own ``redis-server`` (from PATH) on 127.0.0.1 and a free port with ``--save 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import multiprocessing
@@ -191,16 +192,44 @@ def bench_latency(url: str, rate: int, seconds: float) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------ 3./4. collector
-def _replays(workers: int, frames: int) -> tuple[list[Any], list[str]]:
+def _replay_proc(symbol: str, frames: int, conn: Any) -> None:
+    """Spawned process: a replay server looping ``frames`` trade frames of ``symbol`` as fast
+    as it can to each client, until told to stop."""
     from ..sim.replay import ReplayServer
 
-    servers, streams = [], []
     now = time.time_ns() // 1000
-    for w in range(workers):
-        symbol = f"BENCH{chr(65 + w)}_USDC"
-        streams.append(f"trade.{symbol}")
-        servers.append(ReplayServer([_trade_frame(symbol, i, now) for i in range(frames)], loop=True).start())
-    return servers, streams
+    server = ReplayServer([_trade_frame(symbol, i, now) for i in range(frames)], loop=True).start()
+    conn.send(server.url)
+    conn.recv()  # any message: stop
+    server.stop()
+
+
+@contextmanager
+def _replays(workers: int, frames: int) -> Iterator[tuple[list[str], list[str]]]:
+    """One replay server process per worker; yields (urls, streams)."""
+    ctx = multiprocessing.get_context("spawn")
+    procs, conns, urls, streams = [], [], [], []
+    try:
+        for w in range(workers):
+            symbol = f"BENCH{chr(65 + w)}_USDC"
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_replay_proc, args=(symbol, frames, child), daemon=True)
+            proc.start()
+            procs.append(proc)
+            conns.append(parent)
+            if not parent.poll(30):
+                raise RuntimeError("a replay server did not start")
+            urls.append(parent.recv())
+            streams.append(f"trade.{symbol}")
+        yield urls, streams
+    finally:
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.send("stop")
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
 
 
 def _rss_kb(pid: int) -> int | None:
@@ -221,8 +250,7 @@ def _run_collector(url: str, workers: int, until: Any, poll: float = 0.25) -> An
     from ..collect import CollectConfig, Collector
 
     _flush_db(url)
-    servers, streams = _replays(workers, 2000)
-    try:
+    with _replays(workers, 2000) as (servers, streams):
         config = CollectConfig(backpack=tuple(streams), workers=workers, redis=url, stats_interval=3600)
         collector = Collector(config, out=io.StringIO())
         original = collector._spawn
@@ -230,7 +258,7 @@ def _run_collector(url: str, workers: int, until: Any, poll: float = 0.25) -> An
         def spawn(w: Any) -> None:  # one replay server (one stream) per worker
             import dataclasses
 
-            w.spec = dataclasses.replace(w.spec, urls={"backpack": servers[w.spec.index].url})
+            w.spec = dataclasses.replace(w.spec, urls={"backpack": servers[w.spec.index]})
             original(w)
 
         collector._spawn = spawn  # type: ignore[method-assign]
@@ -246,9 +274,6 @@ def _run_collector(url: str, workers: int, until: Any, poll: float = 0.25) -> An
         collector.stop()
         runner.join(30)
         return result
-    finally:
-        for s in servers:
-            s.stop()
 
 
 def bench_collector(url: str, workers: int, warmup: float, window: float) -> dict[str, float]:
@@ -318,8 +343,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         info = redis_py.Redis.from_url(url).info("server")
         print("bpbfx Redis benchmark")
         print(f"  machine: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
-              f"redis-py {redis_py.__version__}; redis-server {info.get('redis_version')} (--save '' --appendonly no)")
+              f"redis-py {redis_py.__version__} ({_parser()} reply parser); redis-server {info.get('redis_version')} "
+              "(--save '' --appendonly no)")
         print(f"  command: python -m bpbfx.bench.redis {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"  load average before: {load} (1/5/15 min; any other process shares the 2 cores)")
         if "sink" not in args.skip:
             r = bench_sink(url, args.events)
             print(f"\n1. sink throughput: {r['events']:,} Backpack trade frames via BackpackClient.feed -> "
@@ -350,7 +378,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             late = " (TIMED OUT)" if rss.get("timeout") else ""
             print(f"   {row}; peak {rss.get('peak_kb', 0) / 1024:.1f} MiB; {rss.get('events', 0):,} events in "
                   f"{rss.get('seconds', 0):.0f}s, {rss.get('dropped', 0)} dropped{late}")
+        print("\n  load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
+
+
+def _parser() -> str:
+    try:
+        from redis.utils import HIREDIS_AVAILABLE
+    except ImportError:  # pragma: no cover - other redis-py versions
+        return "unknown"
+    return "hiredis" if HIREDIS_AVAILABLE else "pure-Python"
 
 
 @contextmanager
