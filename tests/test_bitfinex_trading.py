@@ -314,3 +314,20 @@ def test_close_fails_pending_handles(sim: BitfinexSimulator) -> None:
     trader.close()
     with pytest.raises(OrderStatusUnknownError, match="closed"):
         req.result(WAIT)
+
+
+def test_in_doubt_fails_while_the_socket_stays_down(sim: BitfinexSimulator) -> None:
+    """An input in doubt fails unknown after reconcile_timeout even when no connection comes back."""
+    trader = Trader(sim, reconcile_timeout=0.3)
+    try:
+        order = trader.client.submit_order("tBTCUSD", "0.01", far_price(sim)).result(WAIT)
+        sim.delay_notifications(10.0)
+        req = trader.client.update_order(order.id, price=str(D(far_price(sim)) - 10))
+        sim.refuse_connections(503)
+        sim.drop_connections()
+        with pytest.raises(OrderStatusUnknownError, match=r"did not come back within 0\.3s") as err:
+            req.result(WAIT)
+        assert err.value.open is None
+    finally:
+        sim.refuse_connections(None)
+        trader.close()

@@ -974,8 +974,6 @@ class OrderCore:
         self.closed = False
         #: When set, every input is refused with this reason (e.g. a client without API keys).
         self.refusal: str | None = None
-        self._orders_snapshot = False  # an `os` arrived on this connection
-        self._offers_snapshot = False  # an `fos` arrived on this connection
         # Views.
         self._orders: dict[int, Order] = {}
         self._offers: dict[int, FundingOffer] = {}
@@ -1050,8 +1048,6 @@ class OrderCore:
         the ``os``/``fos`` snapshot that follows."""
         self.open = True
         self.authenticated = True
-        self._orders_snapshot = False
-        self._offers_snapshot = False
 
     def connection_lost(self) -> None:
         """The socket closed: requests still waiting for their outcome are in doubt; they are
@@ -1422,7 +1418,6 @@ class OrderCore:
                 req.order_id = trade.order_id
         elif isinstance(event, FundingOffersSnapshot):
             self._offers = {o.id: o for o in event.offers}
-            self._offers_snapshot = True
             self._reconcile_offers()
         elif isinstance(event, FundingOfferUpdate):
             self._offer_frame(event.offer, event.kind)
@@ -1654,7 +1649,6 @@ class OrderCore:
             if oid not in fresh:
                 self._changes.append(OrderChange(kind="closed", order=before, source="os", previous=before))
         self._orders = fresh
-        self._orders_snapshot = True
         self._reconcile_orders()
 
     def _offer_frame(self, offer: FundingOffer, kind: str) -> None:
@@ -1833,10 +1827,13 @@ class OrderCore:
             if req.state == "reconciling" and req.deadline is not None and now >= req.deadline:
                 self._give_up(req)
             elif req.state == "in_doubt" and req.lost_at is not None and now - req.lost_at > self.reconcile_timeout:
-                snapshot = self._offers_snapshot if req.kind in ("fon", "foc") else self._orders_snapshot
                 why = (
                     "the socket dropped before the confirmation and "
-                    + ("no snapshot arrived" if not snapshot else "the socket did not come back")
+                    + (
+                        "no snapshot arrived after re-authenticating"
+                        if self.authenticated
+                        else "the socket did not come back"
+                    )
                     + f" within {self.reconcile_timeout:g}s"
                 )
                 self._fail_unknown(req, why)
