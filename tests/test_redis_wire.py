@@ -51,13 +51,12 @@ def test_levels_keep_the_exchange_text_exactly() -> None:
 
 def test_entries_decode_from_bytes_and_refuse_newer_versions() -> None:
     """XREAD's bytes decode to a WireEntry; a missing field or a newer version is refused."""
-    fields = {b"v": b"1", b"kind": b"trade", b"ex": b"backpack", b"stream": b"trade.SOL_USDC", b"sym": b"SOL_USDC",
-              b"epoch": b"3", b"n": b"7", b"seq": b"", b"prev": b"", b"et": b"1700000000000001",
-              b"rt": b"1700000000000009", b"ev": b"Trade", b"data": b'{"p":"142.35","q":"0.10"}'}
-    e = wire.decode_entry(b"1700000000000-1", fields)
+    fields = {b"v": b"1", b"kind": b"trade_update", b"epoch": b"3", b"n": b"7", b"seq": b"", b"et": b"1700000000000001",
+              b"rt": b"1700000000000009", b"data": b'{"p":"142.35","q":"0.10"}'}
+    e = wire.decode_entry(b"1700000000000-1", fields, exchange="backpack", stream="trade.SOL_USDC", symbol="SOL_USDC")
     assert (e.id, e.kind, e.epoch, e.n, e.seq, e.exchange_time_us, e.event) == (
-        "1700000000000-1", "trade", 3, 7, None, 1700000000000001, "Trade")
-    assert e.data == {"p": "142.35", "q": "0.10"} and e.symbol == "SOL_USDC"
+        "1700000000000-1", "trade_update", 3, 7, None, 1700000000000001, "TradeUpdate")
+    assert e.data == {"p": "142.35", "q": "0.10"} and e.symbol == "SOL_USDC" and e.prev is None
     with pytest.raises(MalformedFrameError, match="v2"):
         wire.decode_entry("1-0", {**fields, b"v": b"2"})
     with pytest.raises(MalformedFrameError, match="not a bpbfx"):
@@ -65,12 +64,13 @@ def test_entries_decode_from_bytes_and_refuse_newer_versions() -> None:
 
 
 def test_event_kinds_are_snake_case() -> None:
-    """Event classes name their entries in snake case."""
+    """Event classes name their entries in snake case, and the kind names the class back."""
 
     class BookTicker:
         pass
 
     assert wire.event_kind(BookTicker) == "book_ticker"
+    assert wire.event_class_name("book_ticker") == "BookTicker" and wire.event_class_name("delta") is None
 
 
 def test_continuity_accepts_a_contiguous_stream() -> None:

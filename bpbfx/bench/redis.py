@@ -7,7 +7,8 @@ its own ``redis-server`` (from PATH) on 127.0.0.1 and a free port with ``--save 
 1. **sink throughput**: Backpack trade frames through ``BackpackClient.feed`` (the client's
    decode path) into an attached :class:`~bpbfx.sinks.RedisStreamSink`, as fast as the
    calling thread can; the clock stops when Redis has confirmed every entry (``flush``).
-2. **end-to-end latency** at 1k and 10k events/s: the same frames fed at a steady pace; a
+2. **end-to-end latency** at 1k and 10k events/s: the same frames fed at a steady pace (in
+   bursts of one millisecond's worth, sleeping in between); a
    :class:`~bpbfx.sinks.RedisStreamReader` in *another process* records, per entry, its
    wall clock at ``on_message`` minus the entry's ``rt`` (the receive time the sink took on the
    client's reader thread).
@@ -171,12 +172,13 @@ def bench_latency(url: str, rate: int, seconds: float) -> dict[str, float]:
     client = BackpackClient("ws://127.0.0.1:9", books=False)
     sink = RedisStreamSink(url)
     client.add_sink(sink)
+    burst = max(1, rate // 1000)  # events per millisecond: sleep between bursts, never spin
     t0 = time.perf_counter()
     for i in range(n):
-        target = t0 + i / rate
-        delay = target - time.perf_counter()
-        if delay > 0.0005:
-            time.sleep(delay)
+        if i % burst == 0:
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
         client.feed(_trade_frame("SOL_USDC", i, time.time_ns() // 1000).encode())
     sink.flush(30)
     if not parent.poll(60):

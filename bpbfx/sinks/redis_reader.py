@@ -95,13 +95,14 @@ class ReaderStats:
 class _Source:
     """One stream read by the reader (owned by its reader thread)."""
 
-    __slots__ = ("book", "cont", "cursor", "exchange", "key", "live", "stream")
+    __slots__ = ("book", "cont", "cursor", "exchange", "key", "live", "stream", "symbol")
 
     def __init__(self, key: str, exchange: str, stream: str) -> None:
         self.key = key
         self.exchange = exchange
         self.stream = stream
         self.cursor = "0-0"
+        self.symbol: str | None = None
         self.cont = wire.Continuity()
         self.book: OrderBook | None = None
         self.live: LiveBook | None = None
@@ -376,12 +377,13 @@ class RedisStreamReader:
     def _init(self, sources: list[_Source]) -> None:
         r = self._redis
         for src in sources:
+            meta = self._meta(src)
             start = self.start_at
             if start == "earliest":
                 src.cursor = "0-0"
                 self._catch_up(src, "-")
             elif start == "latest":
-                snap = r.hget(wire.meta_key(src.key), "snapshot")
+                snap = meta.get("snapshot")
                 if snap is not None:
                     self._catch_up(src, _id(snap))
                 else:
@@ -389,6 +391,13 @@ class RedisStreamReader:
                     src.cursor = _id(last[0][0]) if last else "0-0"
             else:
                 self._catch_up(src, start)
+
+    def _meta(self, src: _Source) -> dict[str, str]:
+        """The stream's ``:meta`` hash (its market is taken from there)."""
+        raw = self._redis.hgetall(wire.meta_key(src.key)) or {}
+        meta = {_id(k): _id(v) for k, v in raw.items()}
+        src.symbol = meta.get("sym") or src.symbol
+        return meta
 
     def _catch_up(self, src: _Source, first: str) -> None:
         """``XRANGE`` from ``first`` (inclusive) to the end, in pages."""
@@ -433,7 +442,7 @@ class RedisStreamReader:
         previous = src.cursor
         src.cursor = entry_id
         try:
-            entry = wire.decode_entry(entry_id, fields)
+            entry = wire.decode_entry(entry_id, fields, exchange=src.exchange, stream=src.stream, symbol=src.symbol)
         except MalformedFrameError as exc:
             self._report(exc)
             return
@@ -517,8 +526,10 @@ class RedisStreamReader:
     def _ensure_book(self, src: _Source, entry: wire.WireEntry) -> OrderBook:
         book = src.book
         if book is None:
+            if src.symbol is None:
+                self._meta(src)  # the stream did not exist yet when the reader started
             with self._lock:
-                book = src.book = OrderBook(entry.symbol or src.stream, stream=src.stream)
+                book = src.book = OrderBook(src.symbol or entry.symbol or src.stream, stream=src.stream)
                 src.live = LiveBook(book, self._lock)
         return book
 
@@ -564,6 +575,7 @@ class RedisStreamReader:
 
         r = self._redis
         for src in sources:
+            self._meta(src)
             try:
                 r.xgroup_create(src.key, self.group, id=self.group_start, mkstream=True)
             except redis.ResponseError as exc:
@@ -610,7 +622,7 @@ class RedisStreamReader:
             eid = _id(entry_id)
             src.cursor = eid
             try:
-                entry = wire.decode_entry(eid, fields)
+                entry = wire.decode_entry(eid, fields, exchange=src.exchange, stream=src.stream, symbol=src.symbol)
             except MalformedFrameError as exc:
                 self._report(exc)
                 done.append(eid)  # it will never decode: do not hand it out again

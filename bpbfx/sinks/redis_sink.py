@@ -129,6 +129,10 @@ class _Item:
         self.after: _Item | None = None  # a periodic snapshot taken right after this delta
 
 
+_Entry = tuple[str, list[bytes], str, int, bool, _Item]
+"""(key, XADD arguments, kind, epoch, first of its epoch, item): one entry ready to send."""
+
+
 class _Stream:
     """Producer-side state of one published stream (touched only by the client's threads)."""
 
@@ -356,6 +360,11 @@ class RedisStreamSink(Sink):
         self._wake.set()
         if self._writer is not threading.current_thread():
             self._writer.join(timeout)
+        left = len(self._queue)
+        if left:
+            self._dropped += left
+            self._report(RedisUnavailableError(f"{self.name}: closed with {left} entries never written "
+                                               "(Redis was unavailable)", url=safe_url(self._url or "")))
         if self._own_client and self._redis is not None:
             try:
                 self._redis.close()
@@ -667,22 +676,24 @@ class RedisStreamSink(Sink):
 
     def _write(self, batch: list[_Item]) -> None:
         self._read_meta(batch)
-        entries: list[tuple[str, list[bytes], str, int, bool]] = []
+        entries: list[_Entry] = []
         for item in batch:
             self._plan(item, entries)
         if not entries:
             return
-        commands: list[tuple[str, list[bytes]]] = [(key, args) for key, args, _, _, _ in entries]
-        epochs: dict[str, int] = {}
-        for key, _, _, epoch, first in entries:
+        commands: list[tuple[str, list[bytes]]] = [(key, args) for key, args, _, _, _, _ in entries]
+        epochs: dict[str, tuple[int, _Item]] = {}
+        for key, _, _, epoch, first, item in entries:
             if first:
-                epochs[key] = epoch
-        for key, epoch in epochs.items():
-            commands.append((key, [b"HSET", wire.meta_key(key).encode(), b"v", b"1", b"epoch", str(epoch).encode()]))
+                epochs[key] = (epoch, item)
+        for key, (epoch, item) in epochs.items():
+            commands.append((key, [b"HSET", wire.meta_key(key).encode(), b"v", b"1", b"ex", item.exchange.encode(),
+                                   b"stream", item.stream.encode(), b"sym", (item.symbol or "").encode(), b"epoch",
+                                   str(epoch).encode()]))
         results = self._raw().execute(commands)
         snapshots: dict[str, tuple[str, int]] = {}
         failed: Exception | None = None
-        for (key, _, kind, epoch, _), reply in zip(entries, results[: len(entries)], strict=True):
+        for (key, _, kind, epoch, _, _), reply in zip(entries, results[: len(entries)], strict=True):
             if isinstance(reply, Exception):
                 failed = failed or reply
                 continue
@@ -700,7 +711,7 @@ class RedisStreamSink(Sink):
         if failed is not None:
             self._report(unavailable(failed, self._url or ""))
 
-    def _plan(self, item: _Item, out: list[tuple[str, list[bytes], str, int, bool]]) -> None:
+    def _plan(self, item: _Item, out: list[_Entry]) -> None:
         """Number ``item`` (and an owed gap before it) and append the entries to write."""
         ks = self._key(item.key)
         kind = item.kind
@@ -731,7 +742,7 @@ class RedisStreamSink(Sink):
                 return
         out.append(self._entry(item, ks))
 
-    def _entry(self, item: _Item, ks: _Key) -> tuple[str, list[bytes], str, int, bool]:
+    def _entry(self, item: _Item, ks: _Key) -> _Entry:
         """The ``XADD`` arguments of ``item``, numbered (empty fields are left out)."""
         kind = item.kind
         if kind == wire.GAP:
@@ -758,21 +769,16 @@ class RedisStreamSink(Sink):
         args = [b"XADD", item.key.encode()]
         if limit is not None:
             args += [b"MAXLEN", b"~", str(limit).encode()]
-        args += [b"*", b"v", b"1", b"kind", kind.encode(), b"ex", item.exchange.encode(), b"stream",
-                 item.stream.encode(), b"epoch", str(ks.epoch).encode(), b"n", str(n).encode(), b"rt",
-                 str(item.rt).encode()]
-        if item.symbol:
-            args += [b"sym", item.symbol.encode()]
+        args += [b"*", b"v", b"1", b"kind", kind.encode(), b"epoch", str(ks.epoch).encode(), b"n", str(n).encode(),
+                 b"rt", str(item.rt).encode()]
         if item.seq is not None:
             args += [b"seq", str(item.seq).encode()]
         if item.prev is not None:
             args += [b"prev", str(item.prev).encode()]
         if item.et is not None:
             args += [b"et", str(item.et).encode()]
-        if item.ev:
-            args += [b"ev", item.ev.encode()]
         args += [b"data", data.encode()]
-        return item.key, args, kind, ks.epoch, n == 0 and kind != wire.GAP
+        return item.key, args, kind, ks.epoch, n == 0 and kind != wire.GAP, item
 
     def _failed(self, batch: list[_Item], exc: BaseException) -> None:
         """A round was not confirmed: owe a gap to each of its streams; books wait for a

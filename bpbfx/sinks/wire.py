@@ -11,9 +11,6 @@ field      meaning
 ``v``      format version, ``1``
 ``kind``   ``snapshot``, ``delta``, ``gap`` for books; for other streams the event kind in
            snake case (``trade``, ``ticker``, ``book_ticker``, ``trade_update``, ...)
-``ex``     exchange: ``backpack`` or ``bitfinex``
-``stream`` the bpbfx stream name (``depth.SOL_USDC``, ``book:tBTCUSD:P0:F0:25``)
-``sym``    the market, empty when the stream has none
 ``epoch``  incremented on every book rebuild and after every ``gap`` entry (also for
            streams without a book); a new epoch starts at ``n`` = 0 (books: with a snapshot)
 ``n``      entry number within the epoch: 0, 1, 2, ... without holes
@@ -22,7 +19,6 @@ field      meaning
 ``prev``   deltas: the update id the delta applies on top of (the previous entry's ``seq``)
 ``et``     exchange time, microseconds since the epoch, when the exchange sends one
 ``rt``     receive time at the publishing client, microseconds since the epoch
-``ev``     events: the bpbfx event class (``Trade``, ``TradeUpdate``, ...)
 ``data``   JSON text.  Events: the exchange payload exactly as decoded (numbers that carry
            prices and sizes are the exchange's own text).  ``snapshot``/``delta``:
            ``{"b": [[price, size], ...], "a": [...]}`` (best first for a snapshot; size
@@ -30,12 +26,19 @@ field      meaning
            "dropped", "message"}``.
 =========  ===============================================================================
 
-Empty text means "not known".  Prices and sizes are written with ``str(Decimal)`` of the value
-the client built from the exchange's text, which reads back as the very same ``Decimal``
-(digits and exponent kept: ``"86700.0"`` stays ``"86700.0"``); never through ``float``.
+A field that is absent or empty means "not known".  What is the same for every entry of a
+stream is kept once, in the ``:meta`` hash (below), not in each entry: fewer fields make every
+entry cheaper to write and, above all, to parse for readers.
 
-The ``:meta`` hash beside each stream holds ``v``, ``epoch`` (the writer's current epoch) and
-``snapshot`` (the entry id of the latest snapshot), so a late joiner starts there.
+Prices and sizes are written with ``str(Decimal)`` of the value the client built from the
+exchange's text, which reads back as the very same ``Decimal`` (digits and exponent kept:
+``"86700.0"`` stays ``"86700.0"``); never through ``float``.
+
+The ``:meta`` hash beside each stream holds ``v``, ``ex`` (exchange), ``stream`` (the bpbfx
+stream name), ``sym`` (the market, empty when the stream has none), ``epoch`` (the writer's
+current epoch), ``snapshot`` (the entry id of the latest snapshot, so a late joiner starts
+there) and ``snapshot_epoch``.  An event entry's bpbfx class is its ``kind`` in camel case
+(``trade_update`` -> ``TradeUpdate``).
 
 :class:`Continuity` is the reader's check of ``epoch``/``n``/``prev``; it is pure and tested
 without Redis.
@@ -65,6 +68,7 @@ __all__ = [
     "decode_levels",
     "encode_changes",
     "encode_snapshot",
+    "event_class_name",
     "event_kind",
     "meta_key",
     "parse_key",
@@ -197,40 +201,61 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
 
 
-def _opt_int(text: str) -> int | None:
-    return int(text) if text else None
+_CLASS_NAMES: dict[str, str | None] = {SNAPSHOT: None, DELTA: None, GAP: None}
 
 
-def decode_entry(entry_id: Any, fields: Mapping[Any, Any]) -> WireEntry:
-    """Decode one entry as returned by ``XRANGE``/``XREAD`` (bytes or text).
+def event_class_name(kind: str) -> str | None:
+    """The bpbfx event class of an event entry's ``kind`` (``book_ticker`` -> ``BookTicker``);
+    None for ``snapshot``/``delta``/``gap``."""
+    name = _CLASS_NAMES.get(kind, "")
+    if name == "":
+        name = "".join(part[:1].upper() + part[1:] for part in kind.split("_"))
+        if len(_CLASS_NAMES) < 256:  # kinds come from Redis: keep the cache bounded
+            _CLASS_NAMES[kind] = name
+    return name
+
+
+def decode_entry(entry_id: Any, fields: Mapping[Any, Any], *, exchange: str = "", stream: str = "",
+                 symbol: str | None = None) -> WireEntry:
+    """Decode one entry as returned by ``XRANGE``/``XREAD`` (bytes or text); ``exchange``,
+    ``stream`` and ``symbol`` come from the key and its ``:meta`` hash.
 
     Raises:
         MalformedFrameError: a field is missing or malformed, or ``v`` is newer than this
             version understands.
     """
-    f = {_text(k): _text(v) for k, v in fields.items()}
+    if fields and isinstance(next(iter(fields)), str):
+        fields = {k.encode(): (v.encode() if isinstance(v, str) else v) for k, v in fields.items()}
+    get = fields.get
     try:
-        v = int(f["v"])
+        # int() and json.loads() take the bytes as they are: no per-field decoding (the hot path).
+        v = int(fields[b"v"])
         if v > VERSION:
             raise MalformedFrameError(f"entry {_text(entry_id)} has wire format v{v}; this bpbfx reads v{VERSION}")
+        kind = fields[b"kind"].decode()
+        seq = get(b"seq")
+        prev = get(b"prev")
+        et = get(b"et")
+        rt = get(b"rt")
+        data = get(b"data")
         return WireEntry(
             id=_text(entry_id),
             v=v,
-            kind=f["kind"],
-            exchange=f.get("ex", ""),
-            stream=f.get("stream", ""),
-            symbol=f.get("sym") or None,
-            epoch=int(f["epoch"]),
-            n=int(f["n"]),
-            seq=_opt_int(f.get("seq", "")),
-            prev=_opt_int(f.get("prev", "")),
-            exchange_time_us=_opt_int(f.get("et", "")),
-            receive_time_us=_opt_int(f.get("rt", "")),
-            event=f.get("ev") or None,
-            data=json.loads(f["data"]) if f.get("data") else None,
+            kind=kind,
+            exchange=exchange,
+            stream=stream,
+            symbol=symbol,
+            epoch=int(fields[b"epoch"]),
+            n=int(fields[b"n"]),
+            seq=int(seq) if seq else None,
+            prev=int(prev) if prev else None,
+            exchange_time_us=int(et) if et else None,
+            receive_time_us=int(rt) if rt else None,
+            event=event_class_name(kind),
+            data=json.loads(data) if data else None,
         )
-    except (KeyError, ValueError) as exc:
-        raise MalformedFrameError(f"entry {_text(entry_id)} is not a bpbfx v{VERSION} entry: {exc}") from exc
+    except (KeyError, ValueError, AttributeError) as exc:
+        raise MalformedFrameError(f"entry {_text(entry_id)} is not a bpbfx v{VERSION} entry: {exc!r}") from exc
 
 
 # ------------------------------------------------------------------------------------ continuity
