@@ -251,3 +251,25 @@ def test_trimmed_stream_under_a_slow_reader_resyncs(redis_url: str, bfx: Bitfine
     assert resynced >= 1, trimmed.message
     assert trimmed.reason == "trimmed" and "resynchronising" in trimmed.message
     assert_books_equal(live, seen, BOOK, 20)
+
+
+def test_reconnect_is_a_gap_on_every_stream(redis_url: str, bpx: BackpackSimulator) -> None:
+    """A dropped connection is a reconnect gap on the book and the trade stream; the book returns in a new epoch."""
+    live, seen, entries = BookLog(), BookLog(), Recorder()
+    sink = RedisStreamSink(redis_url)
+    client = BackpackClient(bpx.url, rest_url=bpx.http_url, backoff=FAST, on_book=live,
+                            streams=["depth.SOL_USDC", "trade.SOL_USDC"])
+    sink.attach(client)
+    reader = RedisStreamReader(redis_url, ["backpack:depth.SOL_USDC", "backpack:trade.SOL_USDC"], on_book=seen,
+                               on_message=entries, block=0.2)
+    with reader, client:
+        assert entries.wait_for(lambda items: {e.kind for e in items} >= {"snapshot", "delta", "trade"}, 10)
+        bpx.drop_connections()
+        assert entries.wait_for(lambda items: {e.stream for e in items if e.kind == "gap"}
+                                == {"depth.SOL_USDC", "trade.SOL_USDC"}, 10)
+        gap = next(e for e in entries.of(StreamEntry) if e.kind == "gap" and e.stream == "depth.SOL_USDC")
+        assert entries.wait_for(lambda items: any(e.kind == "snapshot" and e.epoch == gap.epoch + 1 for e in items), 10)
+        assert entries.wait_for(lambda items: any(e.kind == "trade" and e.n == 0 and e.epoch > 1 for e in items), 10)
+    sink.close()
+    assert all(e.data["reason"] == "reconnect" for e in entries.of(StreamEntry) if e.kind == "gap")
+    assert_books_equal(live, seen, "depth.SOL_USDC", 3)
