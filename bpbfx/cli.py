@@ -938,6 +938,7 @@ class _Demo:
     # The cross-exchange line: one market both simulators serve, by unified symbol (Backpack
     # BTC_USDT is added at the Bitfinex simulator's tBTCUST price).
     CROSS_SYMBOL = "BTC/USDT"
+    DEMO_KEY, DEMO_SECRET = "demo-key", "demo-secret"  # the simulated Bitfinex trading account
 
     def __init__(self, duration: float | None, out: IO[str]) -> None:
         self.duration = duration
@@ -990,6 +991,7 @@ class _Demo:
         for panel in self.panels.values():
             assert panel.client is not None
             panel.client.start()
+        self._start_trading(stack, backoff)
         cross = Feed.quotes(
             self.CROSS_SYMBOL,
             on_quote=self.cross.on_quote,
@@ -1000,6 +1002,62 @@ class _Demo:
         )
         stack.callback(cross.close)
         cross.start()
+
+    def _start_trading(self, stack: contextlib.ExitStack, backoff: Backoff) -> None:
+        """A small order round trip on a simulated Bitfinex trading account, shown as events:
+        a limit buy far below the market, its confirmation, an update and a cancel."""
+        from .bitfinex.client import BitfinexClient
+
+        sim = self.sims["bitfinex"]
+        sim.add_account(self.DEMO_KEY, self.DEMO_SECRET, balances={"exchange": {"USD": "100000", "BTC": "1"}})
+        trader = BitfinexClient(
+            sim.url,
+            api_key=self.DEMO_KEY,
+            api_secret=self.DEMO_SECRET,
+            backoff=backoff,
+            on_error=lambda client, exc: None,  # outcomes are shown by the round trip itself
+            name="bitfinex-trader",
+        )
+        stack.callback(trader.close)  # also fails a request still waiting, ending the thread below
+        trader.start()
+        thread = threading.Thread(target=self._order_round_trip, args=(trader,), name="demo-orders", daemon=True)
+        thread.start()
+        stack.callback(thread.join, 5.0)
+
+    def _order_round_trip(self, trader: Any) -> None:
+        """Runs on its own thread; every step is a line in the demo's events."""
+        from .exceptions import OrderError
+
+        say = self.notices.add
+        book_client = self.panels["bitfinex"].client
+        assert book_client is not None
+        deadline = time.monotonic() + 10.0
+        bid = None
+        while time.monotonic() < deadline and not trader.closed:
+            try:
+                best = book_client.book("tBTCUSD").best_bid()  # type: ignore[attr-defined]
+            except KeyError:
+                best = None
+            if best is not None and trader.ready:
+                bid = best.price
+                break
+            time.sleep(0.05)
+        if bid is None:
+            say("bitfinex", "order round trip skipped: no authenticated socket or no bid", warn=True)
+            return
+        price = (bid / 2).quantize(Decimal(1).scaleb((bid / 2).adjusted() - 4))  # 5 significant digits
+        try:
+            req = trader.submit_order("tBTCUSD", "0.001", price)
+            order = req.result(timeout=10)
+            say("bitfinex", f"order: buy 0.001 tBTCUSD @ {price} confirmed, id {order.id} (cid {req.cid})")
+            lower = (price * Decimal("0.99")).quantize(Decimal(1).scaleb(price.adjusted() - 4))
+            order = trader.update_order(order.id, price=lower).result(timeout=10)
+            say("bitfinex", f"order: {order.id} moved to {order.price}")
+            order = trader.cancel_order(order.id).result(timeout=10)
+            say("bitfinex", f"order: {order.id} cancelled ({order.status}); open orders: {len(trader.orders())}")
+        except OrderError as exc:
+            if not trader.closed:
+                say("bitfinex", f"order round trip failed: {type(exc).__name__}: {exc}", warn=True)
 
     def _cross_markets(self, exchange: str) -> tuple[Any, ...]:
         if exchange != "backpack":

@@ -391,6 +391,9 @@ def test_demo_shows_both_exchanges_a_reconnect_and_book_checks(tmp_path: Path) -
     assert re.search(r"backpack: reconnected", out) and re.search(r"bitfinex: reconnected", out)
     assert re.search(r"backpack: book depth\.SOL_USDC resynced", out)
     assert re.search(r"bitfinex: book book:tBTCUSD\S* resynced", out)
+    assert re.search(r"bitfinex: order: buy 0\.001 tBTCUSD @ \S+ confirmed, id \d+", out)
+    assert re.search(r"bitfinex: order: \d+ moved to \S+", out)
+    assert re.search(r"bitfinex: order: \d+ cancelled \(CANCELED\); open orders: 0", out)
     summary = out.strip().splitlines()[-1]
     assert summary.startswith("bpbfx demo: OK")
     counts = re.findall(r"(backpack|bitfinex) (\d+) msgs, (\d+) reconnects, (\d+) book checks", summary)
