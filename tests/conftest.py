@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,27 @@ class Recorder:
 def recorder() -> Callable[[], Recorder]:
     """Factory of :class:`Recorder` callbacks."""
     return Recorder
+
+
+@pytest.fixture
+def syn_blackhole() -> Iterator[int]:
+    """A port on 127.0.0.1 whose accept queue is full: the kernel drops further SYNs, so a
+    TCP connect to it gets no answer at all."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(s)
+    try:
+        yield port
+    finally:
+        for s in [*fillers, server]:
+            s.close()

@@ -208,33 +208,16 @@ def test_close_from_inside_a_callback_returns_and_ends_the_client(bp_sim: Backpa
     assert client_threads("inside") == []
 
 
-def test_close_during_an_unanswered_tcp_connect_is_prompt() -> None:
+def test_close_during_an_unanswered_tcp_connect_is_prompt(syn_blackhole: int) -> None:
     """close() while the TCP connect gets no answer returns at once and leaves no thread."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(4):  # fill the accept queue: further SYNs are dropped by the kernel
-        s = socket.socket()
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(s)
-    try:
-        client = BitfinexClient(f"ws://127.0.0.1:{port}", auth=False, connect_timeout=30, name="synhole")
-        client.subscribe("ticker", symbol="tBTCUSD")
-        client.start()
-        assert not client.wait_ready(0.3)  # the connect hangs
-        started = time.monotonic()
-        client.close()
-        assert time.monotonic() - started < 1.0
-        assert client_threads("synhole") == []
-    finally:
-        for s in [*fillers, server]:
-            s.close()
+    client = BitfinexClient(f"ws://127.0.0.1:{syn_blackhole}", auth=False, connect_timeout=30, name="synhole")
+    client.subscribe("ticker", symbol="tBTCUSD")
+    client.start()
+    assert not client.wait_ready(0.3)  # the connect hangs
+    started = time.monotonic()
+    client.close()
+    assert time.monotonic() - started < 1.0
+    assert client_threads("synhole") == []
 
 
 def test_close_during_a_trickled_rest_snapshot_is_prompt(bp_sim: BackpackSimulator) -> None:

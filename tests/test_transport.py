@@ -74,26 +74,12 @@ class Closes(Quiet):
         self.event.set()
 
 
-def test_unanswered_tcp_connect_times_out() -> None:
+def test_unanswered_tcp_connect_times_out(syn_blackhole: int) -> None:
     """A connect whose SYN is never answered fails after connect_timeout instead of hanging."""
-    import socket
     import time
 
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(4):  # fill the accept queue: further SYNs are dropped by the kernel
-        s = socket.socket()
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(s)
     listener = Closes()
-    conn = Connection(f"ws://127.0.0.1:{port}", listener, name="synblackhole", connect_timeout=0.5)  # type: ignore[arg-type]
+    conn = Connection(f"ws://127.0.0.1:{syn_blackhole}", listener, name="synblackhole", connect_timeout=0.5)  # type: ignore[arg-type]
     started = time.monotonic()
     conn.start()
     try:
@@ -102,5 +88,3 @@ def test_unanswered_tcp_connect_times_out() -> None:
         assert "could not connect" in str(listener.errors[0]) and "0.5s" in str(listener.errors[0])
     finally:
         conn.close(timeout=5)
-        for s in [*fillers, server]:
-            s.close()
