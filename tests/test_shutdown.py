@@ -528,3 +528,40 @@ def test_stats_from_many_threads_while_streams_appear(bp_sim: BackpackSimulator)
         for t in threads:
             t.join(10)
     assert failures == []
+
+
+def test_backpack_storm_client_and_server_agree(bp_sim: BackpackSimulator) -> None:
+    """8 threads subscribing and unsubscribing Backpack streams: afterwards the server holds
+    exactly the streams the client lists."""
+    import random
+
+    names = [f"{kind}.{market}" for kind in ("trade", "bookTicker", "depth") for market in ("SOL_USDC", "BTC_USDC")]
+    failures: list[BaseException] = []
+    client = BackpackClient(bp_sim.url, rest_url=bp_sim.http_url, streams=["ticker.SOL_USDC"])
+    with client:
+        assert client.wait_ready(10)
+        stop = time.monotonic() + 1.5
+
+        def storm(seed: int) -> None:
+            rng = random.Random(seed)
+            while time.monotonic() < stop:
+                try:
+                    name = rng.choice(names)
+                    if rng.random() < 0.5:
+                        client.subscribe(name)
+                    else:
+                        client.unsubscribe(name)
+                    client.stats()
+                except Exception as exc:  # noqa: BLE001 - collected and asserted on
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=storm, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert failures == []
+        held = bp_sim.subscriptions()
+        assert bp_sim.wait_for(
+            lambda: set(next(iter(bp_sim.subscriptions().values()))) == set(client.subscriptions), 10
+        ), (held, client.subscriptions)

@@ -224,8 +224,10 @@ class BackpackClient(BaseClient):
                     assert symbol is not None
                     self._books[s] = _ManagedBook(s, symbol, self._lock)
             conn = self._conn
-        if new and conn is not None:
-            self._send_subscribe(conn, new)
+            if new and conn is not None:
+                # Sent under the lock: requests leave in the order the state changed, so calls
+                # from several threads leave the server holding exactly `subscriptions`.
+                self._send_subscribe(conn, new)
 
     def unsubscribe(self, *streams: str) -> None:
         """Stop ``streams`` (any thread); unknown names are ignored.
@@ -246,8 +248,8 @@ class BackpackClient(BaseClient):
                 if managed is not None:
                     managed.sync.reset()
             conn = self._conn
-        if gone and conn is not None:
-            conn.send(protocol.encode(protocol.unsubscribe_frame(gone)))
+            if gone and conn is not None:
+                conn.send(protocol.encode(protocol.unsubscribe_frame(gone)))  # under the lock, as subscribe
 
     def book(self, symbol_or_stream: str) -> LiveBook:
         """The live, self-verifying order book of a subscribed ``depth.*`` stream.
@@ -514,10 +516,10 @@ class BackpackClient(BaseClient):
             now = time.monotonic()
             for s in streams:
                 self._stream_counter(s).since = now
-        if streams:
-            # Every (re)connect re-sends every subscription; private ones are re-signed with a
-            # fresh timestamp (Backpack: the signature window is checked per SUBSCRIBE).
-            self._send_subscribe(conn, streams)
+            if streams:
+                # Every (re)connect re-sends every subscription; private ones are re-signed with a
+                # fresh timestamp (Backpack: the signature window is checked per SUBSCRIBE).
+                self._send_subscribe(conn, streams)
         self._ready.set()
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
