@@ -11,6 +11,7 @@ from bpbfx import (
     AuthenticationError,
     ChecksumMismatchError,
     ConnectionLostError,
+    MalformedFrameError,
     RateLimitError,
     SequenceGapError,
     StreamSilentError,
@@ -287,3 +288,66 @@ def test_unanswered_subscribe_replaces_the_socket() -> None:
     (action,) = proto.actions
     assert action.kind == p.RECONNECT and isinstance(action.payload, StreamSilentError)
     assert "no reply to the subscribe request" in str(action.payload)
+
+
+ORDER_ROW = (
+    '[1,null,7,"tBTCUSD",1,1,0.1,0.1,"EXCHANGE LIMIT",null,null,null,0,"ACTIVE",null,null,100,0,0,0,'
+    "null,null,null,0,0,null,null,null,\"API>BFX\",null,null,null]"
+)
+
+
+def account_proto() -> p.BitfinexProtocol:
+    proto = p.BitfinexProtocol(flags=p.SEQ_ALL)
+    proto.connection_made()
+    proto.actions.clear()
+    return proto
+
+
+def reconnects(proto: p.BitfinexProtocol) -> list[SequenceGapError]:
+    gaps = [a.payload for a in proto.actions if a.kind == p.RECONNECT]
+    proto.actions.clear()
+    return gaps
+
+
+def test_channel0_reads_both_sequence_numbers_and_notifications_cause_no_false_gap() -> None:
+    """[0,TYPE,DATA,PUB_SEQ,AUTH_SEQ] advances both counters; a request notification with one
+    number (the current AUTH_SEQ) and another notification with both, repeating AUTH_SEQ
+    (bitfinex-api-node #429), report no gap; a real public gap still does."""
+    proto = account_proto()
+    proto.receive('[0,"hb",1]', 0)
+    proto.receive(f'[0,"on",{ORDER_ROW},2,1]', 0)
+    proto.receive(f'[0,"n",[1,"on-req",null,null,{ORDER_ROW},null,"SUCCESS","ok"],1]', 0)  # single: AUTH_SEQ
+    proto.receive('[0,"n",[1,"ucm-notify-ui",null,null,{},null,"info","hello"],3,1]', 0)  # both, auth repeated
+    proto.receive(f'[0,"oc",{ORDER_ROW},4,2]', 0)
+    proto.receive('[0,"hb",5]', 0)
+    assert reconnects(proto) == []
+    assert (proto.seq, proto.auth_seq) == (5, 2)
+    proto.receive('[0,"hb",7]', 0)
+    (gap,) = reconnects(proto)
+    assert (gap.expected, gap.got) == (6, 7)
+
+
+def test_single_number_is_never_reported_as_a_gap() -> None:
+    """A lone trailing number that fits neither counter is ambiguous: no gap, nothing advanced."""
+    proto = account_proto()
+    proto.receive(f'[0,"on",{ORDER_ROW},10,20]', 0)
+    proto.receive('[0,"n",[1,"on-req",null,null,[],null,"SUCCESS","ok"],99]', 0)
+    assert reconnects(proto) == []
+    assert (proto.seq, proto.auth_seq) == (10, 20)
+
+
+def test_auth_sequence_gap_is_reported_separately() -> None:
+    """A skipped AUTH_SEQ on account data re-authenticates, reported on the account stream."""
+    proto = account_proto()
+    proto.receive(f'[0,"on",{ORDER_ROW},1,1]', 0)
+    proto.receive(f'[0,"ou",{ORDER_ROW},2,3]', 0)
+    (gap,) = reconnects(proto)
+    assert gap.stream == "account" and "auth" in str(gap) and (gap.expected, gap.got) == (2, 3)
+
+
+@pytest.mark.parametrize("frame", ['[0,"hb",1.5]', '[5,"hb","3"]', '[0,"on",[],[1],2]', '[5,[1],true]'])
+def test_sequence_number_of_the_wrong_type_is_malformed(frame: str) -> None:
+    """A trailing sequence number that is not an integer is a MalformedFrameError."""
+    proto = account_proto()
+    with pytest.raises(MalformedFrameError, match="sequence number"):
+        proto.receive(frame, 0)
