@@ -159,9 +159,10 @@ class Converter:
         if not update.valid:
             self._tops.pop(update.stream, None)
             return (change,)
-        top = update.book.snapshot(1)
-        bid = top.bids[0] if top.bids else None
-        ask = top.asks[0] if top.asks else None
+        live = update.book
+        with live._lock:  # the client's lock, as every LiveBook read; cheaper than snapshot(1)
+            inner = live._book
+            bid, ask = inner.best_bid(), inner.best_ask()
         key = (bid, ask)
         if self._tops.get(update.stream) == key:
             return (change,)
