@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 import websocket
 
+from . import _wsfast
 from .backoff import Backoff
 from .exceptions import (
     BpbfxError,
@@ -209,6 +210,9 @@ class Connection:
         self._header = header or []
         self._ssl_context = ssl_context
         self._rand = rand
+        self.fast_receive = _wsfast.supported()
+        """Read through the buffered receive of :mod:`bpbfx._wsfast` (default: when the installed
+        websocket-client is a verified version); False uses websocket-client's own reader."""
         split = urllib.parse.urlsplit(url)
         if split.scheme not in ("ws", "wss") or not split.hostname:
             raise ValueError(f"URL must be ws://host[:port]/path or wss://..., got {url!r}")
@@ -408,6 +412,15 @@ class Connection:
             self.last_frame_at = clock()
             frame_cb(self, data)
 
+        def on_fast_frame(data: bytes) -> None:
+            # The same hot path for frames cut out by the buffered receive (bpbfx._wsfast).
+            if self._closing:
+                return
+            self.frames_received += 1
+            self.bytes_received += len(data)
+            self.last_frame_at = clock()
+            frame_cb(self, data)
+
         def on_ping(app: websocket.WebSocketApp, payload: bytes) -> None:
             self.last_frame_at = clock()
             if not self._closing:
@@ -445,7 +458,10 @@ class Connection:
                 if self._stop.is_set() or self._aborted:
                     raise _Aborted
                 self._app = app
-            app.run_forever(skip_utf8_validation=True, reconnect=0)
+            # Buffered receive (bpbfx._wsfast) when the installed websocket-client is one it was
+            # verified on; otherwise websocket-client's own reader.
+            dispatcher = _wsfast.FastDispatcher(app, on_fast_frame) if self.fast_receive else None
+            app.run_forever(skip_utf8_validation=True, reconnect=0, dispatcher=dispatcher)
         except _Aborted:
             pass
         except Exception as exc:  # noqa: BLE001 - any failure ends this attempt; we reconnect

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -86,6 +87,9 @@ class SimServer:
         tick_interval: seconds between calls of :meth:`on_tick` (market data generation);
             ``None`` disables the ticker.
         ping_interval: seconds between protocol pings sent to every client, ``None`` for none.
+        ssl_context: serve ``wss://`` (and ``https://``) with this server-side TLS context (e.g. a
+            self-signed certificate for 127.0.0.1); subclasses that do not take the argument
+            accept it as the :attr:`ssl_context` attribute, set before :meth:`start`.
 
     Use as a context manager or call :meth:`start` / :meth:`stop`.
     """
@@ -97,8 +101,10 @@ class SimServer:
         port: int = 0,
         tick_interval: float | None = 0.05,
         ping_interval: float | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self.ssl_context = ssl_context
         self._requested_port = port
         self.port = 0
         self.tick_interval = tick_interval
@@ -156,13 +162,14 @@ class SimServer:
 
     @property
     def url(self) -> str:
-        """``ws://127.0.0.1:<port>`` (the port is known once started)."""
-        return f"ws://{self.host}:{self.port}"
+        """``ws://127.0.0.1:<port>`` (``wss://`` with :attr:`ssl_context`; the port is known
+        once started)."""
+        return f"{'wss' if self.ssl_context is not None else 'ws'}://{self.host}:{self.port}"
 
     @property
     def http_url(self) -> str:
         """``http://127.0.0.1:<port>``: the same port answers plain HTTP GETs (REST endpoints)."""
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ssl_context is not None else 'http'}://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ controls (any thread)
     def call(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float = 10.0) -> T:
@@ -319,6 +326,7 @@ class SimServer:
             compression=None,
             max_size=2**22,
             close_timeout=1.0,  # a client that never completes the closing handshake
+            ssl=self.ssl_context,
         )
         self._server = server
         sock = next(iter(server.sockets))
