@@ -209,7 +209,8 @@ class RedisStreamSink(Sink):
         snapshot_every: publish a book snapshot after this many deltas (keep it well below
             the book streams' maxlen, so a snapshot is always kept).
         snapshot_interval: and at least every this many seconds of deltas (None: never).
-        backoff: reconnect policy for Redis (:class:`~bpbfx.Backoff`).
+        backoff: reconnect policy for Redis (:class:`~bpbfx.Backoff`; default: the policy of
+            the client given to :meth:`attach`, else ``Backoff()``).
         socket_timeout: seconds Redis may take to answer before it counts as down.
         prefix: key prefix (``bpbfx``).
         on_report: ``(sink, exc)`` for Redis trouble (:class:`~bpbfx.RedisUnavailableError`,
@@ -271,6 +272,7 @@ class RedisStreamSink(Sink):
         self.snapshot_every = snapshot_every
         self.snapshot_interval = snapshot_interval
         self.backoff = backoff or Backoff()
+        self._backoff_given = backoff is not None
         self.socket_timeout = socket_timeout
         self.prefix = prefix
         self.on_report = on_report
@@ -308,11 +310,14 @@ class RedisStreamSink(Sink):
     # ------------------------------------------------------------------ public API
     def attach(self, client: BaseClient) -> None:
         """``client.add_sink(self)``, remembering the client so that :meth:`close` after the
-        last attached client closed is automatic.  Any thread.
+        last attached client closed is automatic; without a ``backoff`` of its own the sink
+        reconnects to Redis with the client's policy.  Any thread.
 
         Raises:
             ClientClosedError: the client is closed.
         """
+        if not self._backoff_given:
+            self.backoff = client.backoff
         self._clients[id(client)] = client
         client.add_sink(self)
 
