@@ -622,12 +622,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
         if streams:
             _validate_streams(exchange, streams)
     if config.redis is not None:
-        try:
-            from .sinks import RedisStreamSink  # noqa: F401 - fail now, not in every worker
-        except ImportError as exc:
-            from .cli import CommandError
+        from .cli import CommandError, UsageError
 
+        try:
+            from .sinks.redis_sink import check_options  # fail now, not in every worker
+        except ImportError as exc:
             raise CommandError(str(exc)) from None
+        try:
+            check_options(config.redis, **config.sink)
+        except (ConfigurationError, TypeError) as exc:
+            raise UsageError(f"{exc}") from None
     else:
         Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     collector = Collector(config)

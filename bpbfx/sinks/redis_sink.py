@@ -52,7 +52,7 @@ from ..live import LiveBook, OrderBookUpdate
 from . import wire
 from ._redis import REDIS_ERRORS, RawPipeline, connect, safe_url, unavailable
 
-__all__ = ["DEFAULT_MAXLEN", "RedisStreamSink", "SinkStats"]
+__all__ = ["DEFAULT_MAXLEN", "RedisStreamSink", "SinkStats", "check_options"]
 
 log = logging.getLogger("bpbfx")
 
@@ -193,6 +193,45 @@ class SinkStats:
     connected: bool
 
 
+def check_options(
+    redis: Any = None,
+    *,
+    queue_size: int = 100_000,
+    batch_size: int = 500,
+    maxlen: int | Mapping[str, int] | None = DEFAULT_MAXLEN,
+    snapshot_every: int = 1000,
+    snapshot_interval: float | None = 60.0,
+    **_: Any,
+) -> dict[str, int | None]:
+    """Check :class:`RedisStreamSink` options without making one (the collector checks its
+    config before starting workers); returns ``maxlen`` per kind.  Calling thread.
+
+    Raises:
+        ConfigurationError: what is wrong, and what would be valid.
+    """
+    if queue_size < 1 or batch_size < 1 or snapshot_every < 1:
+        raise ConfigurationError("queue_size, batch_size and snapshot_every must be >= 1")
+    if snapshot_interval is not None and snapshot_interval <= 0:
+        raise ConfigurationError(f"snapshot_interval must be > 0 seconds or None, got {snapshot_interval!r}")
+    if isinstance(maxlen, int):
+        limits: dict[str, int | None] = {"default": maxlen}
+    elif maxlen is None:
+        limits = {"default": None}
+    else:
+        limits = {"default": DEFAULT_MAXLEN, **dict(maxlen)}
+    if any(v is not None and v < 1 for v in limits.values()):
+        raise ConfigurationError(f"maxlen values must be >= 1, got {maxlen!r}")
+    book_len = min((v for k, v in limits.items() if k in ("snapshot", "delta", "default") and v), default=0)
+    if book_len and snapshot_every >= book_len:
+        raise ConfigurationError(
+            f"snapshot_every ({snapshot_every}) must be below the book streams' maxlen ({book_len}), "
+            "or late readers could find no snapshot"
+        )
+    if isinstance(redis, str) and redis.split(":", 1)[0] not in ("redis", "rediss", "unix", "redis+cluster"):
+        raise ConfigurationError(f"not a Redis URL: {safe_url(redis)!r} (redis://host:port/db, redis+cluster://...)")
+    return limits
+
+
 class RedisStreamSink(Sink):
     """Publishes every event and book update of the clients it is attached to into Redis
     Streams, one stream per bpbfx stream (see :mod:`bpbfx.sinks.wire` for keys and fields).
@@ -242,27 +281,9 @@ class RedisStreamSink(Sink):
         on_report: ErrorHook | None = None,
         name: str = "redis-sink",
     ) -> None:
-        if queue_size < 1 or batch_size < 1 or snapshot_every < 1:
-            raise ConfigurationError("queue_size, batch_size and snapshot_every must be >= 1")
-        if snapshot_interval is not None and snapshot_interval <= 0:
-            raise ConfigurationError(f"snapshot_interval must be > 0 seconds or None, got {snapshot_interval!r}")
-        if isinstance(maxlen, int):
-            self._maxlen: dict[str, int | None] = {"default": maxlen}
-        elif maxlen is None:
-            self._maxlen = {"default": None}
-        else:
-            self._maxlen = {"default": DEFAULT_MAXLEN, **dict(maxlen)}
-        if any(v is not None and v < 1 for v in self._maxlen.values()):
-            raise ConfigurationError(f"maxlen values must be >= 1, got {maxlen!r}")
-        book_len = min((v for k, v in self._maxlen.items() if k in ("snapshot", "delta", "default") and v), default=0)
-        if book_len and snapshot_every >= book_len:
-            raise ConfigurationError(
-                f"snapshot_every ({snapshot_every}) must be below the book streams' maxlen ({book_len}), "
-                "or late readers could find no snapshot"
-            )
+        self._maxlen = check_options(redis, queue_size=queue_size, batch_size=batch_size, maxlen=maxlen,
+                                     snapshot_every=snapshot_every, snapshot_interval=snapshot_interval)
         self._url = redis if isinstance(redis, str) else None
-        if self._url is not None and self._url.split(":", 1)[0] not in ("redis", "rediss", "unix", "redis+cluster"):
-            raise ConfigurationError(f"not a Redis URL: {safe_url(self._url)!r}")
         self._redis: Any = None if self._url is not None else redis
         self._pipe: RawPipeline | None = None
         self._own_client = self._url is not None
