@@ -332,7 +332,8 @@ def bench_rss(url: str, events: int) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the figures with how they were obtained."""
     parser = argparse.ArgumentParser(prog="python -m bpbfx.bench.redis", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--redis", metavar="URL", help="an existing (empty, disposable) Redis; default: start one")
+    parser.add_argument("--redis", metavar="URL",
+                        help="a disposable Redis: it is FLUSHALLed between runs (default: start one)")
     parser.add_argument("--events", type=int, default=200_000, help="events for the sink throughput run")
     parser.add_argument("--latency-seconds", type=float, default=4.0, help="seconds per latency run")
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured per collector run")
