@@ -7,8 +7,9 @@ numbering or a cursor that fell behind the trimmed start of a stream each reach 
 a :class:`~bpbfx.exceptions.StreamGapError` (:class:`~bpbfx.exceptions.StreamTrimmedError`), and
 the book stays invalid until the next snapshot (the reader jumps to the latest one when it can).
 
-Threads: one **reader thread** (``<name>-reader``) per group of streams that can be read with
-one ``XREAD`` (all of them on a single Redis; one per hash slot on Redis Cluster).  It runs
+Threads: one **reader thread** (named after ``name``: ``redis-reader``, ``redis-reader-1``, ...)
+per group of streams that can be read with one ``XREAD`` (all of them on a single Redis; one
+per hash slot on Redis Cluster).  It runs
 ``on_message``, ``on_book`` and ``on_error`` one at a time, in stream order; a slow callback
 only delays this reader (Redis keeps the entries, up to the stream's ``MAXLEN``).
 """
@@ -251,7 +252,7 @@ class RedisStreamReader:
         self._pending_groups = len(groups)
         for i, sources in enumerate(groups.values()):
             suffix = f"-{i}" if len(groups) > 1 else ""
-            t = threading.Thread(target=self._loop, args=(sources,), name=f"{self.name}-reader{suffix}", daemon=True)
+            t = threading.Thread(target=self._loop, args=(sources,), name=f"{self.name}{suffix}", daemon=True)
             self._threads.append(t)
             t.start()
         return self
