@@ -22,6 +22,7 @@ Not thread-safe: the client calls it under its lock; users read ``book.snapshot(
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -300,18 +301,28 @@ class BackpackBookSync:
     # -- internals -------------------------------------------------------------------------------
 
     def _apply(self, bids: Levels, asks: Levels) -> tuple[BookChange, ...]:
+        # SideLevels.set/remove inlined: one frame often carries dozens of levels per side.
         changes: list[BookChange] = []
+        append = changes.append
+        make = tuple.__new__  # BookChange without its Python-level __new__
         for levels, rows in ((self._bids, bids), (self._asks, asks)):
+            sizes, prices, side = levels.sizes, levels.prices, levels.side
             for price, qty in rows:
                 if type(qty) is not Decimal or type(price) is not Decimal:
                     price, qty = _decimal(price), _decimal(qty)  # tolerate unparsed text
                 # Backpack depth: absolute quantity per level; zero (any spelling) deletes.
                 if qty:
-                    changes.append(levels.set(price, qty))
+                    old = sizes.get(price)
+                    sizes[price] = qty
+                    if old is None:
+                        insort(prices, price)
+                        old = ZERO
+                    append(make(BookChange, (side, price, old, qty)))
                 else:
-                    change = levels.remove(price)
-                    if change is not None:
-                        changes.append(change)
+                    old = sizes.pop(price, None)
+                    if old is not None:
+                        del prices[bisect_left(prices, price)]
+                        append(make(BookChange, (side, price, old, ZERO)))
         return tuple(changes)
 
     def _synced(self, last_id: int) -> SyncResult:

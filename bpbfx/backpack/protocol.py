@@ -280,17 +280,43 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else _num(value)
 
 
+# Parsed level numbers by their exact wire text.  A depth stream repeats the same price and
+# quantity texts frame after frame, so most levels cost two dict look-ups instead of two
+# ``Decimal(text)`` conversions, and the book's dict keys are the same (hash-cached) objects.
+# Only texts that passed the checks below are kept; the caches are emptied when they reach
+# _CACHE_MAX entries, so memory stays bounded whatever the stream sends.
+_PRICES: dict[str, Decimal] = {}
+_QTYS: dict[str, Decimal] = {}
+_CACHE_MAX = 20_000
+
+
 def _levels(rows: Any, side: str) -> tuple[tuple[Decimal, Decimal], ...]:
     """Depth levels ``[[price, quantity], ...]``.  Backpack depth: quantities are absolute and
     zero deletes, so a price must be > 0 and a quantity >= 0 (both finite)."""
-    out = []
+    out: list[tuple[Decimal, Decimal]] = []
+    append = out.append
+    prices, qtys = _PRICES, _QTYS
     for row in rows:
-        price, qty = _num(row[0]), _num(row[1])
-        if price <= 0:
-            raise ValueError(f"{side} price must be > 0, got {row[0]!r}")
-        if qty < 0:
-            raise ValueError(f"{side} quantity must be >= 0, got {row[1]!r}")
-        out.append((price, qty))
+        p, q = row[0], row[1]
+        price = prices.get(p) if p.__class__ is str else None
+        if price is None:
+            price = _num(p)
+            if price <= 0:
+                raise ValueError(f"{side} price must be > 0, got {p!r}")
+            if p.__class__ is str:
+                if len(prices) >= _CACHE_MAX:
+                    prices.clear()
+                prices[p] = price
+        qty = qtys.get(q) if q.__class__ is str else None
+        if qty is None:
+            qty = _num(q)
+            if qty < 0:
+                raise ValueError(f"{side} quantity must be >= 0, got {q!r}")
+            if q.__class__ is str:
+                if len(qtys) >= _CACHE_MAX:
+                    qtys.clear()
+                qtys[q] = qty
+        append((price, qty))
     return tuple(out)
 
 

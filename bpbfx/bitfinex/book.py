@@ -65,6 +65,15 @@ Entry = Sequence[Any]
 """One decoded book entry (a list of number tokens)."""
 
 
+
+# Parsed PRICE and |AMOUNT| by their exact wire text (P books repeat the same texts frame
+# after frame): a dict look-up instead of a ``Decimal`` conversion, and book keys that are the
+# same hash-cached objects.  Only texts that passed the checks are kept; emptied at _CACHE_MAX
+# entries so memory stays bounded.
+_PRICES: dict[str, Decimal] = {}
+_SIZES: dict[str, Decimal] = {}
+_CACHE_MAX = 20_000
+
 class BookEntry(NamedTuple):
     """One entry of a Bitfinex book as the server describes it.
 
@@ -361,17 +370,27 @@ class BitfinexBook:
         ptxt = ptok if ptype is str else str(ptok) if ptype is int else wire_text(ptok)
         atype = type(atok)
         atxt = atok if atype is str else str(atok) if atype is int else wire_text(atok)
-        price = Decimal(ptxt)
-        if not price.is_finite() or price <= ZERO:
-            raise ValueError(f"PRICE must be a finite number > 0, got {ptxt!r}")
+        price = _PRICES.get(ptxt)
+        if price is None:
+            price = Decimal(ptxt)
+            if not price.is_finite() or price <= ZERO:
+                raise ValueError(f"PRICE must be a finite number > 0, got {ptxt!r}")
+            if len(_PRICES) >= _CACHE_MAX:
+                _PRICES.clear()
+            _PRICES[ptxt] = price
         if type(count) is not int:
             raise TypeError(f"COUNT must be an integer, got {count!r}")
         negative = atxt[0] == "-"
         if count > 0:
             # Bitfinex book: COUNT > 0 sets the level; AMOUNT > 0 is a bid, AMOUNT < 0 an ask.
-            size = Decimal(atxt[1:]) if negative else Decimal(atxt)
-            if not size.is_finite() or size <= ZERO:
-                raise ValueError(f"AMOUNT must be a finite non-zero number when COUNT > 0, got {atxt!r}")
+            size = _SIZES.get(atxt)
+            if size is None:
+                size = Decimal(atxt[1:]) if negative else Decimal(atxt)
+                if not size.is_finite() or size <= ZERO:
+                    raise ValueError(f"AMOUNT must be a finite non-zero number when COUNT > 0, got {atxt!r}")
+                if len(_SIZES) >= _CACHE_MAX:
+                    _SIZES.clear()
+                _SIZES[atxt] = size
             if negative:
                 return self._set_trading_p(self._asks, self._ask_texts, self._bids, price, size, count, ptxt, atxt)
             return self._set_trading_p(self._bids, self._bid_texts, self._asks, price, size, count, ptxt, atxt)

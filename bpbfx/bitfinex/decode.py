@@ -104,6 +104,7 @@ from .events import (
     Wallet,
     WalletsSnapshot,
     WalletUpdate,
+    new_book_entry,
 )
 
 __all__ = ["checksum", "decode_account", "decode_channel", "decode_event", "error_from_event", "heartbeat"]
@@ -214,9 +215,34 @@ def _funding_trade(raw: Any) -> FundingTrade:
     return FundingTrade(id=_int(r[0]), mts=_int(r[1]), amount=_dec(r[2]), rate=_dec(r[3]), period=_int(r[4]))
 
 
+# Book numbers by their wire token (JSON integer or the raw text of a JSON number).  A book
+# repeats the same prices and amounts frame after frame, so most entries cost dict look-ups
+# instead of ``Decimal`` conversions.  Only tokens that passed _dec are kept, and the cache is
+# emptied at _CACHE_MAX entries, so memory stays bounded whatever the stream sends.
+_BOOK_NUMS: dict[Any, Decimal] = {}
+_CACHE_MAX = 20_000
+
+
+def _book_dec(value: Any) -> Decimal:
+    """:func:`_dec`, cached for text and integer tokens (never for bool, which equals 0/1)."""
+    cls = value.__class__
+    if cls is str or cls is int:
+        number = _BOOK_NUMS.get(value)
+        if number is None:
+            number = _dec(value)
+            if len(_BOOK_NUMS) >= _CACHE_MAX:
+                _BOOK_NUMS.clear()
+            _BOOK_NUMS[value] = number
+        return number
+    return _dec(value)
+
+
 def _book_entry(raw: Any) -> BookEntry:
+    if raw.__class__ is list and len(raw) >= 3:
+        count = raw[1]
+        return new_book_entry(_book_dec(raw[0]), count if count.__class__ is int else _int(count), _book_dec(raw[2]))
     r = _row(raw, 3)
-    return BookEntry(price=_dec(r[0]), count=_int(r[1]), amount=_dec(r[2]))
+    return new_book_entry(_book_dec(r[0]), _int(r[1]), _book_dec(r[2]))
 
 
 def _funding_book_entry(raw: Any) -> FundingBookEntry:
