@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,42 @@ def test_redis_down_at_start_drops_then_gap_and_snapshot(tmp_path: Path) -> None
     after = first[first.index(gaps[0]) + 1]
     assert after.kind == "snapshot" and after.epoch == gaps[0].epoch + 1 and after.n == 0
     assert_books_equal(live, seen, "depth.SOL_USDC", 10)
+
+
+def _add(r: Any, key: str, kind: str, epoch: int, n: int, data: str, seq: int | None = None,
+         prev: int | None = None) -> str:
+    fields = {"v": "1", "kind": kind, "epoch": str(epoch), "n": str(n), "rt": "1", "data": data}
+    if seq is not None:
+        fields["seq"] = str(seq)
+    if prev is not None:
+        fields["prev"] = str(prev)
+    entry_id = r.xadd(key, fields)
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def test_reader_finds_a_deleted_entry_and_a_wrong_book(redis_url: str) -> None:
+    """A hole in n and a periodic snapshot that differs from the rebuilt book are both reported."""
+    r = redis.Redis.from_url(redis_url)
+    key = stream_key("backpack", "depth.SOL_USDC")
+    r.hset(key + ":meta", mapping={"v": "1", "ex": "backpack", "stream": "depth.SOL_USDC", "sym": "SOL_USDC",
+                                   "epoch": "1"})
+    _add(r, key, "snapshot", 1, 0, '{"b":[["100.0","1"]],"a":[["101.0","2"]]}', seq=10)
+    _add(r, key, "delta", 1, 1, '{"b":[["100.0","3"]],"a":[]}', seq=11, prev=10)
+    lost = _add(r, key, "delta", 1, 2, '{"b":[],"a":[["101.0","0"]]}', seq=12, prev=11)
+    _add(r, key, "delta", 1, 3, '{"b":[["99.5","4"]],"a":[]}', seq=13, prev=12)
+    _add(r, key, "snapshot", 1, 4, '{"b":[["100.0","3"],["99.5","4"]],"a":[["101.5","1"]]}', seq=13)
+    _add(r, key, "delta", 1, 5, '{"b":[],"a":[["101.5","2"]]}', seq=14, prev=13)
+    _add(r, key, "snapshot", 1, 6, '{"b":[["100.0","3"],["99.5","4"]],"a":[["101.5","9"]]}', seq=14)
+    r.xdel(key, lost)
+    errors, books = Recorder(), Recorder()
+    reader = RedisStreamReader(redis_url, ["backpack:depth.SOL_USDC"], start="earliest", on_error=errors,
+                               on_book=books, block=0.2)
+    with reader:
+        assert errors.wait_count(2, 10, StreamGapError)
+        assert books.wait_for(lambda items: len(items) >= 4 and items[-1].update_id == 14, 10)
+        book = reader.book("SOL_USDC")
+        assert book.valid and [tuple(x) for x in book.asks()] == [(Decimal("101.5"), Decimal("9"))]
+    hole, mismatch = errors.of(StreamGapError)[:2]
+    assert (hole.reason, hole.expected, hole.got) == ("missing", 2, 3)
+    assert mismatch.reason == "mismatch"
+    assert [u.valid for u in books.items][:3] == [True, True, False]  # snapshot, delta, then the hole
