@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -106,6 +107,15 @@ def _wait_ping(port: int, process: subprocess.Popen[bytes], log: Path, timeout: 
     raise RuntimeError(f"redis-server on port {port} did not answer PING within {timeout}s: {log.read_text()[-800:]}")
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the test process dies, even if killed (no strays)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_redis(directory: Path, *extra: str, port: int | None = None) -> RedisServer:
     """Start ``redis-server`` on 127.0.0.1 and a free port; returns once it answers PING."""
     exe = _redis_server()
@@ -114,7 +124,7 @@ def start_redis(directory: Path, *extra: str, port: int | None = None) -> RedisS
     log = directory / f"redis-{port}.log"
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", str(directory), "--logfile", str(log), *extra]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     try:
         _wait_ping(port, process, log)
     except BaseException:
