@@ -18,11 +18,12 @@ Threading contract (the same for both exchanges):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -96,6 +97,24 @@ class ClientStats:
     last_message_age: float | None
     streams: Mapping[str, StreamStats] = field(default_factory=dict)
     dropped_events: int = 0
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """On the main thread, hold SIGINT back for the duration of the block; a Ctrl-C pressed
+    meanwhile raises KeyboardInterrupt when the block ends.  Elsewhere (signals only reach the
+    main thread) or without ``pthread_sigmask``, nothing is done."""
+    old: set[int | signal.Signals] | None = None
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask"):
+        try:
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        except (OSError, ValueError):
+            old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a pending Ctrl-C raises here
 
 
 class Sink:
@@ -252,38 +271,24 @@ class BaseClient:
         thread) or Ctrl-C is pressed; the client is closed on return.
 
         Ctrl-C at any moment, also during start-up, closes the client cleanly and returns
-        normally (on the main thread a second Ctrl-C cannot interrupt the close halfway).
+        normally: on the main thread SIGINT is held back while threads are being started and
+        while closing, so it cannot leave either half done (it is acted on right after).
 
         Raises :class:`ClientClosedError` if the client was already closed.
         """
         try:
-            self.start()
+            with _sigint_held():
+                self.start()
             while not self._closed.wait(1.0):
                 pass
         except KeyboardInterrupt:
             log.info("%s: interrupted, closing", self.name)
         finally:
-            self._close_shielded()
-
-    def _close_shielded(self) -> None:
-        """close() with SIGINT held back on the main thread, so that Ctrl-C cannot leave it
-        half done; a Ctrl-C pressed meanwhile is absorbed (the client is closing anyway)."""
-        old_mask: set[int | signal.Signals] | None = None
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask"):
             try:
-                old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            except (OSError, ValueError):
-                old_mask = None
-        try:
-            self.close()
-        except KeyboardInterrupt:  # delivered before the mask took effect
-            self.close()
-        finally:
-            if old_mask is not None:
-                try:
-                    signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # runs a pending handler
-                except KeyboardInterrupt:
-                    log.info("%s: Ctrl-C while closing; closed", self.name)
+                with _sigint_held():
+                    self.close()
+            except KeyboardInterrupt:  # pressed while closing: the client is closed already
+                log.info("%s: Ctrl-C while closing; closed", self.name)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until connected and every subscription is in place (True), or ``timeout``

@@ -262,8 +262,12 @@ def test_close_during_a_trickled_rest_snapshot_is_prompt(bp_sim: BackpackSimulat
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, threading
+    import signal, sys, threading
     from bpbfx import BackpackClient
+
+    # As in an interactive program (a background job of a non-interactive shell starts with
+    # SIGINT ignored, and Python then leaves it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     class Client(BackpackClient):
         def start(self):
