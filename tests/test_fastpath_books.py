@@ -81,3 +81,72 @@ def test_bitfinex_book_refuses_bad_prices_after_caching() -> None:
         with pytest.raises(MalformedFrameError):
             fresh.apply_update(bad)
         assert not fresh.valid
+
+
+def test_positional_factory_builds_what_the_constructor_builds() -> None:
+    """positional_factory(cls)(*fields) equals cls(**fields), init=False defaults included."""
+    from bpbfx.bitfinex.events import Trade as BfTrade
+    from bpbfx.bitfinex.events import TradeUpdate
+    from bpbfx.events import positional_factory
+
+    trade = BfTrade(id=1, mts=2, amount=Decimal("-0.5"), price=Decimal("7e-7"))
+    made = positional_factory(TradeUpdate)("trades:tBTCUSD", "tBTCUSD", [17, "te"], trade, "executed", 9, None)
+    assert made == TradeUpdate(
+        stream="trades:tBTCUSD", symbol="tBTCUSD", data=[17, "te"], trade=trade, kind="executed", seq=9
+    )
+    assert made.snapshot is False and made.data == [17, "te"] and made.executed
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.seq = 1  # type: ignore[misc]
+
+
+def test_positional_factory_refuses_classes_it_cannot_build() -> None:
+    """A class that is not a slotted dataclass (or has __post_init__) is refused."""
+    from bpbfx.events import positional_factory
+
+    @dataclasses.dataclass(frozen=True)
+    class NoSlots:
+        a: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    for cls in (NoSlots, Checked, int):
+        with pytest.raises(TypeError):
+            positional_factory(cls)
+
+
+def test_decoded_trades_match_the_keyword_constructors() -> None:
+    """Backpack and Bitfinex trades decoded through the factories equal keyword-built events."""
+    from bpbfx.backpack.events import Trade as BpTrade
+
+    d = {
+        "e": "trade",
+        "E": 1700,
+        "s": "SOL_USDC",
+        "p": "150.10",
+        "q": "0.020",
+        "b": 5,
+        "a": "6",
+        "t": 77,
+        "T": 1600,
+        "m": True,
+    }
+    got = bp_protocol._trade("trade.SOL_USDC", "SOL_USDC", d)
+    assert got == BpTrade(
+        stream="trade.SOL_USDC",
+        symbol="SOL_USDC",
+        data=d,
+        trade_id=77,
+        price=Decimal("150.10"),
+        quantity=Decimal("0.020"),
+        buyer_is_maker=True,
+        buy_order_id="5",
+        sell_order_id="6",
+        event_time_us=1700,
+        engine_time_us=1600,
+    )
+    assert str(got.price) == "150.10" and got.data is d

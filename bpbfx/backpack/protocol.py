@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from .._json import make_loads
-from ..events import Event, UnknownEvent
+from ..events import Event, UnknownEvent, positional_factory
 from ..exceptions import (
     AuthenticationError,
     ExchangeError,
@@ -320,34 +320,42 @@ def _levels(rows: Any, side: str) -> tuple[tuple[Decimal, Decimal], ...]:
     return tuple(out)
 
 
+_new_depth = positional_factory(Depth)  # Depth(...) without the frozen __setattr__ per field
+_new_trade = positional_factory(Trade)
+
+
 def _depth(stream: str, symbol: str | None, d: dict[str, Any]) -> Depth:
-    return Depth(
-        stream=stream,
-        symbol=symbol,
-        data=d,
-        first_update_id=_int(d["U"]),
-        last_update_id=_int(d["u"]),
-        bids=_levels(d["b"], "bid"),
-        asks=_levels(d["a"], "ask"),
-        event_time_us=_int(d["E"]),
-        engine_time_us=_opt_int(d.get("T")),
+    # Positional, in Depth's field order: stream, symbol, data, first_update_id,
+    # last_update_id, bids, asks, event_time_us, engine_time_us.
+    return _new_depth(
+        stream,
+        symbol,
+        d,
+        _int(d["U"]),
+        _int(d["u"]),
+        _levels(d["b"], "bid"),
+        _levels(d["a"], "ask"),
+        _int(d["E"]),
+        _opt_int(d.get("T")),
     )
 
 
 def _trade(stream: str, symbol: str | None, d: dict[str, Any]) -> Trade:
     b, a = d.get("b"), d.get("a")
-    return Trade(
-        stream=stream,
-        symbol=symbol,
-        data=d,
-        trade_id=_int(d["t"]),
-        price=_num(d["p"]),
-        quantity=_num(d["q"]),
-        buyer_is_maker=d.get("m"),
-        buy_order_id=None if b is None else str(b),
-        sell_order_id=None if a is None else str(a),
-        event_time_us=_int(d["E"]),
-        engine_time_us=_opt_int(d.get("T")),
+    # Positional, in Trade's field order (stream, symbol, data, trade_id, price, quantity,
+    # buyer_is_maker, buy_order_id, sell_order_id, event_time_us, engine_time_us).
+    return _new_trade(
+        stream,
+        symbol,
+        d,
+        _int(d["t"]),
+        _num(d["p"]),
+        _num(d["q"]),
+        d.get("m"),
+        None if b is None else str(b),
+        None if a is None else str(a),
+        _int(d["E"]),
+        _opt_int(d.get("T")),
     )
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
-from ..events import Event, UnknownEvent
+from ..events import Event, UnknownEvent, positional_factory
 from ..exceptions import (
     AuthenticationError,
     ExchangeError,
@@ -205,9 +205,13 @@ def _malformed(stream: str, what: str, payload: Any, exc: BaseException) -> Malf
 # --------------------------------------------------------------------------------------------
 
 
+_new_trade = positional_factory(Trade)  # Trade(...) without the frozen __setattr__ per field
+_new_trade_update = positional_factory(TradeUpdate)
+
+
 def _trade(raw: Any) -> Trade:
     r = _row(raw, 4)
-    return Trade(id=_int(r[0]), mts=_int(r[1]), amount=_dec(r[2]), price=_dec(r[3]))
+    return _new_trade(_int(r[0]), _int(r[1]), _dec(r[2]), _dec(r[3]))
 
 
 def _funding_trade(raw: Any) -> FundingTrade:
@@ -500,15 +504,9 @@ def _typed(sub: ch.Subscription, msg_type: str, payload: Any, seq: int | None, t
     kind = sub._kind
     if msg_type == "te" or msg_type == "tu":
         if kind == ch.KIND_TRADES:
-            return TradeUpdate(
-                stream=sub._stream,
-                symbol=sub._market,
-                data=payload,
-                trade=_trade(payload),
-                kind=_TRADE_KINDS[msg_type],
-                seq=seq,
-                ts_ms=ts_ms,
-            )
+            # TradeUpdate fields in order: stream, symbol, data, trade, kind, seq, ts_ms.
+            trade = _trade(payload)
+            return _new_trade_update(sub._stream, sub._market, payload, trade, _TRADE_KINDS[msg_type], seq, ts_ms)
         if kind == ch.KIND_FUNDING_TRADES:
             # Older servers sent funding trades as te/tu; the row shape tells.
             return FundingTradeUpdate(
