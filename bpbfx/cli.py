@@ -9,7 +9,7 @@ Sub-commands::
     bpbfx sim     EXCHANGE [--port N]                     a simulator on 127.0.0.1 until Ctrl-C
     bpbfx collect [CONFIG.toml] [--workers N] [--redis URL] streams over worker processes into Redis or JSONL
     bpbfx tail    URL STREAM...                           what a reader of published Redis streams sees
-    bpbfx bench   [--messages N]                          the transport benchmark (bpbfx.bench.throughput)
+    bpbfx bench   [--scale X] [--only TEXT]               the transport benchmark (bpbfx.bench.throughput)
 
 Exit status: 0 success; 1 a runtime failure (unreachable host, an exchange that never delivered,
 a missing optional package); 2 a usage error (unknown exchange, bad stream name, missing keys);
