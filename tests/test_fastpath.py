@@ -439,3 +439,39 @@ def test_supported_rejects_other_versions() -> None:
     assert _wsfast._version_ok("1.9.2") and _wsfast._version_ok("1.9.7")
     assert not _wsfast._version_ok("1.9.1") and not _wsfast._version_ok("1.10.0") and not _wsfast._version_ok("2.0")
     assert _wsfast.supported() is _wsfast._version_ok(websocket.__version__)
+
+
+def test_clients_stream_from_the_simulators_over_wss(tls: LoopbackTLS, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both simulators serve wss with an ssl_context; the clients verify the certificate (through
+    SSL_CERT_FILE) and receive typed events and a valid managed book through the fast path."""
+    from bpbfx import BackpackClient, BitfinexClient
+    from bpbfx.backpack.events import Depth
+    from bpbfx.bitfinex.events import BookUpdate
+    from bpbfx.sim.backpack import BackpackSimulator
+    from bpbfx.sim.bitfinex import BitfinexSimulator
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.cert_file))
+    bp_sim, bf_sim = BackpackSimulator(), BitfinexSimulator()
+    bp_sim.ssl_context = tls.server_context()
+    bf_sim.ssl_context = tls.server_context()
+    with bp_sim, bf_sim:
+        assert bp_sim.url.startswith("wss://") and bf_sim.url.startswith("wss://")
+        got = Listener()
+        bp = BackpackClient(
+            bp_sim.url,
+            streams=["depth.SOL_USDC"],
+            books=False,
+            on_message=lambda client, event: got._add("bp", event),
+        )
+        bf = BitfinexClient(bf_sim.url, auth=False, on_message=lambda client, event: got._add("bf", event))
+        stream = bf.subscribe("book", symbol="tBTCUSD", prec="P0", len=25)
+        with bp, bf:
+            assert got.wait(
+                lambda items: (
+                    sum(isinstance(v, Depth) for _, v in items) >= 5
+                    and sum(isinstance(v, BookUpdate) for _, v in items) >= 5
+                ),
+                15,
+            )
+            assert bf.book(stream).valid
+            assert bp.stats().errors == 0 and bf.stats().errors == 0
