@@ -346,7 +346,14 @@ class BitfinexSimulator(SimServer):
         self._enqueue(client, _dumps(obj))
 
     def _array(self, client: _Client, chan_id: int, body: str, now_ms: int) -> None:
-        """Queue ``[chan_id,<body>]`` with the socket's sequence number and time as configured."""
+        """Queue ``[chan_id,<body>]`` with the socket's sequence number and time as configured.
+
+        While the whole server is silent (``set_silent``: nothing is sent at all, as during
+        maintenance) no frame is made, so none takes a sequence number: the exchange numbers
+        what it sends.  A connection silenced alone still numbers its frames and loses them, as
+        a dead link would."""
+        if self._silent:
+            return
         text = f"[{chan_id},{body}"
         if client.flags & SEQ_ALL:
             client.pub_seq += 1
@@ -373,6 +380,8 @@ class BitfinexSimulator(SimServer):
         lib/transports/ws2.js); other notifications (``wallet_transfer``, ``ucm-notify-ui``,
         seen in a live capture) carry both, taking the next PUB_SEQ.
         """
+        if self._silent:
+            return  # nothing is sent, so nothing is numbered (see _array)
         text = f'[0,"{kind}",{data}'
         if client.flags & SEQ_ALL:
             if kind == "n":
