@@ -50,8 +50,8 @@ from .exceptions import (
     UnsupportedVersionError,
     WatchdogTimeout,
 )
-from .live import LiveBook, OrderBookUpdate
 from .feed import Feed
+from .live import LiveBook, OrderBookUpdate
 from .pull import EventStream
 
 __version__ = "0.1.0"
