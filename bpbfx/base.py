@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -199,6 +200,7 @@ class BaseClient:
         on_book_change: UnifiedHook | None = None,
         on_funding_rate: UnifiedHook | None = None,
         on_mark_price: UnifiedHook | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.on_message = on_message
         self.on_error = on_error
@@ -211,6 +213,9 @@ class BaseClient:
             raise TypeError(f"backoff must be a bpbfx.Backoff, got {type(backoff).__name__}")
         self.backoff = backoff or Backoff()
         self.name = name or self.exchange
+        self.ssl_context = ssl_context
+        """TLS settings for ``wss://`` (and Backpack's ``https://`` REST); ``None``: the system's
+        default verification (``ssl.create_default_context()``)."""
         self._lock = threading.RLock()  # protocol state; user callbacks run outside it
         self._connections: list[Connection] = []
         self._ready = threading.Event()
@@ -506,6 +511,7 @@ class BaseClient:
             connect_timeout=connect_timeout,
             timer_interval=timer_interval,
             rate_limiter=rate_limiter,
+            ssl_context=self.ssl_context,
         )
         self._connections.append(conn)
         return conn

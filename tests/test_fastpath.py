@@ -441,16 +441,16 @@ def test_supported_rejects_other_versions() -> None:
     assert _wsfast.supported() is _wsfast._version_ok(websocket.__version__)
 
 
-def test_clients_stream_from_the_simulators_over_wss(tls: LoopbackTLS, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both simulators serve wss with an ssl_context; the clients verify the certificate (through
-    SSL_CERT_FILE) and receive typed events and a valid managed book through the fast path."""
+def test_clients_stream_from_the_simulators_over_wss(tls: LoopbackTLS) -> None:
+    """Both simulators serve wss (and Backpack https REST) with an ssl_context; the clients verify
+    the certificate through their ssl_context and receive typed events and valid managed books
+    (Backpack's seeded from the https snapshot) through the fast path."""
     from bpbfx import BackpackClient, BitfinexClient
     from bpbfx.backpack.events import Depth
     from bpbfx.bitfinex.events import BookUpdate
     from bpbfx.sim.backpack import BackpackSimulator
     from bpbfx.sim.bitfinex import BitfinexSimulator
 
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls.cert_file))
     bp_sim, bf_sim = BackpackSimulator(), BitfinexSimulator()
     bp_sim.ssl_context = tls.server_context()
     bf_sim.ssl_context = tls.server_context()
@@ -459,11 +459,17 @@ def test_clients_stream_from_the_simulators_over_wss(tls: LoopbackTLS, monkeypat
         got = Listener()
         bp = BackpackClient(
             bp_sim.url,
+            rest_url=bp_sim.http_url,
             streams=["depth.SOL_USDC"],
-            books=False,
+            ssl_context=tls.client_context(),
             on_message=lambda client, event: got._add("bp", event),
         )
-        bf = BitfinexClient(bf_sim.url, auth=False, on_message=lambda client, event: got._add("bf", event))
+        bf = BitfinexClient(
+            bf_sim.url,
+            auth=False,
+            ssl_context=tls.client_context(),
+            on_message=lambda client, event: got._add("bf", event),
+        )
         stream = bf.subscribe("book", symbol="tBTCUSD", prec="P0", len=25)
         with bp, bf:
             assert got.wait(
@@ -474,4 +480,5 @@ def test_clients_stream_from_the_simulators_over_wss(tls: LoopbackTLS, monkeypat
                 15,
             )
             assert bf.book(stream).valid
+            assert got.wait(lambda items: bp.book("SOL_USDC").valid, 15)
             assert bp.stats().errors == 0 and bf.stats().errors == 0

@@ -87,6 +87,8 @@ class BackpackClient(BaseClient):
         rest_url: REST base URL used to fetch order book snapshots (``sim.http_url`` in tests).
         books: keep a self-verifying local order book for every ``depth.*`` stream (see
             :meth:`book`); the raw deltas still reach ``on_message``.
+        ssl_context: TLS settings for ``wss://`` (and, Backpack, the ``https://`` REST
+            snapshots), e.g. a context trusting a private CA; default: the system's verification.
         on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader thread;
             when a resync completes from a REST snapshot, the snapshot thread).
         unified / on_trade / on_quote / on_ticker / on_candle / on_book_change /
@@ -134,6 +136,7 @@ class BackpackClient(BaseClient):
         on_book_change: UnifiedHook | None = None,
         on_funding_rate: UnifiedHook | None = None,
         on_mark_price: UnifiedHook | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(
             on_message=on_message,
@@ -155,6 +158,7 @@ class BackpackClient(BaseClient):
             on_book_change=on_book_change,
             on_funding_rate=on_funding_rate,
             on_mark_price=on_mark_price,
+            ssl_context=ssl_context,
         )
         if not isinstance(window_ms, int) or not 0 < window_ms <= MAX_WINDOW_MS:
             raise ConfigurationError(f"window_ms must be an integer from 1 to {MAX_WINDOW_MS}, got {window_ms!r}")
@@ -465,7 +469,8 @@ class BackpackClient(BaseClient):
                 raise _FetchAborted from None
             sock.settimeout(max(0.001, deadline - time.monotonic()))
             if secure:
-                connection.sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+                context = self.ssl_context or ssl.create_default_context()
+                connection.sock = context.wrap_socket(sock, server_hostname=host)
             connection.request("GET", target, headers={"Accept": "application/json"})
             response = connection.getresponse()
             if response.status != 200:

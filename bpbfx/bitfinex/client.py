@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -79,6 +80,8 @@ class BitfinexClient(BaseClient):
         connect_timeout: seconds a handshake may take.
         books: keep a self-verifying local order book for every ``book`` channel (see
             :meth:`book`); raw book frames still reach ``on_message``.
+        ssl_context: TLS settings for ``wss://`` (and, Backpack, the ``https://`` REST
+            snapshots), e.g. a context trusting a private CA; default: the system's verification.
         on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader thread).
         on_order: ``(client, OrderChange)`` after every change to the open-orders view
             (:meth:`orders`), reader thread; see "Trading" below.
@@ -157,6 +160,7 @@ class BitfinexClient(BaseClient):
         on_book_change: UnifiedHook | None = None,
         on_funding_rate: UnifiedHook | None = None,
         on_mark_price: UnifiedHook | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(
             on_message=on_message,
@@ -178,6 +182,7 @@ class BitfinexClient(BaseClient):
             on_book_change=on_book_change,
             on_funding_rate=on_funding_rate,
             on_mark_price=on_mark_price,
+            ssl_context=ssl_context,
         )
         if not 1 <= max_channels <= 30:
             raise ConfigurationError(f"max_channels must be between 1 and 30 (Bitfinex allows 25), got {max_channels}")
