@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .throughput import _backpack_trade, _drain, _read_client_frame, _ws_frame
+from .throughput import _backpack_trade, _Counter, _drain, _read_client_frame, _ws_frame
 
 __all__ = ["CASES", "Case", "MatrixBlaster", "run_matrix"]
 
@@ -328,24 +328,6 @@ class MatrixBlaster:
 
 
 # ================================================================================ measurements (this process)
-@dataclass
-class _Counter:
-    target: int
-    count: int = 0
-    first: float = 0.0
-    last: float = 0.0
-    done: threading.Event = field(default_factory=threading.Event)
-
-    def hit(self) -> None:
-        n = self.count + 1
-        self.count = n
-        if n == 1:
-            self.first = time.perf_counter()
-        elif n == self.target:
-            self.last = time.perf_counter()
-            self.done.set()
-
-
 def _aggregate(counters: list[_Counter]) -> float:
     span = max(c.last for c in counters) - min(c.first for c in counters)
     return sum(c.target - 1 for c in counters) / span if span > 0 else 0.0
