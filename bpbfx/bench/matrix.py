@@ -38,8 +38,6 @@ earliest first to the latest last callback.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import multiprocessing
 import os
@@ -56,9 +54,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from .throughput import _backpack_trade, _Counter, _drain, _read_client_frame, _ws_frame
+from .throughput import (
+    _accept_upgrade,
+    _backpack_trade,
+    _Counter,
+    _drain,
+    _read_client_frame,
+    _read_request,
+    _ws_frame,
+)
 
 __all__ = ["CASES", "Case", "MatrixBlaster", "run_matrix"]
 
@@ -218,18 +223,11 @@ def _bf_book(conn: Any, rfile: Any, n: int, entries: int) -> None:
 def _handle(conn: Any) -> None:
     try:
         rfile = conn.makefile("rb")
-        request = b""
-        while b"\r\n\r\n" not in request:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            request += chunk
-        lines = request.split(b"\r\n")
-        path = lines[0].split(b" ")[1].decode()
-        parts = urlsplit(path)
-        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        keys = [line.split(b":", 1)[1].strip() for line in lines if line.lower().startswith(b"sec-websocket-key")]
-        if not keys:  # REST: the depth snapshot
+        request = _read_request(conn)
+        if request is None:
+            return
+        path, params, key = request
+        if key is None:  # REST: the depth snapshot
             levels = int(params.get("symbol", "L50_USDC")[1:].split("_")[0])
             body = _depth_rest(levels)
             conn.sendall(
@@ -238,19 +236,15 @@ def _handle(conn: Any) -> None:
                 + body
             )
             return
-        accept = base64.b64encode(hashlib.sha1(keys[0] + _GUID).digest())
-        conn.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
+        _accept_upgrade(conn, key)
         n = int(params.get("n", "100000"))
-        if parts.path == "/bp/trade":
+        if path == "/bp/trade":
             _blast_trades(conn, n)
-        elif parts.path == "/bp/depth":
+        elif path == "/bp/depth":
             _blast_depth(conn, n, int(params.get("levels", "50")))
-        elif parts.path == "/bf/trades":
+        elif path == "/bf/trades":
             _bf_trades(conn, rfile, n)
-        elif parts.path == "/bf/book":
+        elif path == "/bf/book":
             _bf_book(conn, rfile, n, int(params.get("entries", "50")))
         _drain(conn, rfile)
     except OSError:

@@ -208,32 +208,48 @@ def _bitfinex_session(conn: socket.socket, rfile: Any, n: int) -> None:
         sent += len(batch)
 
 
+def _read_request(conn: socket.socket) -> tuple[str, dict[str, str], bytes | None] | None:
+    """Read an HTTP request head: ``(path, query parameters, Sec-WebSocket-Key or None)``, or
+    ``None`` when the peer closed first."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        request += chunk
+    lines = request.split(b"\r\n")
+    parts = urlsplit(lines[0].split(b" ")[1].decode())
+    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    keys = [line.split(b":", 1)[1].strip() for line in lines if line.lower().startswith(b"sec-websocket-key")]
+    return parts.path, params, keys[0] if keys else None
+
+
+def _accept_upgrade(conn: socket.socket, key: bytes) -> None:
+    """Answer a WebSocket upgrade request (RFC 6455 4.2.2)."""
+    accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+    conn.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+
+
 def _handle(conn: socket.socket) -> None:
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     rfile = conn.makefile("rb")
     try:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            request += chunk
-        lines = request.split(b"\r\n")
-        path = lines[0].split(b" ")[1].decode()
-        key = next(line.split(b":", 1)[1].strip() for line in lines if line.lower().startswith(b"sec-websocket-key"))
-        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-        conn.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
-        parts = urlsplit(path)
-        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        request = _read_request(conn)
+        if request is None:
+            return
+        path, params, key = request
+        if key is None:
+            return  # not a WebSocket upgrade
+        _accept_upgrade(conn, key)
         n = int(params.get("n", "100000"))
-        if parts.path == "/backpack/blast":
+        if path == "/backpack/blast":
             _blast_backpack(conn, n)
-        elif parts.path == "/backpack/rate":
+        elif path == "/backpack/rate":
             _rate_backpack(conn, n, float(params.get("rate", "5000")))
-        elif parts.path == "/bitfinex/blast":
+        elif path == "/bitfinex/blast":
             _bitfinex_session(conn, rfile, n)
         _drain(conn, rfile)
     except OSError:
