@@ -150,3 +150,141 @@ def test_decoded_trades_match_the_keyword_constructors() -> None:
         engine_time_us=1600,
     )
     assert str(got.price) == "150.10" and got.data is d
+
+
+# -- one-pass BULK frames (BitfinexBook.decode_apply_bulk) and quiet Backpack deltas -----------
+
+
+def _bulk_frames(seed: int, frames: int) -> list[list[list[object]]]:
+    """Seeded BULK batches over a small price grid: sets (int and text tokens, repeated so the
+    token caches are hit), deletes of present and absent levels, side moves and inserts beyond
+    ``len`` (the book is subscribed with len=25 and the grid has 40 prices per side)."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[list[list[object]]] = []
+    for _ in range(frames):
+        batch: list[list[object]] = []
+        for _ in range(rng.randint(1, 50)):
+            level = rng.randrange(80)
+            price: object = 1000 + level if rng.random() < 0.5 else f"{1000 + level}.5"
+            ask = level >= 40 if rng.random() < 0.9 else level < 40  # sometimes the other side
+            if rng.random() < 0.2:
+                batch.append([price, 0, -1 if ask else 1])
+            else:
+                amount = f"{rng.choice(['0.1', '0.25', '1.5', '3', '0.00001'])}"
+                token: object = int(amount) if amount.isdigit() and rng.random() < 0.5 else amount
+                signed = f"-{token}" if ask and isinstance(token, str) else (-token if ask else token)  # type: ignore[operator]
+                batch.append([price, rng.randint(1, 4), signed])
+        out.append(batch)
+    return out
+
+
+def test_decode_apply_bulk_equals_the_decoder_and_apply_bulk() -> None:
+    """One pass gives the events' entries decode_channel builds and the book, checksum texts
+    and changes apply_bulk gives; with changes=False the same book and no changes."""
+    from bpbfx.bitfinex.channels import subscription
+
+    sub = subscription("book", symbol="tBTCUSD", prec="P0", freq="F0", len=25)
+    snapshot: list[object] = [[1000 + i, 1, "2"] for i in range(20)] + [[1040 + i, 1, "-2"] for i in range(20)]
+    fused, reference, quiet = (BitfinexBook("tBTCUSD", "P0", 25) for _ in range(3))
+    for book in (fused, reference, quiet):
+        book.apply_snapshot(snapshot, seq=1)
+    for seq, batch in enumerate(_bulk_frames(7, 400), start=2):
+        entries, changes = fused.decode_apply_bulk(batch, seq=seq)
+        event = bf_decode.decode_channel(sub, None, batch, first=False, seq=seq, ts_ms=None)
+        assert entries == event.entries  # type: ignore[attr-defined]
+        assert all(type(e) is BookEntry for e in entries)
+        assert [str(e.amount) for e in entries] == [str(e.amount) for e in event.entries]  # type: ignore[attr-defined]
+        assert changes == reference.apply_bulk(batch, seq=seq)
+        assert quiet.decode_apply_bulk(batch, seq=seq, changes=False)[1] == []
+        for book in (fused, quiet):
+            assert book._bid_texts == reference._bid_texts and book._ask_texts == reference._ask_texts
+            assert book.book.snapshot() == reference.book.snapshot()
+            assert book.checksum() == reference.checksum() and book.book.update_id == seq
+    assert fused.valid and quiet.valid
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [True, 1, "0.25"],  # a boolean PRICE equals the cached integer price 1
+        [1, True, "0.25"],
+        [1, 1, True],
+        [1, -1, "0.25"],
+        [1, 1, "NaN"],
+        ["NaN", 1, "0.25"],
+        [-1, 1, "0.25"],
+        [1, 1, "0"],
+        [1, 1],
+        "1,1",
+        {"a": 1, "b": 1, "c": 1},
+        None,
+    ],
+)
+def test_decode_apply_bulk_refuses_bad_entries_after_caching(bad: object) -> None:
+    """Entries the checked path refuses are refused in a BULK frame too, also after valid
+    tokens are cached; the book is left invalid."""
+    book = BitfinexBook("tX", "P0", 25)
+    book.apply_snapshot([[1, 1, "0.25"], [2, 1, "-0.25"]])
+    book.decode_apply_bulk([[1, 2, "0.25"], [1, 3, 1], [2, 1, "-0.25"]])  # caches 1, 2, "0.25", 1, "-0.25"
+    with pytest.raises(MalformedFrameError):
+        book.decode_apply_bulk([[2, 2, "-0.25"], bad])
+    assert not book.valid
+
+
+def test_decode_apply_bulk_ignores_appended_fields_and_refuses_other_books() -> None:
+    """Fields Bitfinex may append to an entry are ignored (as in apply_update); raw and funding
+    books are not decoded this way."""
+    book = BitfinexBook("tX", "P0", 25)
+    book.apply_snapshot([[1, 1, "0.25"], [2, 1, "-0.25"]])
+    entries, _ = book.decode_apply_bulk([[1, 2, "0.5", 99]])
+    assert entries == (BookEntry(price=Decimal(1), count=2, amount=Decimal("0.5")),)
+    assert book.book.best_bid() is not None and book.book.best_bid().size == Decimal("0.5")  # type: ignore[union-attr]
+    from bpbfx.exceptions import ConfigurationError
+
+    for other in (BitfinexBook("tX", "R0", 25), BitfinexBook("fUSD", "P0", 25)):
+        with pytest.raises(ConfigurationError):
+            other.decode_apply_bulk([[1, 1, "1"]])
+
+
+def test_bulk_token_caches_stay_bounded() -> None:
+    """However many distinct tokens BULK frames carry, the token caches stay under their limit."""
+    book = BitfinexBook("tX", "P0", 250)
+    book.apply_snapshot([[1, 1, "1"], [2, 1, "-1"]])
+    for i in range(0, bf_book._CACHE_MAX + 500, 50):
+        book.decode_apply_bulk([[f"{i + j + 3}.5", 1, f"{i + j}.25"] for j in range(50)])
+    assert len(bf_book._PRICE_TOKENS) <= bf_book._CACHE_MAX and len(bf_book._AMOUNT_TOKENS) <= bf_book._CACHE_MAX
+
+
+@pytest.mark.parametrize("rows", [["12"], [{"1": 0, "2": 0}], "12", [["1", "2", "3"]], [["1"]], {"1": "2"}])
+def test_backpack_levels_refuse_rows_that_are_not_pairs(rows: object) -> None:
+    """A level must be a [price, quantity] list: strings or objects that would unpack into two
+    cached texts are refused, not read as a level."""
+    bp_protocol._levels([["1", "2"], ["2", "1"]], "bid")  # "1" and "2" are cached prices/quantities
+    with pytest.raises(ValueError):
+        bp_protocol._levels(rows, "bid")
+
+
+def test_backpack_quiet_delta_equals_on_delta() -> None:
+    """The client's delta path (Decimal levels, no changes built) leaves the same book as
+    on_delta, over the benchmark's 50-level cycle with deletes."""
+    from bpbfx.backpack.book import BackpackBookSync, SyncAction, parse_depth_snapshot
+    from bpbfx.bench.matrix import _FIRST_ID, _depth_levels, _depth_rest
+
+    snap = parse_depth_snapshot(_depth_rest(50))
+    quiet, reference = BackpackBookSync("L50_USDC"), BackpackBookSync("L50_USDC")
+    for sync in (quiet, reference):
+        sync.on_snapshot(snap.last_update_id, snap.bids, snap.asks)
+    import json
+
+    for k in range(60):
+        b, a = (json.loads(text) for text in _depth_levels(50, k))
+        bids, asks = bp_protocol._levels(b, "bid"), bp_protocol._levels(a, "ask")
+        uid = _FIRST_ID + k
+        got = quiet._delta(uid, uid, bids, asks, True)
+        want = reference.on_delta(uid, uid, bids, asks)
+        assert got.action is want.action and got.update_id == want.update_id
+        assert got.changes == () and (k == 0 or want.action is not SyncAction.APPLIED or want.changes)
+        assert quiet.book.snapshot() == reference.book.snapshot()
+    assert quiet.book.valid

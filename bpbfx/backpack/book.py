@@ -222,6 +222,12 @@ class BackpackBookSync:
             TypeError, decimal.InvalidOperation: a level that is neither Decimal nor numeric text
                 (only when the delta is applied).
         """
+        return self._delta(first_id, last_id, bids, asks, False)
+
+    def _delta(self, first_id: int, last_id: int, bids: Levels, asks: Levels, quiet: bool) -> SyncResult:
+        """:meth:`on_delta`; with ``quiet``, for levels known to be ``Decimal`` pairs (the
+        client's parsed events) when nobody reads the changes: a synced book applies them
+        without checks and the APPLIED result lists no ``changes``."""
         if first_id > last_id:
             raise MalformedFrameError(
                 f"{self._book.symbol} depth delta with U={first_id} > u={last_id}", stream=self._book.stream
@@ -237,9 +243,13 @@ class BackpackBookSync:
                 return self._lost(
                     SyncReason.SEQUENCE_GAP, self._gap(last + 1, first_id, ""), [(first_id, last_id, bids, asks)]
                 )
-            changes = self._apply(bids, asks)
+            if quiet:
+                self._apply_quiet(bids, asks)
+                applied: tuple[BookChange, ...] = ()
+            else:
+                applied = self._apply(bids, asks)
             book.update_id = self._last_id = last_id
-            return SyncResult(_APPLIED, changes, update_id=last_id)
+            return SyncResult(_APPLIED, applied, update_id=last_id)
         if state is SyncState.WAITING_DELTA:
             snapshot_id = self._snapshot_id
             if last_id <= snapshot_id:
@@ -324,6 +334,19 @@ class BackpackBookSync:
                         del prices[bisect_left(prices, price)]
                         append(make(BookChange, (side, price, old, ZERO)))
         return tuple(changes)
+
+    def _apply_quiet(self, bids: Levels, asks: Levels) -> None:
+        # _apply for Decimal levels, without building the changes.
+        for levels, rows in ((self._bids, bids), (self._asks, asks)):
+            sizes, prices = levels.sizes, levels.prices
+            for price, qty in rows:
+                # Backpack depth: absolute quantity per level; zero (any spelling) deletes.
+                if qty:
+                    if price not in sizes:
+                        insort(prices, price)
+                    sizes[price] = qty
+                elif sizes.pop(price, None) is not None:
+                    del prices[bisect_left(prices, price)]
 
     def _synced(self, last_id: int) -> SyncResult:
         book = self._book

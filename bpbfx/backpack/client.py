@@ -288,9 +288,14 @@ class BackpackClient(BaseClient):
     def _on_depth(self, managed: _ManagedBook, event: Depth) -> None:
         """Reader thread: feed one delta to its book (under the lock), then report."""
         error: MalformedFrameError | None = None
+        wants_books = self._wants_books
         with self._lock:
             try:
-                result = managed.sync.on_delta(event.first_update_id, event.last_update_id, event.bids, event.asks)
+                # The event's levels are Decimal pairs (protocol._levels); the changes are only
+                # built for a reader.
+                result = managed.sync._delta(
+                    event.first_update_id, event.last_update_id, event.bids, event.asks, not wants_books
+                )
             except Exception as exc:  # noqa: BLE001 - a delta the book cannot take invalidates it
                 error = exc if isinstance(exc, MalformedFrameError) else MalformedFrameError(
                     f"{managed.stream}: depth delta not applicable ({type(exc).__name__}: {exc})",
@@ -307,10 +312,11 @@ class BackpackClient(BaseClient):
         if error is not None:
             self._report(error)  # outside the lock, like every user callback
             return
-        self._book_result(managed, result)
+        self._book_result(managed, result, wants_books)
 
-    def _book_result(self, managed: _ManagedBook, result: SyncResult) -> None:
-        """Report a sync result (outside the lock): errors, resyncs, ``on_book``."""
+    def _book_result(self, managed: _ManagedBook, result: SyncResult, wants_books: bool | None = None) -> None:
+        """Report a sync result (outside the lock): errors, resyncs, ``on_book`` (when
+        ``wants_books``, by default :attr:`_wants_books`)."""
         action = result.action
         if action is SyncAction.NEED_SNAPSHOT:
             self._resyncs += 1
@@ -318,7 +324,7 @@ class BackpackClient(BaseClient):
                 self._report(result.error)
             return
         if action is SyncAction.APPLIED or action is SyncAction.SYNCED:
-            if self._wants_books:
+            if self._wants_books if wants_books is None else wants_books:
                 book = managed.sync.book
                 update = OrderBookUpdate(
                     stream=managed.stream,

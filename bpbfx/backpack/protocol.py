@@ -293,11 +293,31 @@ _CACHE_MAX = 20_000
 def _levels(rows: Any, side: str) -> tuple[tuple[Decimal, Decimal], ...]:
     """Depth levels ``[[price, quantity], ...]``.  Backpack depth: quantities are absolute and
     zero deletes, so a price must be > 0 and a quantity >= 0 (both finite)."""
+    prices, qtys = _PRICES, _QTYS
+    if rows.__class__ is list and _LISTS.issuperset(map(type, rows)):
+        try:
+            # Every text seen before: two look-ups per level, no conversion, no check (only
+            # texts that passed the checks are cached; a non-text key misses or raises).
+            return tuple([(prices[p], qtys[q]) for p, q in rows])
+        except (KeyError, TypeError, ValueError):
+            pass
+    return _levels_checked(rows, side)
+
+
+_LISTS = frozenset((list,))
+
+
+def _levels_checked(rows: Any, side: str) -> tuple[tuple[Decimal, Decimal], ...]:
+    """:func:`_levels` for rows with texts not cached yet (or not texts, or not pairs)."""
+    if rows.__class__ is not list:
+        raise ValueError(f"{side}s must be a list of [price, quantity], got {type(rows).__name__}")
     out: list[tuple[Decimal, Decimal]] = []
     append = out.append
     prices, qtys = _PRICES, _QTYS
     for row in rows:
-        p, q = row[0], row[1]
+        if row.__class__ is not list or len(row) != 2:
+            raise ValueError(f"a {side} level must be [price, quantity], got {row!r:.80}")
+        p, q = row
         price = prices.get(p) if p.__class__ is str else None
         if price is None:
             price = _num(p)

@@ -44,7 +44,9 @@ from typing import Any, NamedTuple
 
 from ..book import ZERO, BookChange, OrderBook, Side, SideLevels
 from ..exceptions import ChecksumMismatchError, ConfigurationError, MalformedFrameError
+from . import events as ev
 from .checksum import CHECKSUM_DEPTH, checksum_of_texts, signed_crc32, wire_text
+from .decode import _book_entry
 
 __all__ = ["BOOK_LENGTHS", "PRECISIONS", "BitfinexBook", "BookEntry"]
 
@@ -73,6 +75,18 @@ Entry = Sequence[Any]
 _PRICES: dict[str, Decimal] = {}
 _SIZES: dict[str, Decimal] = {}
 _CACHE_MAX = 20_000
+
+# For BULK frames (:meth:`BitfinexBook.decode_apply_bulk`), by wire token (``int`` or number
+# text; never ``bool``, which equals 0/1): PRICE -> (price, text) and AMOUNT of an entry that
+# set a level -> (signed amount, size, text, is_ask).  Filled only with tokens the checked path
+# accepted; bounded like the caches above.
+_PRICE_TOKENS: dict[Any, tuple[Decimal, str]] = {}
+_AMOUNT_TOKENS: dict[Any, tuple[Decimal, Decimal, str, bool]] = {}
+EventEntry = ev.BookEntry
+_new_object = object.__new__
+_set_price = ev._slot_setter(EventEntry, "price")
+_set_count = ev._slot_setter(EventEntry, "count")
+_set_amount = ev._slot_setter(EventEntry, "amount")
 
 class BookEntry(NamedTuple):
     """One entry of a Bitfinex book as the server describes it.
@@ -283,6 +297,117 @@ class BitfinexBook:
         if seq is not None:
             self._book.update_id = seq
         return changes
+
+    def decode_apply_bulk(
+        self, entries: list[Any], *, seq: int | None = None, changes: bool = True
+    ) -> tuple[tuple[ev.BookEntry, ...], list[BookChange]]:
+        """Decode and apply a ``BULK_UPDATES`` frame of a trading P book in one pass: the
+        event's entries (as :mod:`bpbfx.bitfinex.decode` builds them) and the changes to the
+        price-level view (empty with ``changes=False``, for when nobody reads them).
+
+        Entries whose PRICE and AMOUNT tokens were seen before in a level-setting entry take a
+        path without conversions or checks; every other entry (deletes included) goes through
+        the checked decoder and :meth:`apply_update`'s rules.
+
+        Raises:
+            MalformedFrameError: an entry does not have the expected shape or values; the book
+                is marked invalid (it may be half-updated).
+            ConfigurationError: not a trading P book.
+        """
+        if self._raw or self._funding:
+            raise ConfigurationError("decode_apply_bulk takes trading P books only")
+        out: list[ev.BookEntry] = []
+        append = out.append
+        changed: list[BookChange] = []
+        bids, asks = self._bids, self._asks
+        counts = self._counts
+        length = self._length
+        ptokens, atokens = _PRICE_TOKENS, _AMOUNT_TOKENS
+        new_object, set_price, set_count, set_amount = _new_object, _set_price, _set_count, _set_amount
+        entry: Any = None
+        try:
+            for entry in entries:
+                try:
+                    # Not a list of three cannot take the fast path: a string or an object
+                    # unpacks to string items, whose COUNT is not an int.
+                    ptok, count, atok = entry
+                except (TypeError, ValueError):
+                    fast = False
+                else:
+                    pc = ptokens.get(ptok)
+                    ac = atokens.get(atok)
+                    fast = (
+                        pc is not None
+                        and ac is not None
+                        and count.__class__ is int
+                        and count > 0
+                        and ptok.__class__ is not bool
+                        and atok.__class__ is not bool
+                    )
+                if not fast:
+                    decoded = _book_entry(entry)
+                    append(decoded)
+                    applied = self._apply_trading_p(entry)
+                    if changes:
+                        changed += applied
+                    count = decoded.count
+                    if count > 0:
+                        self._learn(entry[0], entry[2], decoded)
+                    continue
+                price, ptxt = pc  # type: ignore[misc]
+                amount, size, atxt, is_ask = ac  # type: ignore[misc]
+                decoded = new_object(EventEntry)  # ev.new_book_entry inlined
+                set_price(decoded, price)
+                set_count(decoded, count)
+                set_amount(decoded, amount)
+                append(decoded)
+                # Bitfinex book: COUNT > 0 sets the level; AMOUNT > 0 is a bid, < 0 an ask.
+                if is_ask:
+                    levels, texts, other = asks, self._ask_texts, bids
+                else:
+                    levels, texts, other = bids, self._bid_texts, asks
+                sizes = levels.sizes
+                old = sizes.get(price)
+                sizes[price] = size
+                counts[price] = count
+                prices = levels.prices
+                i = bisect_left(prices, price)
+                if old is not None:
+                    texts[i] = ptxt + atxt
+                    if changes:
+                        changed.append(BookChange(levels.side, price, old, size))
+                    continue
+                prices.insert(i, price)
+                texts.insert(i, ptxt + atxt)
+                change = BookChange(levels.side, price, ZERO, size)
+                if price not in other.sizes and len(prices) <= length:
+                    if changes:
+                        changed.append(change)
+                else:
+                    more = self._after_insert(levels, texts, other, price, change)
+                    if changes:
+                        changed += more
+        except _MALFORMED as exc:
+            self._book.valid = False
+            raise self._malformed(entry if entry is not None else entries, exc) from exc
+        if seq is not None:
+            self._book.update_id = seq
+        return tuple(out), changed
+
+    @staticmethod
+    def _learn(ptok: Any, atok: Any, decoded: ev.BookEntry) -> None:
+        """Remember the tokens of an accepted level-setting entry for the unchecked path."""
+        pcls, acls = ptok.__class__, atok.__class__
+        if (pcls is str or pcls is int) and ptok not in _PRICE_TOKENS:
+            if len(_PRICE_TOKENS) >= _CACHE_MAX:
+                _PRICE_TOKENS.clear()
+            _PRICE_TOKENS[ptok] = (decoded.price, ptok if pcls is str else str(ptok))
+        if (acls is str or acls is int) and atok not in _AMOUNT_TOKENS:
+            if len(_AMOUNT_TOKENS) >= _CACHE_MAX:
+                _AMOUNT_TOKENS.clear()
+            amount = decoded.amount
+            text = atok if acls is str else str(atok)
+            _AMOUNT_TOKENS[atok] = (amount, -amount if amount < 0 else amount, ":" + text, amount < 0)
 
     def clear(self) -> None:
         """Empty the book and mark it invalid (before a resubscribe)."""

@@ -685,7 +685,9 @@ class BitfinexClient(BaseClient):
         shard = self._by_conn[conn]
         proto = shard.proto
         error: BpbfxError | None = None
+        wants_books = self._wants_books
         with self._lock:
+            proto.book_changes = wants_books  # BULK changes are built only for a reader
             try:
                 event = proto.receive(data, conn.last_frame_at)
             except MalformedFrameError as exc:
@@ -703,7 +705,7 @@ class BitfinexClient(BaseClient):
             trading = self._trading_actions(shard, actions, event)
         if error is not None:
             self._report(error)  # outside the lock, like every user callback
-        if change is not None and self._wants_books:
+        if change is not None and wants_books:
             self._book_update(*change)
         if event is not None:
             if type(event) is Heartbeat:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._json import make_loads
-from ..events import Event, UnknownEvent
+from ..events import Event, UnknownEvent, positional_factory
 from ..exceptions import (
     AuthenticationError,
     BpbfxError,
@@ -47,6 +47,9 @@ from . import decode as dec
 from .auth import Credentials, NonceSource, auth_request, redact
 from .book import BitfinexBook
 from .channels import Subscription, from_message
+from .events import BookUpdate
+
+_new_book_update = positional_factory(BookUpdate)  # (stream, symbol, data, entries, bulk, seq, ts_ms)
 
 __all__ = [
     "BULK_UPDATES",
@@ -150,6 +153,9 @@ class BitfinexProtocol:
         self.flags = flags
         self.books: dict[str, BitfinexBook] = books if books is not None else {}
         self.book_change: tuple[Channel, tuple[Any, ...] | list[Any], bool] | None = None
+        self.book_changes = True
+        """Whether :attr:`book_change` lists the changes of BULK frames; the client clears it
+        while nobody reads them (no ``on_book`` hook, no sink), which saves building them."""
         self.checks_passed = 0
         self.credentials = credentials
         self.nonce_source = nonce_source
@@ -460,6 +466,18 @@ class BitfinexProtocol:
         if book is None:
             return dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
         try:
+            if (
+                msg_type is None
+                and not first
+                and payload.__class__ is list
+                and payload
+                and payload[0].__class__ is list
+                and not (book.is_raw or book.is_funding)
+            ):
+                # A BULK_UPDATES frame of a trading P book: decoded and applied in one pass.
+                entries, changes = book.decode_apply_bulk(payload, seq=seq, changes=self.book_changes)
+                self.book_change = (chan, changes, False)
+                return _new_book_update(chan.stream, chan.symbol, payload, entries, True, seq, ts_ms)
             event = dec.decode_channel(chan.sub, msg_type, payload, first=first, seq=seq, ts_ms=ts_ms)
             if msg_type is None:
                 self._apply_book(chan, book, payload, first, seq)
