@@ -47,6 +47,15 @@ class Escapes(logging.Handler):
             self.records.append(record)
 
 
+@pytest.fixture(params=["msgspec", "stdlib"])
+def json_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Clients built in the test decode with this JSON engine (both refuse the same frames)."""
+    import bpbfx._json
+
+    monkeypatch.setattr(bpbfx._json, "ENGINE", request.param)
+    return str(request.param)
+
+
 @pytest.fixture
 def escapes() -> Iterator[Escapes]:
     handler = Escapes()
@@ -145,7 +154,7 @@ def backpack_bad_frames() -> list[str]:
     return frames
 
 
-def test_backpack_fuzz(bp_sim: BackpackSimulator, escapes: Escapes) -> None:
+def test_backpack_fuzz(bp_sim: BackpackSimulator, escapes: Escapes, json_engine: str) -> None:
     """Every hand-made bad Backpack frame gives exactly one on_error, random ones at most one;
     nothing escapes, trades and bookTicker keep flowing, the book stays sane and resyncs."""
     events, errors = Recorder(), Recorder()
@@ -209,7 +218,7 @@ def bf_sim() -> Iterator[BitfinexSimulator]:
         yield sim
 
 
-def test_bitfinex_fuzz(bf_sim: BitfinexSimulator, escapes: Escapes) -> None:
+def test_bitfinex_fuzz(bf_sim: BitfinexSimulator, escapes: Escapes, json_engine: str) -> None:
     """Every hand-made bad Bitfinex frame gives exactly one on_error; random frames at most one
     each; nothing escapes, the ticker keeps flowing, the book stays sane and is rebuilt."""
     events, errors = Recorder(), Recorder()

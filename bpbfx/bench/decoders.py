@@ -6,16 +6,17 @@ without it the module says so and exits with status 2.
 
 Decoders, all given each frame as ``bytes`` (as read from the socket):
 
-- **current** (what the clients use today): ``make_loads()`` for Backpack (prices and quantities
-  are JSON strings, the few JSON floats become ``float``) and ``make_loads(parse_float=str)`` for
-  Bitfinex (every number written with ``.`` or an exponent stays ``str`` holding its exact wire
-  text, integers are ``int``; the book checksum is computed from that text);
+- **current** (the stdlib engine, ``BPBFX_JSON=stdlib``): ``make_loads(engine="stdlib")`` for
+  Backpack (prices and quantities are JSON strings, the few JSON floats become ``float``) and
+  ``make_loads(parse_float=str, engine="stdlib")`` for Bitfinex (every number written with
+  ``.`` or an exponent stays ``str`` holding its exact wire text, integers are ``int``; the
+  book checksum is computed from that text);
 - **msgspec**: ``msgspec.json.Decoder(float_hook=str).decode`` (``float_hook`` is called with the
   raw text of each untyped float literal; checked below on ``1e-8``, ``0.10``, ``-0.0``,
   ``1.50E+3``), and for Backpack also ``msgspec.json.Decoder().decode``, whose types match
-  ``make_loads()``; each also *wrapped* in a Python function turning ``RecursionError`` into
-  ``ValueError`` (msgspec raises ``RecursionError`` on deep nesting, which ``except ValueError``
-  does not catch), the form a drop-in replacement would take;
+  ``make_loads()``; and the shipped ``make_loads(engine="msgspec")``, which wraps it turning
+  ``RecursionError`` into ``ValueError`` (msgspec raises ``RecursionError`` on deep nesting,
+  which ``except ValueError`` does not catch);
 - **json.loads** (stdlib, default floats) for reference.
 
 Frame sets: recorded traffic from the shared data directory (Backpack ``wire_frames.jsonl``;
@@ -231,35 +232,22 @@ def _msgspec() -> tuple[str, Decode, Decode] | None:
     return version, msgspec.json.Decoder().decode, msgspec.json.Decoder(float_hook=str).decode
 
 
-def wrapped(decode: Decode) -> Decode:
-    """``decode`` with ``RecursionError`` turned into ``ValueError`` (as :func:`make_loads` does):
-    the form a drop-in replacement would take."""
-
-    def loads(frame: bytes) -> Any:
-        try:
-            return decode(frame)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
-
-    return loads
-
-
 def decoders_by_exchange(plain: Decode, texts: Decode) -> dict[str, list[Decoder]]:
     """Decoders per exchange: reference, current, candidates.  ``plain`` is msgspec's
     ``Decoder().decode``, ``texts`` its ``Decoder(float_hook=str).decode``."""
     return {
         "backpack": [
             Decoder("json.loads", json.loads),
-            Decoder("make_loads()", make_loads(), "current"),
+            Decoder("stdlib make_loads()", make_loads(engine="stdlib"), "current"),
             Decoder("msgspec Decoder()", plain, "candidate"),
             Decoder("msgspec Decoder(float_hook=str)", texts, "candidate"),
-            Decoder("msgspec Decoder() wrapped", wrapped(plain), "candidate"),
+            Decoder("msgspec make_loads() [shipped]", make_loads(engine="msgspec"), "candidate"),
         ],
         "bitfinex": [
             Decoder("json.loads", json.loads),
-            Decoder("make_loads(parse_float=str)", make_loads(parse_float=str), "current"),
+            Decoder("stdlib make_loads(parse_float=str)", make_loads(str, engine="stdlib"), "current"),
             Decoder("msgspec Decoder(float_hook=str)", texts, "candidate"),
-            Decoder("msgspec Decoder(float_hook=str) wrapped", wrapped(texts), "candidate"),
+            Decoder("msgspec make_loads(parse_float=str) [shipped]", make_loads(str, engine="msgspec"), "candidate"),
         ],
     }
 
@@ -455,13 +443,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     out(f"            warm-up run per decoder, then {args.repeats} timed runs each, interleaved with a rotating")
     out("            order, gc.collect() before each run, gc enabled; best run reported (us per frame,")
     out("            loop overhead included); 'x current' = time / the current decoder's time")
-    out("            current: make_loads() for Backpack, make_loads(parse_float=str) for Bitfinex")
+    out("            current: the stdlib engine, make_loads(engine='stdlib') for Backpack and")
+    out("            make_loads(parse_float=str, engine='stdlib') for Bitfinex; [shipped]: make_loads with")
+    out("            the msgspec engine, the clients' default")
     out("            identical: == and same types at every level, same key order, same float repr")
     out()
 
     started = time.monotonic()
     status = 0
-    if not _check_float_hook(make_loads(parse_float=str), texts, out):
+    if not _check_float_hook(make_loads(str, engine="stdlib"), texts, out):
         status = 1
     if not _check_checksums(args.data, by_exchange["bitfinex"][1:], out):
         status = 1
@@ -508,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     currents = [by_exchange["backpack"][1], by_exchange["bitfinex"][1]]
     candidates = [by_exchange["backpack"][2], by_exchange["bitfinex"][2]]
     wrappers = [by_exchange["backpack"][4], by_exchange["bitfinex"][3]]
-    out("  current = make_loads() | make_loads(parse_float=str); msgspec = Decoder() | Decoder(float_hook=str)")
+    out("  current = stdlib make_loads() | make_loads(parse_float=str); msgspec = Decoder() | Decoder(float_hook=str)")
     out("  (one text when both agree); 'needed': what the clients rely on; 'same': msgspec does what current does")
     out(f"  {'frame':<33} {'needed':<10} {'json.loads':<20} {'current':<25} {'msgspec':<31} same")
     differing: list[str] = []
@@ -531,8 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out(f"  {case.label:<33} {columns} {mark}")
         fixed = [outcome(d.decode, case.frame) for d in wrappers]
         if fixed != new:
-            notes.append(f"  {case.label}: msgspec wrapped (RecursionError -> ValueError): {_joined(fixed)}")
-    out("\n".join(notes) if notes else "  (the wrapped msgspec decoders behave like the plain ones on every frame)")
+            notes.append(f"  {case.label}: shipped msgspec make_loads (RecursionError -> ValueError): {_joined(fixed)}")
+    out("\n".join(notes) if notes else "  (the shipped msgspec decoders behave like the plain ones on every frame)")
     out()
 
     out("Summary: msgspec against the current decoder (negative delta = msgspec faster)")
