@@ -288,3 +288,20 @@ def test_backpack_quiet_delta_equals_on_delta() -> None:
         assert got.changes == () and (k == 0 or want.action is not SyncAction.APPLIED or want.changes)
         assert quiet.book.snapshot() == reference.book.snapshot()
     assert quiet.book.valid
+
+
+def test_snapshot_and_delta_prices_are_the_same_objects() -> None:
+    """A REST snapshot's prices and the later deltas' prices of the same text are one object
+    (book look-ups then match by identity), on both exchanges; values stay exact."""
+    from bpbfx.backpack.book import parse_levels
+
+    snap = parse_levels([["86655.9", "1.5"], ["86656.10", "2"]])
+    delta = bp_protocol._levels([["86655.9", "3"], ["86656.10", "0"]], "bid")
+    assert snap[0][0] is delta[0][0] and snap[1][0] is delta[1][0] and str(delta[1][0]) == "86656.10"
+
+    book = BitfinexBook("tX", "P0", 25)
+    book.apply_snapshot([[118899, 1, "0.5"], ["118900.5", 1, "-0.5"]])
+    key = next(iter(book.book._bids.sizes))
+    book.decode_apply_bulk([[118899, 2, "0.75"], [118899, 3, "0.75"]])  # the second takes the cached path
+    entries, _ = book.decode_apply_bulk([[118899, 4, "0.75"]])
+    assert entries[0].price is key and next(iter(book.book._bids.sizes)) is key

@@ -32,6 +32,8 @@ from typing import Any
 from .._json import make_loads
 from ..book import ZERO, BookChange, OrderBook, SideLevels
 from ..exceptions import BookError, MalformedFrameError, SequenceGapError, StaleBookError
+from .protocol import _CACHE_MAX
+from .protocol import _PRICES as _STREAM_PRICES
 
 __all__ = [
     "BackpackBookSync",
@@ -409,6 +411,7 @@ def parse_levels(rows: Iterable[Sequence[Any]]) -> list[tuple[Decimal, Decimal]]
         MalformedFrameError: a row is not a pair of finite numbers with price > 0 and
             quantity >= 0 (the message names the field).
     """
+    rows = list(rows)
     try:
         out = [(_decimal(row[0]), _decimal(row[1])) for row in rows]
     except (TypeError, ValueError, IndexError, KeyError, InvalidOperation) as exc:
@@ -422,6 +425,19 @@ def parse_levels(rows: Iterable[Sequence[Any]]) -> list[tuple[Decimal, Decimal]]
             raise MalformedFrameError(
                 f"depth level quantity must be a finite number >= 0, got {qty} at price {price}", frame=_excerpt(rows)
             )
+    # Prices as the depth stream's cached objects (the same text gives the same object), so
+    # the deltas that follow find their levels by identity instead of comparing Decimals.
+    cache = _STREAM_PRICES
+    for i, row in enumerate(rows):
+        text = row[0]
+        if type(text) is str:
+            known = cache.get(text)
+            if known is None:
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[text] = out[i][0]
+            else:
+                out[i] = (known, out[i][1])
     return out
 
 

@@ -401,7 +401,9 @@ class BitfinexBook:
         if (pcls is str or pcls is int) and ptok not in _PRICE_TOKENS:
             if len(_PRICE_TOKENS) >= _CACHE_MAX:
                 _PRICE_TOKENS.clear()
-            _PRICE_TOKENS[ptok] = (decoded.price, ptok if pcls is str else str(ptok))
+            text = ptok if pcls is str else str(ptok)
+            # The book's own object for this text (keys then match by identity).
+            _PRICE_TOKENS[ptok] = (_PRICES.get(text, decoded.price), text)
         if (acls is str or acls is int) and atok not in _AMOUNT_TOKENS:
             if len(_AMOUNT_TOKENS) >= _CACHE_MAX:
                 _AMOUNT_TOKENS.clear()
@@ -605,9 +607,15 @@ class BitfinexBook:
                 continue
             ptxt = _text(ptok)
             atxt = _text(atok)
-            price = Decimal(ptxt)
-            if not price.is_finite() or price <= ZERO:
-                raise ValueError(f"PRICE must be a finite number > 0, got {ptxt!r}")
+            # The cached object, so that later updates find their level by identity.
+            price = _PRICES.get(ptxt)
+            if price is None:
+                price = Decimal(ptxt)
+                if not price.is_finite() or price <= ZERO:
+                    raise ValueError(f"PRICE must be a finite number > 0, got {ptxt!r}")
+                if len(_PRICES) >= _CACHE_MAX:
+                    _PRICES.clear()
+                _PRICES[ptxt] = price
             # Bitfinex book: AMOUNT > 0 is a bid, AMOUNT < 0 an ask (snapshot: bids first).
             if atxt[0] == "-":
                 size = Decimal(atxt[1:])
