@@ -31,6 +31,7 @@ from typing import Any
 
 from .._json import make_loads
 from ..book import ZERO, BookChange, OrderBook, SideLevels
+from ..events import positional_factory
 from ..exceptions import BookError, MalformedFrameError, SequenceGapError, StaleBookError
 from .protocol import _CACHE_MAX
 from .protocol import _PRICES as _STREAM_PRICES
@@ -127,6 +128,7 @@ _AHEAD = SyncResult(SyncAction.BUFFERED, reason=SyncReason.SNAPSHOT_AHEAD)
 _OLD = SyncResult(SyncAction.IGNORED, reason=SyncReason.OLD_DELTA)
 _LATE = SyncResult(SyncAction.IGNORED, reason=SyncReason.ALREADY_SYNCED)
 _APPLIED = SyncAction.APPLIED
+_new_result = positional_factory(SyncResult)  # (action, changes, reason, error, update_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +253,7 @@ class BackpackBookSync:
             else:
                 applied = self._apply(bids, asks)
             book.update_id = self._last_id = last_id
-            return SyncResult(_APPLIED, applied, update_id=last_id)
+            return _new_result(_APPLIED, applied, None, None, last_id)
         if state is SyncState.WAITING_DELTA:
             snapshot_id = self._snapshot_id
             if last_id <= snapshot_id:

@@ -347,16 +347,18 @@ _new_trade = positional_factory(Trade)
 def _depth(stream: str, symbol: str | None, d: dict[str, Any]) -> Depth:
     # Positional, in Depth's field order: stream, symbol, data, first_update_id,
     # last_update_id, bids, asks, event_time_us, engine_time_us.
+    first, last, event_us, engine_us = d["U"], d["u"], d["E"], d.get("T")
+    # _int inlined for the usual JSON integers.
     return _new_depth(
         stream,
         symbol,
         d,
-        _int(d["U"]),
-        _int(d["u"]),
+        first if first.__class__ is int else _int(first),
+        last if last.__class__ is int else _int(last),
         _levels(d["b"], "bid"),
         _levels(d["a"], "ask"),
-        _int(d["E"]),
-        _opt_int(d.get("T")),
+        event_us if event_us.__class__ is int else _int(event_us),
+        engine_us if engine_us.__class__ is int or engine_us is None else _int(engine_us),
     )
 
 
