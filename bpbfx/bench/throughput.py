@@ -42,6 +42,7 @@ import multiprocessing
 import os
 import platform
 import socket
+import statistics
 import struct
 import sys
 import threading
@@ -465,7 +466,8 @@ def _main(argv: Sequence[str] | None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per variant (median reported)")
     parser.add_argument("--only", default="", metavar="TEXT", help="run only the matrix rows whose label contains TEXT")
     parser.add_argument("--rates", default="5000,20000", help="msg/s of the latency runs, comma-separated")
-    parser.add_argument("--latency-seconds", type=float, default=4.0, help="length of each latency run")
+    parser.add_argument("--latency-seconds", type=float, default=3.0, help="length of each latency run")
+    parser.add_argument("--latency-repeats", type=int, default=5, help="latency runs per variant (median reported)")
     parser.add_argument("--memory-messages", type=int, default=1_000_000, metavar="N", help="0 skips the memory run")
     args = parser.parse_args(argv)
     try:
@@ -507,22 +509,31 @@ def _main(argv: Sequence[str] | None) -> int:
             count = int(rate * args.latency_seconds)
             out(
                 f"Callback latency at {rate:,.0f} msg/s for {args.latency_seconds:g}s ({count:,} Backpack trades, "
-                f"first {_WARMUP} dropped), sender's monotonic clock in the frame vs the callback's, 1 us resolution"
+                f"first {_WARMUP} dropped), sender's monotonic clock in the frame vs the callback's, 1 us resolution; "
+                f"{args.latency_repeats} interleaved runs per variant, median p50/p99, max over all runs"
             )
             path = f"/backpack/rate?n={count}&rate={rate:g}"
-            p99s: dict[str, float] = {}
             variants: list[tuple[str, Callable[[str], list[int]]]] = [
                 ("bare", _latency_bare),
                 ("stock", lambda url: _latency_bpbfx(url, stock=True)),
                 ("bpbfx", _latency_bpbfx),
             ]
-            for name, fn in variants:
-                lat = sorted(fn(blaster.url(path)))
-                p50, p99, worst = _percentile(lat, 0.5), _percentile(lat, 0.99), lat[-1] if lat else float("nan")
-                p99s[name] = p99
-                out(f"  {name:<6} p50 {p50:7.0f} us   p99 {p99:7.0f} us   max {worst:7.0f} us   ({len(lat):,} samples)")
-            # Not worse than before: within 20% or 100 us of the stock reader's p99 (scheduler noise).
-            met = p99s["bpbfx"] <= max(p99s["stock"] * 1.2, p99s["stock"] + 100)
+            runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in variants}
+            for _ in range(args.latency_repeats):
+                for name, fn in variants:  # interleaved, like the throughput runs
+                    lat = sorted(fn(blaster.url(path)))
+                    worst = lat[-1] if lat else float("nan")
+                    runs[name].append((_percentile(lat, 0.5), _percentile(lat, 0.99), worst))
+            p99s: dict[str, float] = {}
+            for name, _ in variants:
+                p50 = statistics.median(r[0] for r in runs[name])
+                p99s[name] = p99 = statistics.median(r[1] for r in runs[name])
+                worst = max(r[2] for r in runs[name])
+                each = ", ".join(f"{r[1]:.0f}" for r in runs[name])
+                out(f"  {name:<6} p50 {p50:7.0f} us   p99 {p99:7.0f} us   max {worst:7.0f} us   (p99 per run: {each})")
+            # Not worse than before: the median p99 within 10% of the stock reader's (run-to-run
+            # scheduler noise on a shared machine is larger than that).
+            met = p99s["bpbfx"] <= p99s["stock"] * 1.1
             out(f"  target p99 not worse than the stock reader's: {'met' if met else 'MISSED'}")
             if not met:
                 failures.append(f"latency p99 at {rate:g} msg/s")
