@@ -685,7 +685,7 @@ class BitfinexClient(BaseClient):
         shard = self._by_conn[conn]
         proto = shard.proto
         error: BpbfxError | None = None
-        wants_books = self._wants_books
+        wants_books = self._wants_books if self._books else False
         with self._lock:
             proto.book_changes = wants_books  # BULK changes are built only for a reader
             try:
@@ -700,9 +700,10 @@ class BitfinexClient(BaseClient):
                     frame=data[:500],
                 )
                 error.__cause__ = exc
-            actions = self._take_actions(shard)
+            # Usually nothing is queued (a fresh list: callbacks may queue on the protocol's).
+            actions = self._take_actions(shard) if proto.actions else []
             change = proto.book_change if error is None else None
-            trading = self._trading_actions(shard, actions, event)
+            trading = self._trading_actions(shard, actions, event) if shard.index == 0 else None
         if error is not None:
             self._report(error)  # outside the lock, like every user callback
         if change is not None and wants_books:
