@@ -365,10 +365,10 @@ class Case:
 CASES: tuple[Case, ...] = (
     Case("Backpack trade", "backpack", "/bp/trade", "trade", 100_000, target=2.0),
     Case("Bitfinex te (SEQ_ALL)", "bitfinex", "/bf/trades", "trade", 100_000, target=2.0),
-    Case("Backpack depth 50+50 levels, managed book", "backpack", "/bp/depth", "book", 6_000, levels=50, target=0.6),
-    Case("Bitfinex BULK 50 entries + cs, managed book", "bitfinex", "/bf/book", "book", 6_000, levels=50, target=0.6),
-    Case("Backpack depth 1+1 level, managed book", "backpack", "/bp/depth", "book", 40_000, levels=1, target=1.5),
-    Case("Bitfinex 1 entry + cs, managed book", "bitfinex", "/bf/book", "book", 40_000, levels=1, target=1.5),
+    Case("Backpack depth 50+50 levels, managed book", "backpack", "/bp/depth", "book", 20_000, levels=50, target=0.6),
+    Case("Bitfinex BULK 50 entries + cs, managed book", "bitfinex", "/bf/book", "book", 20_000, levels=50, target=0.6),
+    Case("Backpack depth 1+1 level, managed book", "backpack", "/bp/depth", "book", 80_000, levels=1, target=1.5),
+    Case("Bitfinex 1 entry + cs, managed book", "bitfinex", "/bf/book", "book", 80_000, levels=1, target=1.5),
 )
 
 
