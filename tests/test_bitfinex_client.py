@@ -461,6 +461,49 @@ def test_connection_rate_limit_shared_by_sockets(sim: BitfinexSimulator) -> None
         assert not client.ready
 
 
+@pytest.mark.parametrize("flags_name", ["bulk", "single"])
+def test_book_changes_replay_to_the_book(sim: BitfinexSimulator, flags_name: str) -> None:
+    """With an on_book hook every update lists its changes (BULK frames included): replaying
+    them onto the last snapshot gives exactly the book the client holds, at every update."""
+    from bpbfx.bitfinex.protocol import BULK_UPDATES
+
+    flags = SEQ_ALL | OB_CHECKSUM | (BULK_UPDATES if flags_name == "bulk" else 0)
+    mirror: dict[tuple[str, Decimal], Decimal] = {}
+    changes_seen: list[int] = []
+    mismatches: list[object] = []
+    enough = threading.Event()
+
+    def on_book(client: BitfinexClient, update: OrderBookUpdate) -> None:
+        # Reader thread: the only writer of the book, so update.book does not move here.
+        snap = update.book.snapshot()
+        levels = {("bid", lv.price): lv.size for lv in snap.bids} | {("ask", lv.price): lv.size for lv in snap.asks}
+        if update.snapshot:
+            mirror.clear()
+            mirror.update(levels)
+            return
+        for change in update.changes:
+            key = (str(change.side), change.price)
+            if change.new_size:
+                mirror[key] = change.new_size
+            else:
+                mirror.pop(key, None)
+        if mirror != levels:
+            mismatches.append(update.update_id)
+        changes_seen.append(len(update.changes))
+        if len(changes_seen) >= 30:
+            enough.set()
+
+    client, events, errors = make_client(sim, flags=flags)
+    client.on_book = on_book
+    client.subscribe("book", symbol="tBTCUSD")
+    with client:
+        assert enough.wait(10), changes_seen
+    assert not mismatches and not errors.items
+    assert sum(changes_seen) > 0
+    if flags_name == "bulk":
+        assert any(isinstance(e, BookUpdate) and e.bulk for e in events.items)
+
+
 def test_bulk_updates_book_verified(sim: BitfinexSimulator) -> None:
     """With BULK_UPDATES the batched book frames are applied and pass the checksums."""
     from bpbfx.bitfinex.protocol import BULK_UPDATES

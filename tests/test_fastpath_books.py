@@ -208,7 +208,7 @@ def test_decode_apply_bulk_equals_the_decoder_and_apply_bulk() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        [True, 1, "0.25"],  # a boolean PRICE equals the cached integer price 1
+        [True, 1, "0.25"],  # a boolean PRICE equals the integer price 1 (never cached for that reason)
         [1, True, "0.25"],
         [1, 1, True],
         [1, -1, "0.25"],

@@ -336,14 +336,9 @@ class BitfinexBook:
                 else:
                     pc = ptokens.get(ptok)
                     ac = atokens.get(atok)
-                    fast = (
-                        pc is not None
-                        and ac is not None
-                        and count.__class__ is int
-                        and count > 0
-                        and ptok.__class__ is not bool
-                        and atok.__class__ is not bool
-                    )
+                    # No bool check needed: tokens equal to 0 or 1 (as True/False are) are
+                    # never cached (see _learn).
+                    fast = pc is not None and ac is not None and count.__class__ is int and count > 0
                 if not fast:
                     decoded = _book_entry(entry)
                     append(decoded)
@@ -396,15 +391,19 @@ class BitfinexBook:
 
     @staticmethod
     def _learn(ptok: Any, atok: Any, decoded: ev.BookEntry) -> None:
-        """Remember the tokens of an accepted level-setting entry for the unchecked path."""
+        """Remember the tokens of an accepted level-setting entry for the unchecked path.
+        Integer tokens 0 and 1 are not kept: ``True``/``False`` would find them (equal hash and
+        value), so no boolean can ever take the unchecked path."""
         pcls, acls = ptok.__class__, atok.__class__
-        if (pcls is str or pcls is int) and ptok not in _PRICE_TOKENS:
+        keep_price = pcls is str or (pcls is int and ptok != 0 and ptok != 1)
+        keep_amount = acls is str or (acls is int and atok != 0 and atok != 1)
+        if keep_price and ptok not in _PRICE_TOKENS:
             if len(_PRICE_TOKENS) >= _CACHE_MAX:
                 _PRICE_TOKENS.clear()
             text = ptok if pcls is str else str(ptok)
             # The book's own object for this text (keys then match by identity).
             _PRICE_TOKENS[ptok] = (_PRICES.get(text, decoded.price), text)
-        if (acls is str or acls is int) and atok not in _AMOUNT_TOKENS:
+        if keep_amount and atok not in _AMOUNT_TOKENS:
             if len(_AMOUNT_TOKENS) >= _CACHE_MAX:
                 _AMOUNT_TOKENS.clear()
             amount = decoded.amount

@@ -404,7 +404,16 @@ class BitfinexProtocol:
         ts_ms: int | None = None
         seq: int | None = None
         auth_seq: int | None = None
-        if rest < n:
+        if rest == n - 1 and chan_id != 0 and self._use_seq and not self._use_ts:
+            # The usual public frame with SEQ_ALL: one trailing sequence number.
+            seq = msg[rest]
+            if seq.__class__ is not int:
+                raise MalformedFrameError(
+                    f"sequence number must be an integer, got {_excerpt(seq, 60)}: {_excerpt(msg, 200)}",
+                    frame=_excerpt(msg),
+                )
+            self._check_seq(seq)
+        elif rest < n:
             tail = msg[rest:]
             last = tail[-1]
             if self._use_ts and type(last) is int and last > _TS_MIN:
