@@ -435,11 +435,16 @@ def _percentile(sorted_values: Sequence[int], q: float) -> float:
 def _versions() -> str:
     import websocket
 
-    from .. import __version__
+    from .. import __version__, _json
 
+    engine = _json.ENGINE
+    if engine == "msgspec":
+        import msgspec
+
+        engine = f"msgspec {msgspec.__version__}"
     return (
         f"bpbfx {__version__}, Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"websocket-client {websocket.__version__}"
+        f"websocket-client {websocket.__version__}, JSON: {engine}"
     )
 
 
