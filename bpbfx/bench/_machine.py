@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
 
-__all__ = ["cpu_model"]
+__all__ = ["cpu_model", "machine_line"]
 
 
 def cpu_model() -> str:
@@ -17,3 +18,10 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    """``<cpu>, <n> cores (<m> usable), <system> <release>`` for a report's ``machine:`` line."""
+    cores = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    return f"{cpu_model()}, {cores} cores ({usable} usable), {platform.system()} {platform.release()}"

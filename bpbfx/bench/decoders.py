@@ -54,7 +54,6 @@ import argparse
 import gc
 import io
 import json
-import os
 import platform
 import struct
 import sys
@@ -66,7 +65,7 @@ from typing import Any
 
 from .._json import make_loads
 from ..bitfinex.book import BitfinexBook
-from ._machine import cpu_model
+from ._machine import machine_line
 from .books import DEFAULT_DATA
 from .matrix import _bf_book, _bf_trades, _blast_depth
 from .throughput import _backpack_trade, _ws_frame
@@ -433,10 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def out(text: str = "") -> None:
         print(text, flush=True)
 
-    cores = os.cpu_count() or 0
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     out("bpbfx decoder benchmark: make_loads (stdlib scanner) against msgspec")
-    out(f"  machine:  {cpu_model()}, {cores} cores ({usable} usable), {platform.system()} {platform.release()}")
+    out(f"  machine:  {machine_line()}")
     out(f"  software: {_versions(msgspec_version)}")
     out("  method:   every frame given as bytes; one thread; time.perf_counter around a loop of P passes")
     out(f"            over the set (P: one run of the current decoder lasts {args.min_time * 1000:.0f} ms); 1 untimed")

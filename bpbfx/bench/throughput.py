@@ -39,7 +39,6 @@ import base64
 import hashlib
 import json
 import multiprocessing
-import os
 import platform
 import socket
 import statistics
@@ -52,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._machine import cpu_model
+from ._machine import machine_line
 
 __all__ = ["main"]
 
@@ -485,10 +484,8 @@ def _main(argv: Sequence[str] | None) -> int:
     def out(text: str = "") -> None:
         print(text, flush=True)
 
-    cores = os.cpu_count() or 0
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     out("bpbfx transport benchmark")
-    out(f"  machine:  {cpu_model()}, {cores} cores ({usable} usable), {platform.system()} {platform.release()}")
+    out(f"  machine:  {machine_line()}")
     out(f"  software: {_versions()}")
     out("  method:   loopback 127.0.0.1; the server is a separate process (multiprocessing spawn) writing")
     out("            pre-encoded frames in large writes; wss: TLS on both sides with a self-signed certificate")

@@ -116,6 +116,21 @@ class _Item(NamedTuple):
     entry: BookEntry
 
 
+def _new_price(text: str) -> Decimal:
+    """A PRICE text not in the cache yet: checked (finite, > 0), then cached.
+
+    Raises:
+        ValueError, decimal.InvalidOperation: not a finite number > 0.
+    """
+    price = Decimal(text)
+    if not price.is_finite() or price <= ZERO:
+        raise ValueError(f"PRICE must be a finite number > 0, got {text!r}")
+    if len(_PRICES) >= _CACHE_MAX:
+        _PRICES.clear()
+    _PRICES[text] = price
+    return price
+
+
 def _text(token: Any) -> str:
     return token if type(token) is str else wire_text(token)
 
@@ -498,12 +513,7 @@ class BitfinexBook:
         atxt = atok if atype is str else str(atok) if atype is int else wire_text(atok)
         price = _PRICES.get(ptxt)
         if price is None:
-            price = Decimal(ptxt)
-            if not price.is_finite() or price <= ZERO:
-                raise ValueError(f"PRICE must be a finite number > 0, got {ptxt!r}")
-            if len(_PRICES) >= _CACHE_MAX:
-                _PRICES.clear()
-            _PRICES[ptxt] = price
+            price = _new_price(ptxt)
         if type(count) is not int:
             raise TypeError(f"COUNT must be an integer, got {count!r}")
         negative = atxt[0] == "-"
@@ -609,12 +619,7 @@ class BitfinexBook:
             # The cached object, so that later updates find their level by identity.
             price = _PRICES.get(ptxt)
             if price is None:
-                price = Decimal(ptxt)
-                if not price.is_finite() or price <= ZERO:
-                    raise ValueError(f"PRICE must be a finite number > 0, got {ptxt!r}")
-                if len(_PRICES) >= _CACHE_MAX:
-                    _PRICES.clear()
-                _PRICES[ptxt] = price
+                price = _new_price(ptxt)
             # Bitfinex book: AMOUNT > 0 is a bid, AMOUNT < 0 an ask (snapshot: bids first).
             if atxt[0] == "-":
                 size = Decimal(atxt[1:])
