@@ -88,6 +88,7 @@ _set_price = ev._slot_setter(EventEntry, "price")
 _set_count = ev._slot_setter(EventEntry, "count")
 _set_amount = ev._slot_setter(EventEntry, "amount")
 
+
 class BookEntry(NamedTuple):
     """One entry of a Bitfinex book as the server describes it.
 
