@@ -50,7 +50,7 @@ VERIFIED = ">=1.9.2,<1.10"
 BUFFER_SIZE = 16384
 """Bytes asked of the socket per ``recv``: one TLS record's worth.  A frame longer than this is
 gathered over several reads.  ``bpbfx bench`` measured no throughput gain from 64 KiB reads,
-and a longer callback-latency tail at 5,000-20,000 msg/s (each read allocates its full size)."""
+and a longer callback-latency tail at 20,000 msg/s."""
 
 _supported: bool | None = None
 
