@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,7 +16,9 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("bpbfx.sinks needs the 'redis' package: pip install 'bpbfx[redis]'") from exc
 
-__all__ = ["REDIS_ERRORS", "connect", "is_cluster", "safe_url", "unavailable"]
+__all__ = ["REDIS_ERRORS", "connect", "is_cluster", "report", "safe_url", "unavailable"]
+
+log = logging.getLogger("bpbfx")
 
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError, OSError)
 """Errors that mean "Redis is not reachable right now" (retry with backoff)."""
@@ -85,6 +89,18 @@ def connect(url: str, *, cluster: bool | None = None, socket_timeout: float = 2.
         except redis.RedisError as exc:
             raise unavailable(exc, url) from exc
     return redis.Redis.from_url(url, **kwargs)
+
+
+def report(owner: Any, hook: Callable[[Any, BaseException], Any] | None, hook_name: str, exc: BaseException) -> None:
+    """Hand ``exc`` to a sink's or reader's error hook (``hook(owner, exc)``), or log it when
+    there is none; a hook that raises is logged, never propagated.  Runs on the caller's thread."""
+    if hook is None:
+        log.warning("%s: %s", owner.name, exc)
+        return
+    try:
+        hook(owner, exc)
+    except Exception:
+        log.exception("%s: %s raised while handling %r", owner.name, hook_name, exc)
 
 
 def unavailable(exc: BaseException, url: str = "") -> RedisUnavailableError:

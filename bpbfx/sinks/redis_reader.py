@@ -36,7 +36,7 @@ from ..exceptions import (
 )
 from ..live import LiveBook, OrderBookUpdate
 from . import wire
-from ._redis import REDIS_ERRORS, connect, is_cluster, safe_url, unavailable
+from ._redis import REDIS_ERRORS, connect, is_cluster, report, safe_url, unavailable
 
 __all__ = ["ReaderStats", "RedisStreamReader", "StreamEntry"]
 
@@ -684,14 +684,7 @@ class RedisStreamReader:
 
     def _report(self, exc: BaseException) -> None:
         self._errors += 1
-        hook = self.on_error
-        if hook is None:
-            log.warning("%s: %s", self.name, exc)
-            return
-        try:
-            hook(self, exc)
-        except Exception:
-            log.exception("%s: on_error raised while handling %r", self.name, exc)
+        report(self, self.on_error, "on_error", exc)
 
 
 def _rows(reply: Any) -> list[tuple[str, list[Any]]]:

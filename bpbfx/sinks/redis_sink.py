@@ -50,7 +50,7 @@ from ..exceptions import (
 )
 from ..live import LiveBook, OrderBookUpdate
 from . import wire
-from ._redis import REDIS_ERRORS, RawPipeline, connect, safe_url, unavailable
+from ._redis import REDIS_ERRORS, RawPipeline, connect, report, safe_url, unavailable
 
 __all__ = ["DEFAULT_MAXLEN", "RedisStreamSink", "SinkStats", "check_options"]
 
@@ -589,14 +589,7 @@ class RedisStreamSink(Sink):
 
     def _report(self, exc: BaseException) -> None:
         self._errors += 1
-        hook = self.on_report
-        if hook is None:
-            log.warning("%s: %s", self.name, exc)
-            return
-        try:
-            hook(self, exc)
-        except Exception:
-            log.exception("%s: on_report raised while handling %r", self.name, exc)
+        report(self, self.on_report, "on_report", exc)
 
     # ------------------------------------------------------------------ writer thread
     def _run(self) -> None:

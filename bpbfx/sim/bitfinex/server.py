@@ -1211,14 +1211,7 @@ class BitfinexSimulator(SimServer):
         Raises:
             ValueError: unknown symbol, ``count`` < 1 or no such connection.
         """
-        self._market(symbol)
-        if count < 1:
-            raise ValueError(f"count must be >= 1, got {count!r}")
-        with self._lock:
-            matched = self._match_channels(None, "book", symbol, conn_id)
-            for ch in matched:
-                ch.corrupt_pending += count
-            return len(matched)
+        return self._arm_books(symbol, count, conn_id, "corrupt_pending")
 
     def drop_update(self, symbol: str, count: int = 1, *, conn_id: int | None = None) -> int:
         """Do not send the next ``count`` book updates of ``symbol`` (on every book channel, or
@@ -1229,13 +1222,21 @@ class BitfinexSimulator(SimServer):
         Raises:
             ValueError: unknown symbol, ``count`` < 1 or no such connection.
         """
+        return self._arm_books(symbol, count, conn_id, "drop_pending")
+
+    def _arm_books(self, symbol: str, count: int, conn_id: int | None, fault: str) -> int:
+        """Add ``count`` to the ``fault`` counter of the matching book channels; how many.
+
+        Raises:
+            ValueError: unknown symbol, ``count`` < 1 or no such connection.
+        """
         self._market(symbol)
         if count < 1:
             raise ValueError(f"count must be >= 1, got {count!r}")
         with self._lock:
             matched = self._match_channels(None, "book", symbol, conn_id)
             for ch in matched:
-                ch.drop_pending += count
+                setattr(ch, fault, getattr(ch, fault) + count)
             return len(matched)
 
     def skip_sequence(self, n: int = 1, *, conn_id: int | None = None, auth: bool = False) -> int:
