@@ -160,3 +160,26 @@ def test_reader_finds_a_deleted_entry_and_a_wrong_book(redis_url: str) -> None:
     assert (hole.reason, hole.expected, hole.got) == ("missing", 2, 3)
     assert mismatch.reason == "mismatch"
     assert [u.valid for u in books.items][:3] == [True, True, False]  # snapshot, delta, then the hole
+
+
+def test_latest_start_finds_a_snapshot_not_yet_recorded_in_meta(redis_url: str, bfx: BitfinexSimulator) -> None:
+    """The sink records a snapshot's id in ``:meta`` one round after writing it; a reader
+    starting in between (here: the id removed from ``:meta``) still starts from that snapshot
+    instead of skipping it and waiting for the next one."""
+    sink = RedisStreamSink(redis_url, snapshot_every=50_000)  # no periodic snapshot to rescue it
+    client = BitfinexClient(bfx.url, auth=False, backoff=FAST, heartbeat_timeout=2.0)
+    client.subscribe(BOOK)
+    sink.attach(client)
+    key = stream_key("bitfinex", BOOK)
+    r = redis.Redis.from_url(redis_url)
+    with client:
+        assert bfx.wait_for(lambda: r.xlen(key) >= 20, 10)
+        client.close()  # nothing more is written: the stream holds one snapshot, then deltas
+    sink.close()
+    assert r.hget(f"{key}:meta", "snapshot") is not None
+    r.hdel(f"{key}:meta", "snapshot", "snapshot_epoch")  # the window between XADD and HSET
+    seen = BookLog()
+    reader = RedisStreamReader(redis_url, [f"bitfinex:{BOOK}"], on_book=seen, block=0.2)
+    with reader:
+        assert seen.wait_for(lambda s: s.count(BOOK) >= 10, 10), "the reader skipped the only snapshot"
+        assert reader.book(BOOK).valid
