@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the recorded exchange data and event-waiting helpers."""
+"""Shared fixtures: the recorded exchange data (``tests/data``) and event-waiting helpers."""
 
 from __future__ import annotations
 
@@ -12,21 +12,13 @@ import pytest
 
 from tests.redis_servers import own_redis, redis_cluster, redis_server, redis_url  # noqa: F401 - fixtures
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Fail at once, with one clear line, when the recorded data is not beside the clone."""
-    if not DATA.is_dir():
-        raise pytest.UsageError(
-            f"recorded exchange data not found at {DATA}: the tests expect the repository to be "
-            "checked out next to the project's shared/ folder (shared/data)"
-        )
+DATA = Path(__file__).resolve().parent / "data"
+"""Recorded exchange traffic kept in the repository (see ``tests/data/SOURCES.md``)."""
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The read-only recordings beside the repository (../shared/data)."""
+    """The read-only recordings in ``tests/data``."""
     return DATA
 
 

@@ -29,7 +29,7 @@ from bpbfx.sim.backpack import (
     BackpackSimulator,
 )
 
-# Error frames as recorded from the exchange (shared/data/backpack/wire_frames.jsonl).
+# Error frames as recorded from the exchange (tests/data/backpack/wire_frames.jsonl).
 WIRE_4006 = {"id": None, "error": {"code": 4006, "message": "Invalid stream"}}
 WIRE_4008 = {"id": None, "error": {"code": 4008, "message": "Invalid depth window"}}
 WIRE_4002 = {"id": None, "error": {"code": 4002, "message": "Parse error"}}

@@ -43,7 +43,9 @@ from ._machine import cpu_model
 
 __all__ = ["main"]
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+"""The recorded exchange traffic in the repository (``tests/data``); an installed copy without
+the repository is pointed at a copy of that folder with ``--data``."""
 
 
 # -- machine description --------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ def _runs(label: str, runs: int, n: int, unit: str, once: Callable[[], float]) -
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the figures; returns a process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bpbfx.bench.books", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="recorded data directory, the repository's tests/data (default: %(default)s)")
     parser.add_argument("--runs", type=int, default=7, help="timed runs per figure; the median is reported")
     parser.add_argument("--passes", type=int, default=30, help="Bitfinex recording replays per run")
     parser.add_argument("--deltas", type=int, default=50_000, help="Backpack deltas per run")

@@ -19,7 +19,7 @@ Decoders, all given each frame as ``bytes`` (as read from the socket):
   which ``except ValueError`` does not catch);
 - **json.loads** (stdlib, default floats) for reference.
 
-Frame sets: recorded traffic from the shared data directory (Backpack ``wire_frames.jsonl``;
+Frame sets: recorded traffic from the repository's ``tests/data`` (Backpack ``wire_frames.jsonl``;
 Bitfinex ``bbgo_ws_public.jsonl``, ``cryptofeed_ws_seq_all.txt`` received frames, and
 ``bbgo_ws_private.jsonl`` with the checksum-vector frames), and the synthetic frames of the
 throughput matrix (:mod:`bpbfx.bench.matrix`), produced by running its blaster functions
@@ -413,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the report; returns 0, 1 if msgspec changes a decoded value
     or a check fails, 2 if it cannot run (no msgspec, no data)."""
     parser = argparse.ArgumentParser(prog="python -m bpbfx.bench.decoders", description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="recorded data directory, the repository's tests/data (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per decoder and frame set (best reported)")
     parser.add_argument("--min-time", type=float, default=0.04, help="seconds of one timed run (sets the pass count)")
     args = parser.parse_args(argv)

@@ -90,7 +90,7 @@ __all__ = [
 T = TypeVar("T")
 
 # --------------------------------------------------------------------------- protocol constants
-# Backpack error frames as recorded on the wire (shared/data/backpack/wire_frames.jsonl).
+# Backpack error frames as recorded on the wire (tests/data/backpack/wire_frames.jsonl).
 ERR_PARSE: tuple[int, str] = (4002, "Parse error")
 ERR_INVALID_STREAM: tuple[int, str] = (4006, "Invalid stream")
 ERR_INVALID_DEPTH_WINDOW: tuple[int, str] = (4008, "Invalid depth window")
