@@ -1,19 +1,59 @@
-"""Shared fixtures: the recorded exchange data (``tests/data``) and event-waiting helpers."""
+"""Fixtures every test may use: recorded data, callback recorders, simulator factories, real
+Redis servers, and the layer markers.
+
+Layers (one folder each, marked automatically so ``python -m pytest -m core`` runs the
+socket-free tests alone):
+
+- ``core``: sans-I/O cores, books, decoders and policies on recorded and built frames; no
+  sockets (a socket opened by a ``core`` test fails it);
+- ``transport``: the WebSocket connection wrapper, the fast receive path, shutdown, hostile frames;
+- ``clients``: the exchange clients, pull API and unified events over loopback simulators;
+- ``sim``: the simulators themselves, driven by raw WebSocket/HTTP clients;
+- ``redis``: Redis Streams sink, reader and collector against real ``redis-server`` processes;
+- ``cli``: the ``bpbfx`` command;
+- ``samples``: every script in ``samples/`` run with ``--sim``.
+"""
 
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bpbfx.sim.backpack import BackpackSimulator
+from bpbfx.sim.bitfinex import BitfinexSimulator
 from tests.redis_servers import own_redis, redis_cluster, redis_server, redis_url  # noqa: F401 - fixtures
+from tests.support import DATA, Recorder
 
-DATA = Path(__file__).resolve().parent / "data"
-"""Recorded exchange traffic kept in the repository (see ``tests/data/SOURCES.md``)."""
+LAYERS = ("core", "transport", "clients", "sim", "redis", "cli", "samples")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with the layer of the folder it lives in."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            layer = Path(str(item.fspath)).resolve().relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
+
+
+@pytest.fixture(autouse=True)
+def _core_tests_open_no_socket(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``core`` test that opens a socket fails: the layer promises no I/O."""
+    if request.node.get_closest_marker("core") is None:
+        return
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a core test opened a socket; move it to a loopback layer")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture(scope="session")
@@ -22,40 +62,42 @@ def data_dir() -> Path:
     return DATA
 
 
-class Recorder:
-    """Collects callback arguments from client threads and lets tests wait on a condition."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, client: Any, *args: Any) -> None:
-        with self._cond:
-            self.items.append(args[0] if len(args) == 1 else args)
-            self._cond.notify_all()
-
-    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float = 10.0) -> bool:
-        """Block until ``predicate(items)`` is true; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: predicate(self.items), timeout)
-
-    def wait_count(self, n: int, timeout: float = 10.0, kind: type | tuple[type, ...] | None = None) -> bool:
-        """Block until at least ``n`` items (of ``kind``) were recorded."""
-        return self.wait_for(lambda items: sum(1 for i in items if kind is None or isinstance(i, kind)) >= n, timeout)
-
-    def of(self, kind: type | tuple[type, ...]) -> list[Any]:
-        with self._cond:
-            return [i for i in self.items if isinstance(i, kind)]
-
-    def clear(self) -> None:
-        with self._cond:
-            self.items.clear()
+@pytest.fixture
+def recorder() -> Callable[[], Recorder]:
+    """Factory of :class:`~tests.support.Recorder` callbacks."""
+    return Recorder
 
 
 @pytest.fixture
-def recorder() -> Callable[[], Recorder]:
-    """Factory of :class:`Recorder` callbacks."""
-    return Recorder
+def backpack_sim() -> Iterator[Callable[..., BackpackSimulator]]:
+    """Factory: ``backpack_sim(**options)`` starts a :class:`BackpackSimulator` on 127.0.0.1
+    that is closed when the test ends."""
+    started: list[BackpackSimulator] = []
+
+    def make(**options: Any) -> BackpackSimulator:
+        sim = BackpackSimulator(**options)
+        started.append(sim)
+        return sim.__enter__()
+
+    yield make
+    for sim in reversed(started):
+        sim.__exit__(None, None, None)
+
+
+@pytest.fixture
+def bitfinex_sim() -> Iterator[Callable[..., BitfinexSimulator]]:
+    """Factory: ``bitfinex_sim(**options)`` starts a :class:`BitfinexSimulator` on 127.0.0.1
+    that is closed when the test ends."""
+    started: list[BitfinexSimulator] = []
+
+    def make(**options: Any) -> BitfinexSimulator:
+        sim = BitfinexSimulator(**options)
+        started.append(sim)
+        return sim.__enter__()
+
+    yield make
+    for sim in reversed(started):
+        sim.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -275,7 +275,9 @@ def _runs(label: str, runs: int, n: int, unit: str, once: Callable[[], float]) -
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the figures; returns a process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bpbfx.bench.books", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="recorded data directory, the repository's tests/data (default: %(default)s)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="recordings directory (default: the repository's tests/data)"
+    )
     parser.add_argument("--runs", type=int, default=7, help="timed runs per figure; the median is reported")
     parser.add_argument("--passes", type=int, default=30, help="Bitfinex recording replays per run")
     parser.add_argument("--deltas", type=int, default=50_000, help="Backpack deltas per run")

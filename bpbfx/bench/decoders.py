@@ -413,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the report; returns 0, 1 if msgspec changes a decoded value
     or a check fails, 2 if it cannot run (no msgspec, no data)."""
     parser = argparse.ArgumentParser(prog="python -m bpbfx.bench.decoders", description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="recorded data directory, the repository's tests/data (default: %(default)s)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="recordings directory (default: the repository's tests/data)"
+    )
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per decoder and frame set (best reported)")
     parser.add_argument("--min-time", type=float, default=0.04, help="seconds of one timed run (sets the pass count)")
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -16,20 +16,17 @@ from bpbfx.bitfinex.protocol import OB_CHECKSUM, SEQ_ALL, TIMESTAMP
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
 from bpbfx.unified import BookChange, Candle, FundingRate, MarkPrice, Quote, Ticker, Trade, UnifiedSink
-
-from .conftest import Recorder
-
-
-@pytest.fixture
-def bp_sim() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=3, tick_interval=0.01, time_scale=0.01, markets=["SOL_USDC", "BTC_USDC_PERP"]) as s:
-        yield s
+from tests.support import Recorder
 
 
 @pytest.fixture
-def bf_sim() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(seed=3, tick_interval=0.01, time_scale=0.01) as s:
-        yield s
+def bp_sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=3, tick_interval=0.01, time_scale=0.01, markets=["SOL_USDC", "BTC_USDC_PERP"])
+
+
+@pytest.fixture
+def bf_sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(seed=3, tick_interval=0.01, time_scale=0.01)
 
 
 def _has(*kinds: type) -> Any:

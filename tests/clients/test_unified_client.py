@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,20 +15,17 @@ from bpbfx.live import OrderBookUpdate
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
 from bpbfx.unified import BookChange, Quote, Trade, UnifiedEvent
-
-from .conftest import Recorder
-
-
-@pytest.fixture
-def bp_sim() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=8, tick_interval=0.01, time_scale=0.01, markets=["SOL_USDC"]) as s:
-        yield s
+from tests.support import Recorder
 
 
 @pytest.fixture
-def bf_sim() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(seed=8, tick_interval=0.01, time_scale=0.01) as s:
-        yield s
+def bp_sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=8, tick_interval=0.01, time_scale=0.01, markets=["SOL_USDC"])
+
+
+@pytest.fixture
+def bf_sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(seed=8, tick_interval=0.01, time_scale=0.01)
 
 
 def test_options_off_leave_the_native_path_untouched() -> None:

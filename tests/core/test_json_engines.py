@@ -14,8 +14,7 @@ import pytest
 
 from bpbfx import _json
 from bpbfx.exceptions import ConfigurationError
-
-from .test_bitfinex_protocol import received_frames
+from tests.core.test_bitfinex_protocol import received_frames
 
 ENGINES = pytest.mark.parametrize("engine", _json.ENGINES)
 

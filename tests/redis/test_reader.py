@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,19 +14,17 @@ from bpbfx import Backoff, BackpackClient, BitfinexClient, ConfigurationError, S
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
 from bpbfx.sinks import RedisStreamReader, RedisStreamSink, StreamEntry, stream_key
-
-from .conftest import Recorder
-from .redis_servers import RedisCluster, free_port, start_redis
-from .test_redis_sink import BOOK, BookLog, assert_books_equal
+from tests.redis.test_sink import BOOK, BookLog, assert_books_equal
+from tests.redis_servers import RedisCluster, free_port, start_redis
+from tests.support import Recorder
 
 FAST = Backoff(initial=0.05, factor=2.0, cap=0.3, jitter=0.0)
 TRADES = "trades:tBTCUSD"
 
 
 @pytest.fixture
-def bfx() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(seed=33, tick_interval=0.01, hb_interval=0.2, time_scale=0.01) as s:
-        yield s
+def bfx(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(seed=33, tick_interval=0.01, hb_interval=0.2, time_scale=0.01)
 
 
 def test_consumer_group_acks_and_a_second_consumer_claims_pending(redis_url: str, bfx: BitfinexSimulator) -> None:

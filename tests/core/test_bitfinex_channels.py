@@ -9,10 +9,9 @@ import pytest
 
 from bpbfx.bitfinex.channels import Subscription, from_message, parse_stream, subscription
 from bpbfx.exceptions import ConfigurationError, InvalidStreamError
+from tests.support import DATA as RECORDED
 
-from .conftest import DATA as SHARED_DATA
-
-DATA = SHARED_DATA / "bitfinex"
+DATA = RECORDED / "bitfinex"
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,8 @@ from bpbfx import Backoff, ConfigurationError
 from bpbfx.collect import CollectConfig, Collector, load_config, shard
 from bpbfx.recording import read_recording
 from bpbfx.sinks import RedisStreamReader, StreamEntry
-
-from .conftest import Recorder
-from .test_redis_sink import BOOK
+from tests.redis.test_sink import BOOK
+from tests.support import Recorder
 
 FAST = Backoff(initial=0.1, factor=2.0, cap=1.0, jitter=0.0, reset_after=30.0)
 

@@ -6,8 +6,7 @@ import pytest
 
 from bpbfx import BackpackClient, CallbackError, ClientClosedError, ConfigurationError, ConnectionLostError
 from bpbfx.backpack.events import Trade
-
-from .conftest import Recorder
+from tests.support import Recorder
 
 TRADE = (
     '{"stream":"trade.SOL_USDC","data":{"e":"trade","E":1,"s":"SOL_USDC","p":"1.5","q":"2","b":"1","a":"2",'

@@ -4,14 +4,13 @@ dropped socket, dms=4, rate limits, fail-fast."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from bpbfx import (
-    Backoff,
     BitfinexClient,
     InvalidOrderError,
     OrderNotSentError,
@@ -24,28 +23,25 @@ from bpbfx.bitfinex.events import Info, MarginBaseUpdate, Order
 from bpbfx.bitfinex.orders import OrderChange
 from bpbfx.bitfinex.protocol import SEQ_ALL
 from bpbfx.sim.bitfinex import DEFAULT_MARKETS, BitfinexSimulator
-
-from .conftest import Recorder
+from tests.support import FAST, Recorder
 
 KEY, SECRET = "trading-key-0123456789", "trading-secret-abcdefgh"
 BALANCES = {"exchange": {"USD": "100000", "BTC": "1"}, "margin": {"USTF0": "5000"}, "funding": {"USD": "3000"}}
 MARKETS = [m for m in DEFAULT_MARKETS if m.symbol in ("tBTCUSD", "tETHUSD", "fUSD")]
-FAST = Backoff(initial=0.05, factor=2.0, cap=0.2, jitter=0.0)
 WAIT = 5.0
 D = Decimal
 
 
 @pytest.fixture
-def sim() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(
+def sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(
         seed=11,
         tick_interval=None,
         hb_interval=0.5,
         markets=MARKETS,
         accounts={KEY: SECRET},
         account_balances={KEY: BALANCES},
-    ) as s:
-        yield s
+    )
 
 
 class Trader:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,9 +23,8 @@ from bpbfx.live import OrderBookUpdate
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
 from bpbfx.sinks import RedisStreamReader, RedisStreamSink, StreamEntry, stream_key
-
-from .conftest import Recorder
-from .redis_servers import RedisServer
+from tests.redis_servers import RedisServer
+from tests.support import Recorder
 
 FAST = Backoff(initial=0.05, factor=2.0, cap=0.3, jitter=0.0)
 BOOK = "book:tBTCUSD:P0:F0:25"
@@ -72,15 +71,13 @@ def assert_books_equal(live: BookLog, reader: BookLog, stream: str, at_least: in
 
 
 @pytest.fixture
-def bfx() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(seed=21, tick_interval=0.01, hb_interval=0.2, time_scale=0.01) as s:
-        yield s
+def bfx(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(seed=21, tick_interval=0.01, hb_interval=0.2, time_scale=0.01)
 
 
 @pytest.fixture
-def bpx() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=12, tick_interval=0.01, time_scale=0.01) as s:
-        yield s
+def bpx(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=12, tick_interval=0.01, time_scale=0.01)
 
 
 def bitfinex_client(sim: BitfinexSimulator, on_book: Any, **kwargs: Any) -> BitfinexClient:

@@ -22,8 +22,7 @@ from bpbfx.unified import (
     Trade,
     UnifiedSink,
 )
-
-from .conftest import Recorder
+from tests.support import Recorder
 
 
 def bitfinex_recording(data_dir: Path) -> tuple[BitfinexClient, Recorder, Recorder]:

@@ -15,10 +15,9 @@ from bpbfx.bitfinex.book import BitfinexBook, BookEntry
 from bpbfx.bitfinex.checksum import book_checksum, checksum_of_texts, js_number_text, signed_crc32, wire_text
 from bpbfx.book import ZERO, BookChange, Level, Side
 from bpbfx.exceptions import ChecksumMismatchError, ConfigurationError, MalformedFrameError
+from tests.support import DATA as RECORDED
 
-from .conftest import DATA as SHARED_DATA
-
-DATA = SHARED_DATA / "bitfinex"
+DATA = RECORDED / "bitfinex"
 D = Decimal
 decode = json.JSONDecoder(parse_float=str).decode
 

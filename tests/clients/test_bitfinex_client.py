@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +11,6 @@ import pytest
 
 from bpbfx import (
     AuthenticationError,
-    Backoff,
     BitfinexClient,
     CallbackError,
     ChecksumMismatchError,
@@ -46,19 +45,16 @@ from bpbfx.bitfinex.events import (
 from bpbfx.bitfinex.protocol import OB_CHECKSUM, SEQ_ALL, TIMESTAMP
 from bpbfx.live import OrderBookUpdate
 from bpbfx.sim.bitfinex import BitfinexSimulator
-
-from .conftest import Recorder
+from tests.support import FAST, Recorder
 
 KEY, SECRET = "sim-key-0123456789", "sim-secret-abcdefghij"
-FAST = Backoff(initial=0.05, factor=2.0, cap=0.2, jitter=0.0)
 
 
 @pytest.fixture
-def sim() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(
+def sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(
         seed=5, tick_interval=0.01, hb_interval=0.2, time_scale=0.01, accounts={KEY: SECRET}
-    ) as s:
-        yield s
+    )
 
 
 def make_client(sim: BitfinexSimulator, **kwargs: Any) -> tuple[BitfinexClient, Recorder, Recorder]:

@@ -45,9 +45,8 @@ Connect = Callable[[BackpackSimulator], websocket.WebSocket]
 
 
 @pytest.fixture
-def sim() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=7, tick_interval=None, time_scale=0.001) as s:
-        yield s
+def sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=7, tick_interval=None, time_scale=0.001)
 
 
 @pytest.fixture
@@ -422,9 +421,8 @@ def test_same_seed_gives_the_same_market() -> None:
 
 # ---------------------------------------------------------------------------- private streams
 @pytest.fixture
-def private_sim() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=5, tick_interval=None, time_scale=0.001, accounts={PUBLIC_B64}) as s:
-        yield s
+def private_sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=5, tick_interval=None, time_scale=0.001, accounts={PUBLIC_B64})
 
 
 def test_private_subscription_with_a_valid_signature(private_sim: BackpackSimulator, connect: Connect) -> None:

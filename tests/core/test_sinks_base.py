@@ -8,8 +8,7 @@ import pytest
 
 from bpbfx import BitfinexClient, CallbackError, Event, MalformedFrameError, Sink
 from bpbfx.live import OrderBookUpdate
-
-from .conftest import Recorder
+from tests.support import Recorder
 
 
 class Collect(Sink):

@@ -162,9 +162,8 @@ def check_numbers(obj: Any) -> None:
 
 # -------------------------------------------------------------------------------------- fixtures
 @pytest.fixture
-def sim() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(seed=7, tick_interval=None, accounts={KEY: SECRET, OTHER_KEY: OTHER_SECRET}) as s:
-        yield s
+def sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(seed=7, tick_interval=None, accounts={KEY: SECRET, OTHER_KEY: OTHER_SECRET})
 
 
 @pytest.fixture

@@ -21,10 +21,9 @@ from bpbfx.backpack.book import (
 )
 from bpbfx.book import ZERO, BookChange, Level, Side
 from bpbfx.exceptions import MalformedFrameError, SequenceGapError, StaleBookError
+from tests.support import DATA as RECORDED
 
-from .conftest import DATA as SHARED_DATA
-
-DATA = SHARED_DATA / "backpack"
+DATA = RECORDED / "backpack"
 D = Decimal
 SYMBOL = "BTC_USDC_PERP"
 

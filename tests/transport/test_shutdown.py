@@ -13,7 +13,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,8 @@ from bpbfx.bitfinex.auth import Credentials
 from bpbfx.bitfinex.events import TradingTicker
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
+from tests.support import FAST, Recorder
 
-from .conftest import Recorder
-
-FAST = Backoff(initial=0.05, factor=2.0, cap=0.2, jitter=0.0)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,15 +56,13 @@ def open_sockets() -> int:
 
 
 @pytest.fixture
-def bp_sim() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=7, tick_interval=0.01, time_scale=0.01) as sim:
-        yield sim
+def bp_sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=7, tick_interval=0.01, time_scale=0.01)
 
 
 @pytest.fixture
-def bf_sim() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(seed=4, tick_interval=0.01) as sim:
-        yield sim
+def bf_sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(seed=4, tick_interval=0.01)
 
 
 class Server:

@@ -23,10 +23,9 @@ from bpbfx.exceptions import (
     RateLimitError,
     SubscriptionError,
 )
+from tests.support import DATA as RECORDED
 
-from .conftest import DATA as SHARED_DATA
-
-DATA = SHARED_DATA / "bitfinex"
+DATA = RECORDED / "bitfinex"
 D = Decimal
 loads = json.JSONDecoder(parse_float=str).decode
 

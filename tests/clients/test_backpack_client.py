@@ -6,14 +6,13 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from bpbfx import (
-    Backoff,
     BackpackClient,
     CallbackError,
     ClientClosedError,
@@ -31,18 +30,15 @@ from bpbfx import (
 from bpbfx.backpack.events import BookTicker, Depth, Kline, MarkPrice, OrderUpdate, PositionUpdate, Ticker, Trade
 from bpbfx.live import OrderBookUpdate
 from bpbfx.sim.backpack import BackpackSimulator
-
-from .conftest import Recorder
+from tests.support import FAST, Recorder
 
 GUIDE_SECRET = "4odxgSUxFrC/zsKWZF4OQwYAgnNu9hnWH3NxWfLAPz4="
 GUIDE_PUBLIC = "zDIJj9qneWIY0IYZ5aXoHcNMCm+XDhVcTssiT0HyY0A="
-FAST = Backoff(initial=0.05, factor=2.0, cap=0.2, jitter=0.0)
 
 
 @pytest.fixture
-def sim() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=11, tick_interval=0.01, time_scale=0.01) as s:
-        yield s
+def sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=11, tick_interval=0.01, time_scale=0.01)
 
 
 def make_client(sim: BackpackSimulator, **kwargs: Any) -> tuple[BackpackClient, Recorder, Recorder]:

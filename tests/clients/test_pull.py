@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,8 +13,7 @@ from bpbfx.backpack.events import Depth, Trade
 from bpbfx.live import OrderBookUpdate
 from bpbfx.pull import BoundedBuffer, EventStream, ThreadedHooks
 from bpbfx.sim.backpack import BackpackSimulator
-
-from .conftest import Recorder
+from tests.support import Recorder
 
 
 class FakeClock:
@@ -107,9 +106,8 @@ def test_get_times_out_with_none_and_closed_buffer_drains_then_ends() -> None:
 
 # ---------------------------------------------------------------------------------- loopback
 @pytest.fixture
-def sim() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=5, tick_interval=None, markets=["SOL_USDC"]) as s:
-        yield s
+def sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=5, tick_interval=None, markets=["SOL_USDC"])
 
 
 def _step_until(sim: BackpackSimulator, done: Any, limit: int = 400) -> None:

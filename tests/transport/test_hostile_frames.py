@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from bpbfx import (
-    Backoff,
     BackpackClient,
     BitfinexClient,
     BpbfxError,
@@ -27,10 +26,8 @@ from bpbfx.bitfinex.protocol import OB_CHECKSUM
 from bpbfx.live import LiveBook
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
+from tests.support import FAST, Recorder
 
-from .conftest import Recorder
-
-FAST = Backoff(initial=0.05, factor=2.0, cap=0.2, jitter=0.0)
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
@@ -109,9 +106,8 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
 
 
 @pytest.fixture
-def bp_sim() -> Iterator[BackpackSimulator]:
-    with BackpackSimulator(seed=5, tick_interval=0.01, time_scale=0.01) as sim:
-        yield sim
+def bp_sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
+    return backpack_sim(seed=5, tick_interval=0.01, time_scale=0.01)
 
 
 def backpack_bad_frames() -> list[str]:
@@ -213,9 +209,8 @@ def test_backpack_fuzz(bp_sim: BackpackSimulator, escapes: Escapes, json_engine:
 
 
 @pytest.fixture
-def bf_sim() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(seed=3, tick_interval=0.01) as sim:
-        yield sim
+def bf_sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(seed=3, tick_interval=0.01)
 
 
 def test_bitfinex_fuzz(bf_sim: BitfinexSimulator, escapes: Escapes, json_engine: str) -> None:

@@ -126,11 +126,10 @@ def _no_simulator_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest.fixture
-def sim() -> Iterator[BitfinexSimulator]:
-    with BitfinexSimulator(
+def sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
+    return bitfinex_sim(
         seed=21, tick_interval=None, accounts={KEY: SECRET}, account_balances={KEY: BALANCES}, markets=MARKETS
-    ) as s:
-        yield s
+    )
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from bpbfx.feed import native_stream
 from bpbfx.sim.backpack import BackpackSimulator, MarketSpec
 from bpbfx.sim.bitfinex import BitfinexSimulator
 from bpbfx.unified import Quote, Trade
-
-from .conftest import Recorder
+from tests.support import Recorder
 
 # The same market on both venues: BTC/USDT (Backpack BTC_USDT, Bitfinex tBTCUST).
 BTC_USDT = MarketSpec("BTC_USDT", Decimal("118950.0"), Decimal("0.1"), Decimal("0.00001"), Decimal("0.3"))

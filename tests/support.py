@@ -1,0 +1,52 @@
+"""Helpers the tests share: the recorded data, a thread-safe callback recorder, fast backoff.
+
+Fixtures live in ``conftest.py``; plain helpers live here so that test modules import them by
+name (``from tests.support import Recorder``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bpbfx import Backoff
+
+__all__ = ["DATA", "FAST", "Recorder"]
+
+DATA = Path(__file__).resolve().parent / "data"
+"""Recorded exchange traffic kept in the repository (see ``tests/data/SOURCES.md``)."""
+
+FAST = Backoff(initial=0.05, factor=2.0, cap=0.2, jitter=0.0)
+"""Reconnect quickly and predictably in loopback tests."""
+
+
+class Recorder:
+    """Collects callback arguments from client threads and lets tests wait on a condition."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, client: Any, *args: Any) -> None:
+        with self._cond:
+            self.items.append(args[0] if len(args) == 1 else args)
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float = 10.0) -> bool:
+        """Block until ``predicate(items)`` is true; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self.items), timeout)
+
+    def wait_count(self, n: int, timeout: float = 10.0, kind: type | tuple[type, ...] | None = None) -> bool:
+        """Block until at least ``n`` items (of ``kind``) were recorded."""
+        return self.wait_for(lambda items: sum(1 for i in items if kind is None or isinstance(i, kind)) >= n, timeout)
+
+    def of(self, kind: type | tuple[type, ...]) -> list[Any]:
+        with self._cond:
+            return [i for i in self.items if isinstance(i, kind)]
+
+    def clear(self) -> None:
+        with self._cond:
+            self.items.clear()
