@@ -18,7 +18,7 @@ has a fixed delay with no jitter and a different callback on reconnect.
 Teardown follows what was measured on websocket-client 1.9.2: ``WebSocketApp.close()`` from
 another thread reads the socket itself for up to 3 s while the reader thread does the same, so
 a connection is ended by clearing ``keep_running`` and shutting the TCP socket down, which wakes
-the reader's ``select()`` at once (PROTOCOLS.md, "Closing from another thread").
+the reader's ``select()`` at once (docs/protocols.md, "websocket-client: closing from another thread").
 
 The TCP (and TLS) connection is opened here, not by websocket-client, and handed to it with
 ``WebSocketApp(socket=...)`` (a supported parameter): the socket exists before

@@ -1,6 +1,6 @@
 """ED25519 request signing for Backpack's private streams.
 
-Backpack (PROTOCOLS.md, "Auth"): sign the exact text
+Backpack (docs/protocols.md, "Backpack: signing"): sign the exact text
 ``instruction=subscribe&timestamp=<ms>&window=<ms>`` with the ED25519 key whose 32-byte seed is
 the base64 API secret, and send ``"signature": [verifying_key_b64, signature_b64, timestamp,
 window]`` (all four strings) in the SUBSCRIBE frame.  The window is at most 60000 ms.

@@ -1,6 +1,6 @@
 """Backpack's WebSocket protocol without I/O: stream names, request frames, frame decoding.
 
-Rules implemented here (PROTOCOLS.md, "Backpack Exchange"):
+Rules implemented here (docs/protocols.md, "Backpack Exchange"):
 
 - ``{"method":"SUBSCRIBE","params":[...]}`` / ``UNSUBSCRIBE``; several streams per frame; no
   reply on success; an unknown symbol is silent forever (the client watches for that).

@@ -6,7 +6,7 @@ must carry out (frames to send, errors to report, reconnect, resubscribe, pause)
 :attr:`~BitfinexProtocol.actions`.  Nothing here touches a socket or a clock, so the whole
 protocol is tested by feeding recorded frames.
 
-Rules implemented (PROTOCOLS.md, "Bitfinex"):
+Rules implemented (docs/protocols.md, "Bitfinex"):
 
 - ``info`` on connect: version must be 2; platform status 0 means maintenance.
 - ``info`` codes: 20051 reconnect; 20060 pause (send nothing, expect silence); 20061
@@ -440,8 +440,9 @@ class BitfinexProtocol:
                         self._check_auth_seq(auth_seq)
                 else:
                     # Notifications answering a request carry one number; versions of the official
-                    # clients disagree on which counter it is (PROTOCOLS.md), so it is matched
-                    # against both and never reported as a gap by itself.
+                    # clients disagree on which counter it is (docs/protocols.md, "Bitfinex:
+                    # sequence numbers"), so it is matched against both and never reported as a
+                    # gap by itself.
                     single = tail[0]
                     if self.seq is not None and single == self.seq + 1:
                         seq = self.seq = single
