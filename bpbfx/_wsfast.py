@@ -115,6 +115,10 @@ class FastDispatcher:
         """Frames cut out by the fast path (the rest went to websocket-client's parser)."""
         self.parsed_frames = 0
         """Times websocket-client's parser was called (control frames, fragments, ...)."""
+        self.failure: BaseException | None = None
+        """What ended the connection when the socket itself failed (reset, end of stream, a
+        timeout) while it was meant to keep running; ``None`` when it ended by
+        ``keep_running`` being cleared (close or reconnect) or by websocket-client's parser."""
 
     # ------------------------------------------------------------ WrappedDispatcher protocol
     def signal(self, sig: int, handler: Callable[..., Any]) -> None:
@@ -157,13 +161,31 @@ class FastDispatcher:
 
     def read(self, sock: Any, read_callback: Callable[[], bool]) -> None:
         """The read loop, until ``app.keep_running`` is cleared, websocket-client's parser says
-        the connection ended (close frame, error), or the socket raises.
+        the connection ended (close frame, error), or the socket fails.
+
+        A socket failure never propagates into ``run_forever``: there websocket-client would log
+        it at ERROR level ("... - goodbye") on its ``websocket`` logger, also for the shutdown
+        that :class:`~bpbfx.transport.Connection` itself causes on ``close()``.  Instead the
+        failure is kept in :attr:`failure` (unless ``keep_running`` was cleared first: then it
+        is the expected end of an aborted socket) and the connection is torn down through
+        websocket-client's own path for a cleared ``keep_running`` (socket closed,
+        ``on_close`` called).
 
         Raises:
-            websocket.WebSocketConnectionClosedException: end of stream (as websocket-client
-                raises it; ``run_forever`` reports it through ``on_error`` and tears down).
-            websocket.WebSocketException, OSError: from websocket-client's parser or the socket.
+            websocket.WebSocketException, OSError: from websocket-client's parser (an RFC 6455
+                violation, a bad close frame...), which ``run_forever`` reports itself.
         """
+        try:
+            self._read(read_callback)
+        except (websocket.WebSocketConnectionClosedException, websocket.WebSocketTimeoutException, OSError) as exc:
+            app = self._app
+            if app.keep_running:
+                self.failure = exc
+                app.keep_running = False
+            read_callback()  # keep_running is cleared: websocket-client tears down quietly
+
+    def _read(self, read_callback: Callable[[], bool]) -> None:
+        """:meth:`read` without the translation of socket failures."""
         app = self._app
         ws = app.sock
         if ws is None:

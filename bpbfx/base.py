@@ -563,7 +563,11 @@ class BaseClient:
             self._sink_call(sink, "on_error", exc)
         hook = self.on_error
         if hook is None:
-            log.warning("%s: %s", self.name, exc)
+            text = str(exc)
+            if text.startswith(self.name) and text[len(self.name) : len(self.name) + 1] in (":", "-"):
+                log.warning("%s", text)  # the message names the connection already
+            else:
+                log.warning("%s: %s", self.name, text)
             return
         try:
             hook(self, exc)

@@ -371,10 +371,14 @@ class Connection:
                 pass  # not connected yet: the connect loop sees _aborted within _ABORT_POLL
 
     def _run(self) -> None:
-        attempt = 0
+        # ``level`` drives the backoff: it grows with every attempt and falls back to 1 only
+        # after a connection stayed up ``reset_after`` seconds, so a server that accepts and
+        # then drops at once is not hammered.  ``attempt`` is what listeners are told: attempts
+        # since the last connection that opened, so the first retry after a drop is always 1.
+        level = attempt = 0
         while not self._stop.is_set():
-            if attempt:
-                delay = max(self.backoff.delay(attempt, self._rand), self._min_delay)
+            if level:
+                delay = max(self.backoff.delay(level, self._rand), self._min_delay)
                 self._min_delay = 0.0
                 self._listener.on_connection_retry(self, attempt, delay)
                 if self._stop.wait(delay):
@@ -386,7 +390,8 @@ class Connection:
             if self._stop.is_set():
                 break
             healthy = self.opened_at and time.monotonic() - self.opened_at >= self.backoff.reset_after
-            attempt = 1 if healthy else attempt + 1
+            level = 1 if healthy else level + 1
+            attempt = 1 if self.opened_at else attempt + 1
         self._state = CLOSED
 
     def _connect_once(self) -> None:
@@ -462,6 +467,8 @@ class Connection:
             # verified on; otherwise websocket-client's own reader.
             dispatcher = _wsfast.FastDispatcher(app, on_fast_frame) if self.fast_receive else None
             app.run_forever(skip_utf8_validation=True, reconnect=0, dispatcher=dispatcher)
+            if dispatcher is not None and dispatcher.failure is not None:
+                outcome.setdefault("error", dispatcher.failure)
         except _Aborted:
             pass
         except Exception as exc:  # noqa: BLE001 - any failure ends this attempt; we reconnect

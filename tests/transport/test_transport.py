@@ -1,9 +1,12 @@
-"""Transport pieces that need no server: the connection-rate limiter and teardown of an idle connection."""
+"""Transport pieces: the connection-rate limiter, teardown of an idle connection, attempt numbering, quiet drops."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from typing import Any
 
+from bpbfx import Backoff
 from bpbfx.transport import Connection, RateLimiter
 
 
@@ -88,3 +91,46 @@ def test_unanswered_tcp_connect_times_out(syn_blackhole: int) -> None:
         assert "could not connect" in str(listener.errors[0]) and "0.5s" in str(listener.errors[0])
     finally:
         conn.close(timeout=5)
+
+
+class Lifecycle(Quiet):
+    """Records opens and the attempt numbers of reconnects."""
+
+    def __init__(self) -> None:
+        self.opens = 0
+        self.attempts: list[int] = []
+        self.cond = threading.Condition()
+
+    def on_connection_open(self, conn: Connection) -> None:
+        with self.cond:
+            self.opens += 1
+            self.cond.notify_all()
+
+    def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
+        with self.cond:
+            self.attempts.append(attempt)
+
+    def wait_opens(self, n: int) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.opens >= n, 10)
+
+
+def test_attempt_numbers_restart_after_a_connection_opened(backpack_sim: Any, caplog: Any) -> None:
+    """After a reconnect that succeeded, the next drop is reported as attempt 1 again (the backoff
+    still grows for short-lived connections), and neither drops nor close() log at WARNING."""
+    sim = backpack_sim(tick_interval=None)
+    listener = Lifecycle()
+    backoff = Backoff(initial=0.01, factor=2.0, cap=0.05, jitter=0.0, reset_after=60.0)
+    conn = Connection(sim.url, listener, name="attempts", backoff=backoff)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO)
+    conn.start()
+    try:
+        assert listener.wait_opens(1)
+        sim.drop_connections()
+        assert listener.wait_opens(2)
+        sim.drop_connections()
+        assert listener.wait_opens(3)
+    finally:
+        conn.close(timeout=5)
+    assert listener.attempts == [1, 1]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
