@@ -53,11 +53,12 @@ def main() -> None:
     streams = [f"depth.{s}", f"trade.{s}", f"ticker.{s}", f"bookTicker.{s}"]
 
     with contextlib.ExitStack() as stack:
-        url = "wss://ws.backpack.exchange"
+        url, rest_url = "wss://ws.backpack.exchange", "https://api.backpack.exchange"
         if args.sim:
             from bpbfx.sim import BackpackSimulator
 
-            url = stack.enter_context(BackpackSimulator()).url
+            sim = stack.enter_context(BackpackSimulator())
+            url, rest_url = sim.url, sim.http_url  # depth books are seeded from the simulator's REST snapshot
 
         def on_message(client: BackpackClient, event: Event) -> None:
             # Route on the stream type, the part of the stream name before the first dot.
@@ -69,6 +70,7 @@ def main() -> None:
 
         client = BackpackClient(
             url,
+            rest_url=rest_url,
             streams=streams,
             on_message=on_message,
             on_error=lambda c, exc: print(f"[error]  {exc}"),

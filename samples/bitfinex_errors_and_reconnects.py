@@ -1,8 +1,9 @@
 """Error handling and reconnection, made visible: a bad symbol, a server restart notice (20051)
-and a dropped socket, against the simulator (or watch the real exchange with --live).
+and a dropped socket.
 
-    python samples/bitfinex_errors_and_reconnects.py          # simulator, scripted faults
-    python samples/bitfinex_errors_and_reconnects.py --live   # real exchange, no faults injected
+    python samples/bitfinex_errors_and_reconnects.py --sim               # simulator, scripted faults
+    python samples/bitfinex_errors_and_reconnects.py --seconds 60        # the real exchange: a refused
+                                                                         # symbol, then whatever happens
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from bpbfx.bitfinex.events import Info, Subscribed
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--live", action="store_true", help="connect to the real exchange")
+    parser.add_argument("--sim", action="store_true", help="use the built-in simulator and inject the faults")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to watch the real exchange")
     args = parser.parse_args()
 
     subscribed = threading.Event()
@@ -43,7 +45,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         url = None
         sim = None
-        if not args.live:
+        if args.sim:
             from bpbfx.sim import BitfinexSimulator
 
             sim = stack.enter_context(BitfinexSimulator())
@@ -76,8 +78,11 @@ def main() -> None:
                 stats = client.stats()
                 print(f"-- recovered: {stats.reconnects} reconnects, {stats.errors} errors reported")
             else:
-                done.wait(30)
+                done.wait(args.seconds)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted")

@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("--sim", action="store_true", help="use the built-in simulator on 127.0.0.1")
     parser.add_argument("--symbol", default="tBTCUSD")
     parser.add_argument("--amount", default="0.0002", help="amount to buy (exact decimal text)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="longest wait for any step (default 15)")
     args = parser.parse_args()
+    wait = args.seconds
 
     with contextlib.ExitStack() as stack:
         kwargs: dict[str, object] = {"auth": True}  # keys from the environment / .env
@@ -77,8 +79,8 @@ def main() -> None:
         stack.callback(client.close)
         client.subscribe("ticker", symbol=args.symbol)
         client.start()
-        if not client.wait_ready(15) or not have_ticker.wait(15):
-            raise SystemExit("no authenticated connection or no ticker within 15 s")
+        if not client.wait_ready(wait) or not have_ticker.wait(wait):
+            raise SystemExit(f"no authenticated connection or no ticker within {wait:g} s")
         bid = ticker[0].bid
         if bid is None:
             raise SystemExit(f"{args.symbol} has no bid")
@@ -87,16 +89,16 @@ def main() -> None:
         try:
             say(f"placing a buy of {args.amount} {args.symbol} at {price} (best bid {bid})")
             req = client.submit_order(args.symbol, args.amount, price)
-            order = req.result(timeout=15)
+            order = req.result(timeout=wait)
             say(f"confirmed: order {order.id} (cid {req.cid}, {req.cid_date}) {order.status}")
 
             lower = five_digits(price * Decimal("0.99"))
             say(f"moving it to {lower}")
-            order = client.update_order(order.id, price=lower).result(timeout=15)
+            order = client.update_order(order.id, price=lower).result(timeout=wait)
             say(f"updated: price {order.price}")
 
             say("cancelling it")
-            order = client.cancel_order(order.id).result(timeout=15)
+            order = client.cancel_order(order.id).result(timeout=wait)
             say(f"cancelled: {order.status}")
         except OrderError as exc:
             say(f"{type(exc).__name__}: {exc}")
@@ -104,4 +106,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted")

@@ -49,26 +49,32 @@ def main() -> None:
         stream = stack.enter_context(EventStream(client, maxsize=args.maxsize, overflow=args.overflow))
         deadline = time.monotonic() + args.seconds
         handled = 0
-        while time.monotonic() < deadline:
-            try:
-                event = stream.get(timeout=0.5)
-            except EventsDroppedError as gap:
-                print(f"gap: {gap.dropped} events missing here")
-                continue
-            if event is None:
-                continue
-            handled += 1
-            time.sleep(args.work)  # the slow part of this consumer
-            if handled % 20 == 0:
-                s = stream.stats()
-                book = client.book(args.symbol)
-                print(f"handled {handled}: received {s.received}, queued {s.queued}/{s.maxsize}, "
-                      f"dropped {s.dropped}; book valid={book.valid} update {book.update_id} "
-                      f"best {book.best_bid()} / {book.best_ask()}")
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    event = stream.get(timeout=0.5)
+                except EventsDroppedError as gap:
+                    print(f"gap: {gap.dropped} events missing here")
+                    continue
+                if event is None:
+                    continue
+                handled += 1
+                time.sleep(args.work)  # the slow part of this consumer
+                if handled % 20 == 0:
+                    s = stream.stats()
+                    book = client.book(args.symbol)
+                    print(f"handled {handled}: received {s.received}, queued {s.queued}/{s.maxsize}, "
+                          f"dropped {s.dropped}; book valid={book.valid} update {book.update_id} "
+                          f"best {book.best_bid()} / {book.best_ask()}")
+        except KeyboardInterrupt:
+            print("interrupted")  # Ctrl-C: the with-block below closes the stream and the client
         s = stream.stats()
         print(f"done: handled {handled}, received {s.received}, dropped {s.dropped} ({s.policy}), "
               f"overflow runs {s.overflows}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted")

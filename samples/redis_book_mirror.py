@@ -1,8 +1,12 @@
 """Publish a Bitfinex book into Redis and mirror it from there, checking both agree.
 
-    redis-server --port 6379 --save "" --appendonly no &        # a throwaway server
-    python samples/redis_book_mirror.py --sim --seconds 10      # the built-in simulator, offline
+    python samples/redis_book_mirror.py --sim --seconds 10      # offline: the simulator and a
+                                                                # throwaway redis-server
     python samples/redis_book_mirror.py --redis redis://127.0.0.1:6379/0   # the real exchange
+
+With ``--sim`` and no ``--redis``, a throwaway ``redis-server`` is started on a free port (it
+must be installed: Debian/Ubuntu ``apt-get install redis-server``, macOS ``brew install redis``)
+and removed at the end.
 
 The publisher (a BitfinexClient with a RedisStreamSink) and the reader (a RedisStreamReader)
 would normally run on different machines; here they share a process so the sample can compare
@@ -23,7 +27,9 @@ from bpbfx.sinks import RedisStreamReader, RedisStreamSink
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL (redis+cluster:// too)")
+    parser.add_argument("--redis", default=None,
+                        help="Redis URL, redis+cluster:// too (default: a throwaway server with --sim, "
+                             "else redis://127.0.0.1:6379/0)")
     parser.add_argument("--sim", action="store_true", help="use the built-in Bitfinex simulator on 127.0.0.1")
     parser.add_argument("--symbol", default="tBTCUSD")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
@@ -60,15 +66,23 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
         url = None
+        redis_url = args.redis or "redis://127.0.0.1:6379/0"
         if args.sim:
             from bpbfx.sim import BitfinexSimulator
+            from bpbfx.sim.redis_server import start_redis
 
             url = stack.enter_context(BitfinexSimulator()).url
+            if args.redis is None:
+                try:
+                    redis_url = stack.enter_context(start_redis()).url
+                except FileNotFoundError as exc:
+                    raise SystemExit(f"--sim needs a local Redis: {exc}") from None
+                print(f"a throwaway redis-server listens on {redis_url}")
         client = BitfinexClient(url, auth=False, on_book=on_client_book, on_error=lambda c, e: print(f"client: {e}"))
         stream = client.subscribe("book", symbol=args.symbol)
-        sink = stack.enter_context(RedisStreamSink(args.redis, on_report=lambda s, e: print(f"sink: {e}")))
+        sink = stack.enter_context(RedisStreamSink(redis_url, on_report=lambda s, e: print(f"sink: {e}")))
         sink.attach(client)
-        reader = RedisStreamReader(args.redis, [f"bitfinex:{stream}"], on_book=on_reader_book,
+        reader = RedisStreamReader(redis_url, [f"bitfinex:{stream}"], on_book=on_reader_book,
                                    on_error=on_reader_error)
         stack.enter_context(reader)
         if args.seconds:
@@ -79,4 +93,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted")
