@@ -1,0 +1,367 @@
+"""REST requests for the exchange clients: one keep-alive HTTP client per client, abortable.
+
+Every REST call bpbfx makes (Backpack depth snapshots today; order entry, reconciliation and
+trade history as they use it) goes through :class:`RestClient`, built on ``urllib3``'s connection
+pool, so that:
+
+- connections are kept alive and reused (no TCP and TLS handshake per request);
+- nothing is ever retried here: a request is sent at most once (callers decide what a failure
+  means: an order in doubt is reconciled, never re-sent);
+- a whole request, however slowly the answer trickles in, is bounded by a deadline, not by a
+  per-read timeout;
+- :meth:`RestClient.close` aborts every request in progress at once, from any thread: sockets
+  are opened here with an abortable connect (polled every 50 ms) and shut down on close;
+- failures say whether the request may have reached the server (``maybe_sent``), which is what
+  an order's exactly-once rule needs to know.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+from .exceptions import ClientClosedError, ConfigurationError, TransportError
+from .transport import connect_tcp
+
+__all__ = ["RequestAbortedError", "RequestFailedError", "RestClient", "RestResponse"]
+
+MAX_BODY = 64 * 1024 * 1024
+"""The largest answer read, bytes."""
+
+
+class RequestFailedError(TransportError):
+    """An HTTP request could not be completed: no connection, reset, timeout, or an answer too
+    large or cut short.
+
+    Attributes:
+        url: the request's URL (without query string).
+        maybe_sent: False when nothing can have reached the server (the connection never came
+            up); True when the request may have been received and acted upon.
+    """
+
+    def __init__(self, message: str, *, url: str, maybe_sent: bool) -> None:
+        super().__init__(message)
+        self.url = url
+        self.maybe_sent = maybe_sent
+
+
+class RequestAbortedError(ClientClosedError):
+    """The request was aborted because its client is closing.  ``maybe_sent`` as for
+    :class:`RequestFailedError`."""
+
+    def __init__(self, message: str, *, maybe_sent: bool) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+@dataclass(frozen=True, slots=True)
+class RestResponse:
+    """One HTTP answer: ``status``, ``headers`` (lower-case names) and the raw ``body``."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body decoded as JSON (numbers kept as exact text by the caller's decoder where
+        that matters; this one is for small control answers).
+
+        Raises:
+            ValueError: the body is not JSON.
+        """
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        """The body as text (invalid UTF-8 replaced)."""
+        return self.body.decode("utf-8", "replace")
+
+
+class _Sockets:
+    """The sockets of one :class:`RestClient`'s connections, so that close() can shut them."""
+
+    __slots__ = ("closed", "lock", "socks")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.socks: set[socket.socket] = set()
+        self.closed = False
+
+    def add(self, sock: socket.socket) -> None:
+        with self.lock:
+            if self.closed:
+                sock.close()
+                raise _Aborted
+            self.socks.add(sock)
+
+    def discard(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            with self.lock:
+                self.socks.discard(sock)
+
+    def abort(self) -> None:
+        with self.lock:
+            self.closed = True
+            socks = list(self.socks)
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked read at once, TLS included
+            except OSError:
+                pass
+
+
+class _Aborted(Exception):
+    """The client is closing."""
+
+
+class _AbortableMixin:
+    """Opens the TCP connection with :func:`~bpbfx.transport.connect_tcp` (abortable every
+    50 ms) and registers its socket with the owning :class:`RestClient`."""
+
+    _bpbfx_sockets: _Sockets
+    _dns_host: str
+    port: int
+    timeout: Any
+    sock: socket.socket | None
+
+    def _new_conn(self) -> socket.socket:
+        sockets = self._bpbfx_sockets
+        timeout = self.timeout if isinstance(self.timeout, (int, float)) else 10.0
+        deadline = time.monotonic() + timeout
+        try:
+            infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NewConnectionError(self, f"cannot resolve {self._dns_host}: {exc}") from exc  # type: ignore[arg-type]
+        error: OSError = OSError(f"no address for {self._dns_host}")
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            sockets.add(sock)
+            try:
+                connect_tcp(sock, address, deadline, lambda: sockets.closed)
+            except InterruptedError:
+                sockets.discard(sock)
+                sock.close()
+                raise _Aborted from None
+            except TimeoutError as exc:
+                sockets.discard(sock)
+                sock.close()
+                raise ConnectTimeoutError(
+                    self, f"no answer from {self._dns_host}:{self.port} within {timeout:g}s"
+                ) from exc
+            except OSError as exc:
+                sockets.discard(sock)
+                sock.close()
+                error = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            return sock
+        raise NewConnectionError(self, f"could not connect to {self._dns_host}:{self.port}: {error}")  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        sock = self.sock
+        super().close()  # type: ignore[misc]
+        self._bpbfx_sockets.discard(sock)
+
+
+class _HTTPConnection(_AbortableMixin, HTTPConnection):
+    def __init__(self, *args: Any, bpbfx_sockets: _Sockets, **kwargs: Any) -> None:
+        self._bpbfx_sockets = bpbfx_sockets
+        super().__init__(*args, **kwargs)
+
+
+class _HTTPSConnection(_AbortableMixin, HTTPSConnection):
+    def __init__(self, *args: Any, bpbfx_sockets: _Sockets, **kwargs: Any) -> None:
+        self._bpbfx_sockets = bpbfx_sockets
+        super().__init__(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class RestClient:
+    """Keep-alive HTTP requests to one base URL (``https://api.backpack.exchange``,
+    ``http://127.0.0.1:PORT`` for a simulator).  Thread-safe: any thread may call
+    :meth:`request`; up to ``maxsize`` connections are kept for reuse.
+
+    Args:
+        base_url: scheme, host, port and an optional path prefix.
+        timeout: default whole-request deadline, seconds.
+        ssl_context: TLS settings for ``https://`` (default: the system's verification).
+        maxsize: connections kept alive.
+        user_agent: the ``User-Agent`` header.
+
+    Raises:
+        ConfigurationError: ``base_url`` is not an ``http://`` or ``https://`` URL.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+        maxsize: int = 4,
+        user_agent: str = "bpbfx",
+    ) -> None:
+        split = urllib.parse.urlsplit(base_url)
+        if split.scheme not in ("http", "https") or not split.hostname:
+            raise ConfigurationError(f"REST URL must be http://host[:port] or https://host[:port], got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._prefix = split.path.rstrip("/")
+        self._sockets = _Sockets()
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        port = split.port or (443 if split.scheme == "https" else 80)
+        pool_kw: dict[str, Any] = {
+            "maxsize": maxsize,
+            "block": False,
+            "retries": False,
+            "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+            "bpbfx_sockets": self._sockets,
+        }
+        self._pool: HTTPConnectionPool
+        if split.scheme == "https":
+            context = ssl_context or ssl.create_default_context()
+            self._pool = _HTTPSPool(split.hostname, port, ssl_context=context, **pool_kw)
+        else:
+            self._pool = _HTTPPool(split.hostname, port, **pool_kw)
+
+    def __repr__(self) -> str:
+        return f"<RestClient {self.base_url}{' closed' if self.closed else ''}>"
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._sockets.closed
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> RestResponse:
+        """Send one request and read the whole answer (calling thread).  Never retried.
+
+        Args:
+            method: ``GET``, ``POST``, ``DELETE``...
+            path: below the base URL (``/api/v1/depth``).
+            params: query string parameters.
+            body: request body (with its ``Content-Type`` in ``headers``).
+            headers: extra headers.
+            timeout: whole-request deadline, seconds (default: the client's).
+
+        Raises:
+            RequestFailedError: no connection, reset, timeout, or an answer too large.
+            RequestAbortedError: :meth:`close` was called before or during the request.
+        """
+        url = f"{self._prefix}{path}"
+        where = f"{self.base_url}{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        if self._sockets.closed:
+            raise RequestAbortedError(f"{method} {where} not sent: the client is closed", maybe_sent=False)
+        sent = False
+        response: Any = None
+        try:
+            response = self._pool.urlopen(
+                method,
+                url,
+                body=body,
+                headers={**self._headers, **(headers or {})},
+                timeout=urllib3.Timeout(connect=limit, read=limit),
+                preload_content=False,
+                retries=False,
+                redirect=False,
+                release_conn=False,
+            )
+            sent = True
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise RequestFailedError(
+                        f"{method} {where}: answer not complete within {limit:g}s", url=where, maybe_sent=True
+                    )
+                sock = getattr(response.connection, "sock", None)
+                if sock is not None:
+                    sock.settimeout(remaining)
+                chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise RequestFailedError(
+                        f"{method} {where}: answer larger than {MAX_BODY} bytes", url=where, maybe_sent=True
+                    )
+                chunks.append(chunk)
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            result = RestResponse(response.status, b"".join(chunks), headers)
+            response.release_conn()
+            response = None
+            return result
+        except _Aborted:
+            raise RequestAbortedError(f"{method} {where} aborted: the client is closing", maybe_sent=False) from None
+        except (HTTPError, OSError) as exc:
+            cause = exc.__cause__ if isinstance(exc, ProtocolError) and exc.__cause__ is not None else exc
+            if isinstance(cause, _Aborted) or self._sockets.closed:
+                raise RequestAbortedError(
+                    f"{method} {where} aborted: the client is closing", maybe_sent=sent or _may_have_sent(exc)
+                ) from None
+            maybe = sent or _may_have_sent(exc)
+            raise RequestFailedError(
+                f"{method} {where} failed: {_describe(exc, limit)}", url=where, maybe_sent=maybe
+            ) from exc
+        finally:
+            if response is not None:  # not read to the end: the connection cannot be reused
+                response.close()
+                response.release_conn()
+
+    def close(self) -> None:
+        """Abort every request in progress and close every connection (idempotent, any thread,
+        returns at once)."""
+        self._sockets.abort()
+        self._pool.close()
+
+
+def _may_have_sent(exc: BaseException) -> bool:
+    """False only when the connection itself never came up (nothing was written)."""
+    return not isinstance(exc, (NewConnectionError, ConnectTimeoutError))
+
+
+def _describe(exc: BaseException, limit: float) -> str:
+    if isinstance(exc, (ReadTimeoutError, TimeoutError)):
+        return f"no complete answer within {limit:g}s"
+    if isinstance(exc, (NewConnectionError, ConnectTimeoutError)):
+        return str(exc).split(": ", 1)[-1]
+    return f"{type(exc).__name__}: {exc}"
