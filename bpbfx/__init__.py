@@ -11,9 +11,9 @@ import logging
 
 from .backoff import Backoff
 from .backpack.client import BackpackClient
-from .base import ClientStats, Sink, StreamStats
 from .bitfinex.client import BitfinexClient
 from .book import BookSnapshot, Level
+from .dispatch import Dispatch
 from .events import Event, UnknownEvent
 from .exceptions import (
     AuthenticationError,
@@ -53,6 +53,9 @@ from .exceptions import (
 from .feed import Feed
 from .live import LiveBook, OrderBookUpdate
 from .pull import EventStream
+from .readiness import Readiness
+from .sink import Sink, SinkHost
+from .stats import ClientStats, StreamStats
 
 __version__ = "0.1.0"
 
@@ -73,6 +76,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionLostError",
     "CredentialsError",
+    "Dispatch",
     "Event",
     "EventStream",
     "EventsDroppedError",
@@ -91,9 +95,11 @@ __all__ = [
     "OrderRejectedError",
     "OrderStatusUnknownError",
     "RateLimitError",
+    "Readiness",
     "RedisUnavailableError",
     "RemoteProtocolError",
     "Sink",
+    "SinkHost",
     "SequenceGapError",
     "StaleBookError",
     "StreamGapError",

@@ -1,4 +1,14 @@
-"""What every exchange client shares: user hooks, lifecycle, error reporting and stats.
+"""What every exchange client shares: lifecycle, readiness, the transport's listener, replay.
+
+A client is composed of small parts, each in its own module:
+
+- :class:`~bpbfx.delivery.Delivery`: hands events, book updates and errors to the user's hooks
+  and the attached sinks, each call guarded (the one place user code runs);
+- :mod:`bpbfx.routing`: the router sink that ``unified=``, ``dispatch=`` and the typed unified
+  hooks ask for (absent otherwise, so the native path stays as it is);
+- :class:`~bpbfx.transport.Connection`: one reconnecting WebSocket per socket; the client is its
+  :class:`~bpbfx.transport.ConnectionListener`;
+- the exchange's sans-I/O protocol core, owned by the exchange client.
 
 Threading contract (the same for both exchanges):
 
@@ -19,85 +29,74 @@ Threading contract (the same for both exchanges):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import signal
-import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .backoff import Backoff
-from .events import Event
+from .delivery import Delivery
+from .dispatch import Dispatch
 from .exceptions import (
     BpbfxError,
-    CallbackError,
     ClientClosedError,
     ConfigurationError,
     ConnectionLostError,
-    HandshakeError,
     MalformedFrameError,
 )
-from .live import OrderBookUpdate
+from .live import LiveBook, OrderBookUpdate
+from .options import (
+    ClientOptions,
+    CloseHook,
+    ErrorHook,
+    MessageHook,
+    OpenHook,
+    PingHook,
+    RawHook,
+    ReconnectHook,
+    UnifiedHook,
+)
+from .pull import EventStream
+from .readiness import FAILED, READY, WAITING, Readiness
+from .routing import make_router
+from .sink import Sink
+from .stats import ClientStats, StreamCounter, StreamStats
 from .transport import Connection, RateLimiter
+from .unified.convert import HOOK_NAMES
 
 if TYPE_CHECKING:
-    from .pull import EventStream
+    from typing_extensions import Unpack
 
-__all__ = ["BaseClient", "ClientStats", "Sink", "StreamStats"]
+__all__ = [
+    "BaseClient",
+    "ClientStats",
+    "CloseHook",
+    "ErrorHook",
+    "MessageHook",
+    "OpenHook",
+    "PingHook",
+    "RawHook",
+    "ReconnectHook",
+    "Sink",
+    "StreamStats",
+    "UnifiedHook",
+    "unique",
+]
 
 log = logging.getLogger("bpbfx")
 
 C = TypeVar("C", bound="BaseClient")
 
-MessageHook = Callable[[Any, Event], None]
-ErrorHook = Callable[[Any, BaseException], None]
-PingHook = Callable[[Any, bytes], None]
-OpenHook = Callable[[Any], None]
-CloseHook = Callable[[Any, "int | None", str], None]
-ReconnectHook = Callable[[Any, int], None]
-RawHook = Callable[[Any, bytes, int], None]
-UnifiedHook = Callable[[Any, Any], None]
-"""``hook(client, unified_event)`` (see :mod:`bpbfx.unified`)."""
+_READY_POLL = 0.05
+"""Seconds between readiness checks in :meth:`BaseClient.wait_ready` (some transitions, such as
+the first frame of a Backpack stream, are not signalled)."""
 
-
-@dataclass(frozen=True, slots=True)
-class StreamStats:
-    """Counters of one stream: messages delivered and seconds since the last one (``None``
-    if it never delivered)."""
-
-    messages: int
-    last_message_age: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class ClientStats:
-    """A plain snapshot of a client's counters (see :meth:`BaseClient.stats`).
-
-    ``messages``/``bytes``: frames received; ``reconnects``: reconnect attempts;
-    ``resyncs``: order books or sockets resynchronised after a detected problem;
-    ``book_checks``: book integrity checks passed (Bitfinex checksums, Backpack contiguous update
-    ids); ``watchdog_trips``: sockets replaced for silence; ``errors``: reports to ``on_error``;
-    ``connections``/``open_connections``: sockets owned / currently open;
-    ``last_message_age``: seconds since the last frame; ``streams``: per-stream counters;
-    ``dropped_events``: events lost by the bounded queues attached to the client (``events()``
-    streams, ``dispatch="thread"``), each loss also reported as :class:`EventsDroppedError`.
-    """
-
-    messages: int
-    bytes: int
-    reconnects: int
-    resyncs: int
-    book_checks: int
-    watchdog_trips: int
-    errors: int
-    connections: int
-    open_connections: int
-    last_message_age: float | None
-    streams: Mapping[str, StreamStats] = field(default_factory=dict)
-    dropped_events: int = 0
+_StreamCounter = StreamCounter  # the name this module used before StreamCounter moved to bpbfx.stats
 
 
 @contextlib.contextmanager
@@ -118,140 +117,111 @@ def _sigint_held() -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a pending Ctrl-C raises here
 
 
-class Sink:
-    """A consumer attached to a client with :meth:`BaseClient.add_sink`: it sees every event,
-    book update and error the client delivers, after the user hooks, on the same thread
-    (reader thread, watchdog thread for watchdog errors, the snapshot thread for a Backpack
-    resync).  Override what you need; every method does nothing by default.
-
-    A sink must return quickly (hand work to its own thread) and should not raise: an exception
-    is reported to ``on_error`` as a :class:`CallbackError` and the client carries on.  Redis
-    publishing (:mod:`bpbfx.sinks`) and pull queues are built on this.
-    """
-
-    def on_event(self, client: BaseClient, event: Event) -> None:
-        """An event handed to ``on_message``."""
-
-    def on_book(self, client: BaseClient, update: OrderBookUpdate) -> None:
-        """A managed order book changed (delta applied or rebuilt from a snapshot)."""
-
-    def on_error(self, client: BaseClient, error: BaseException) -> None:
-        """An error handed to ``on_error``."""
-
-    def on_detach(self, client: BaseClient) -> None:
-        """The sink was removed or the client closed; release resources here (calling thread)."""
-
-
-class _StreamCounter:
-    """Mutable per-stream counter kept by the reader thread (no lock: single writer)."""
-
-    __slots__ = ("count", "last", "since")
-
-    def __init__(self, since: float) -> None:
-        self.count = 0
-        self.last = 0.0
-        self.since = since  # when the subscription was (re)sent; for silence checks
+def _dispatch_option(options: ClientOptions) -> Dispatch:
+    """The ``dispatch`` option as a :class:`Dispatch`, folding in the deprecated
+    ``dispatch_maxsize`` / ``dispatch_overflow`` keywords (with a DeprecationWarning)."""
+    value = options.get("dispatch", "inline")
+    dispatch = Dispatch.of(value)
+    maxsize = options.get("dispatch_maxsize")
+    overflow = options.get("dispatch_overflow")
+    if maxsize is not None or overflow is not None:
+        warnings.warn(
+            "dispatch_maxsize= and dispatch_overflow= are deprecated; pass "
+            "dispatch=bpbfx.Dispatch('thread', maxsize=..., overflow=...)",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        dispatch = Dispatch(
+            dispatch.mode,
+            maxsize=dispatch.maxsize if maxsize is None else maxsize,
+            overflow=dispatch.overflow if overflow is None else overflow,  # type: ignore[arg-type]
+        )
+    return dispatch
 
 
 class BaseClient:
-    """Lifecycle and hooks shared by :class:`~bpbfx.BackpackClient` and
+    """Lifecycle, readiness and delivery shared by :class:`~bpbfx.BackpackClient` and
     :class:`~bpbfx.BitfinexClient`; not used directly.
+
+    Options (every key of :class:`~bpbfx.options.ClientOptions`): the hooks ``on_message``,
+    ``on_error``, ``on_ping``, ``on_open``, ``on_close``, ``on_reconnect``; ``backoff``; ``name``;
+    ``unified=True`` hands unified events (:mod:`bpbfx.unified`) to ``on_message`` instead of
+    native ones; ``on_trade``/``on_quote``/``on_ticker``/``on_candle``/``on_book_change``/
+    ``on_funding_rate``/``on_mark_price`` receive the unified events of their type;
+    ``dispatch="thread"`` (or a :class:`~bpbfx.Dispatch`) runs ``on_message``, ``on_book`` and
+    those hooks on a ``<name>-dispatch`` thread from a bounded queue; ``ssl_context``.  With none
+    of ``unified``, ``dispatch`` or the typed hooks the native inline path is unchanged.
 
     Hooks are plain attributes and may also be assigned after construction.  Each receives the
     client as its first argument: ``on_message(client, event)``, ``on_error(client, exc)``,
     ``on_ping(client, payload)``, ``on_open(client)``, ``on_close(client, code, reason)``,
     ``on_reconnect(client, attempt)``, and ``on_raw(client, frame_bytes, socket_index)`` which
-    sees every frame exactly as received, before decoding (for recorders).
+    sees every frame exactly as received, before decoding (for recorders).  :meth:`events` gives
+    a bounded pull queue.
 
-    Options every client takes (see :class:`bpbfx.pull.HookRouter`): ``unified=True`` hands
-    unified events (:mod:`bpbfx.unified`) to ``on_message`` instead of native ones;
-    ``on_trade``/``on_quote``/``on_ticker``/``on_candle``/``on_book_change``/
-    ``on_funding_rate``/``on_mark_price`` receive the unified events of their type;
-    ``dispatch="thread"`` runs ``on_message``, ``on_book`` and those hooks on a
-    ``<name>-dispatch`` thread from a bounded queue of ``dispatch_maxsize`` calls, losing calls
-    by ``dispatch_overflow`` when it is full (reported as :class:`EventsDroppedError`).  With
-    none of them the native inline path is unchanged.  :meth:`events` gives a bounded pull
-    queue.
+    Raises:
+        ConfigurationError: an unknown option value (``dispatch``, queue size, overflow policy,
+            unified hook name).
+        TypeError: ``backoff`` is not a :class:`~bpbfx.Backoff`, or a hook is not callable.
     """
 
     exchange: ClassVar[str] = ""
-    rate_limit_backoff: float = 10.0
-    """Seconds to wait before reconnecting after an HTTP 429 on the handshake."""
+    rate_limited_default: ClassVar[float] = 10.0
+    """Seconds to wait after an HTTP 429 on the handshake unless ``Backoff.rate_limited`` says."""
 
-    def __init__(
-        self,
-        *,
-        on_message: MessageHook | None = None,
-        on_error: ErrorHook | None = None,
-        on_ping: PingHook | None = None,
-        on_open: OpenHook | None = None,
-        on_close: CloseHook | None = None,
-        on_reconnect: ReconnectHook | None = None,
-        backoff: Backoff | None = None,
-        name: str | None = None,
-        unified: bool = False,
-        dispatch: str = "inline",
-        dispatch_maxsize: int = 10_000,
-        dispatch_overflow: str = "drop_oldest",
-        on_trade: UnifiedHook | None = None,
-        on_quote: UnifiedHook | None = None,
-        on_ticker: UnifiedHook | None = None,
-        on_candle: UnifiedHook | None = None,
-        on_book_change: UnifiedHook | None = None,
-        on_funding_rate: UnifiedHook | None = None,
-        on_mark_price: UnifiedHook | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self.on_message = on_message
-        self.on_error = on_error
-        self.on_ping = on_ping
-        self.on_open = on_open
-        self.on_close = on_close
-        self.on_reconnect = on_reconnect
+    def __init__(self, **options: Unpack[ClientOptions]) -> None:
+        known = set(ClientOptions.__annotations__)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"unknown option(s) {', '.join(unknown)}; options: {', '.join(sorted(known))}")
+        self.on_message: MessageHook | None = options.get("on_message")
+        self.on_error: ErrorHook | None = options.get("on_error")
+        self.on_ping: PingHook | None = options.get("on_ping")
+        self.on_open: OpenHook | None = options.get("on_open")
+        self.on_close: CloseHook | None = options.get("on_close")
+        self.on_reconnect: ReconnectHook | None = options.get("on_reconnect")
         self.on_raw: RawHook | None = None
+        self.on_book: Callable[[Any, OrderBookUpdate], None] | None = None
+        """``on_book(client, OrderBookUpdate)`` after every change to a managed book (set by the
+        exchange clients' ``on_book=`` option)."""
+        backoff = options.get("backoff")
         if backoff is not None and not isinstance(backoff, Backoff):
             raise TypeError(f"backoff must be a bpbfx.Backoff, got {type(backoff).__name__}")
-        self.backoff = backoff or Backoff()
-        self.name = name or self.exchange
-        self.ssl_context = ssl_context
+        backoff = backoff or Backoff()
+        if backoff.rate_limited is None:
+            backoff = dataclasses.replace(backoff, rate_limited=self.rate_limited_default)
+        self.backoff = backoff
+        self.name = options.get("name") or self.exchange
+        self.ssl_context = options.get("ssl_context")
         """TLS settings for ``wss://`` (and Backpack's ``https://`` REST); ``None``: the system's
         default verification (``ssl.create_default_context()``)."""
         self._lock = threading.RLock()  # protocol state; user callbacks run outside it
+        self._ready_cond = threading.Condition(self._lock)
+        self._refusals: dict[str, BpbfxError] = {}  # what the exchange refused, by what it was
         self._connections: list[Connection] = []
-        self._ready = threading.Event()
         self._closed = threading.Event()
         self._started = False
-        self._streams: dict[str, _StreamCounter] = {}
-        self._errors = 0
+        self._streams: dict[str, StreamCounter] = {}
         self._resyncs = 0
         self._book_checks = 0  # checksums verified (Bitfinex) / contiguous deltas applied (Backpack)
-        self._sinks: tuple[Sink, ...] = ()  # replaced whole (copy-on-write): read without a lock
         self._close_done = threading.Event()
-        self._silenced = False  # set once close() has finished: no callback runs after that
-        from .pull import make_router  # bpbfx.pull builds on this module
-
-        self.unified = unified
+        delivery = self._delivery = Delivery(self, self._lock)
+        # The client's own shortcuts into its delivery (bound methods: no extra layer per call).
+        self._deliver = delivery.event
+        self._emit_book = delivery.book
+        self._report = delivery.report
+        self._call_hook = delivery.call_hook
+        self.unified = bool(options.get("unified", False))
+        dispatch = _dispatch_option(options)
         # unified=True / dispatch="thread": the router sink calls on_message (and on_book) instead.
-        self._inline_message = not (unified or dispatch == "thread")
-        self._inline_book = dispatch != "thread"
-        self._router = make_router(
-            self,
-            unified=unified,
-            dispatch=dispatch,
-            maxsize=dispatch_maxsize,
-            overflow=dispatch_overflow,
-            hooks={
-                "on_trade": on_trade,
-                "on_quote": on_quote,
-                "on_ticker": on_ticker,
-                "on_candle": on_candle,
-                "on_book_change": on_book_change,
-                "on_funding_rate": on_funding_rate,
-                "on_mark_price": on_mark_price,
-            },
-        )
+        delivery.inline_message = not (self.unified or dispatch.threaded)
+        delivery.inline_book = not dispatch.threaded
+        hooks: dict[str, UnifiedHook | None] = {
+            name: options.get(name) for name in HOOK_NAMES.values()  # type: ignore[misc]
+        }
+        self._router = make_router(self, unified=self.unified, dispatch=dispatch, hooks=hooks)
         if self._router is not None:
-            self._sinks = (self._router,)
+            delivery.attach(self._router)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self: C) -> C:
@@ -296,14 +266,38 @@ class BaseClient:
                 log.info("%s: Ctrl-C while closing; closed", self.name)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Block until connected and every subscription is in place (True), or ``timeout``
-        seconds pass (False).  Any thread except the client's own reader threads."""
-        return self._ready.wait(timeout)
+        """Block until the client is usable (True), a refusal stands in the way (False, at once:
+        the refusal was reported to ``on_error``), or ``timeout`` seconds pass (False).
+
+        Usable means: connected, every subscription confirmed, authenticated when keys are
+        used, and every managed order book valid (see :meth:`readiness` for what is missing).
+        Any thread except the client's own (a callback waiting here would hold up the very
+        frames it waits for).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._ready_cond:
+            while True:
+                state = self._readiness_now().state
+                if state != WAITING:
+                    return state == READY
+                wait = _READY_POLL
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    wait = min(wait, remaining)
+                self._ready_cond.wait(wait)
+
+    def readiness(self) -> Readiness:
+        """Whether the client is usable now and, if not, what is missing or what was refused
+        (see :class:`~bpbfx.Readiness`).  Any thread."""
+        with self._lock:
+            return self._readiness_now()
 
     @property
     def ready(self) -> bool:
-        """True while connected with every subscription in place."""
-        return self._ready.is_set()
+        """True while the client is usable (see :meth:`wait_ready`)."""
+        return self.readiness().ready
 
     @property
     def closed(self) -> bool:
@@ -327,7 +321,7 @@ class BaseClient:
             first = not self._closed.is_set()
             if first:
                 self._closed.set()
-                self._ready.clear()
+                self._ready_cond.notify_all()
             conns = list(self._connections)
         if first:
             for conn in conns:
@@ -345,13 +339,17 @@ class BaseClient:
         if first:
             self._on_closed()
             self._call_hook("on_close", self.on_close, 1000, "closed by client")
-            sinks, self._sinks = self._sinks, ()
-            for sink in sinks:
-                self._sink_call(sink, "on_detach")
-            self._silenced = True
+            self._delivery.detach_all()
+            self._delivery.silence()
             self._close_done.set()
         elif not own:
             self._close_done.wait(max(0.0, deadline - time.monotonic()))
+
+    def __enter__(self: C) -> C:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _threads(self) -> list[threading.Thread]:
         """Every thread the client started (readers, watchdogs, helpers)."""
@@ -366,20 +364,49 @@ class BaseClient:
         current = threading.current_thread()
         return any(t is current for t in self._threads())
 
-    def _extra_threads(self) -> list[threading.Thread]:
-        """Threads of the exchange layer besides the connections' (e.g. a snapshot fetcher)."""
-        return []
+    # ------------------------------------------------------------------ readiness
+    def _readiness_now(self) -> Readiness:
+        """:meth:`readiness` under the lock."""
+        if self._closed.is_set():
+            return Readiness(FAILED, errors=(ClientClosedError(f"{self.name} client is closed"),))
+        if self._refusals:
+            return Readiness(FAILED, errors=tuple(self._refusals.values()))
+        if not self._started:
+            return Readiness(WAITING, ("start()",))
+        missing = self._missing()
+        return Readiness(WAITING, tuple(missing)) if missing else Readiness(READY)
 
-    def _on_stop(self) -> None:
-        """Abort exchange-layer work at once (close() has begun; must not block)."""
+    def _readiness_changed(self) -> None:
+        """Wake :meth:`wait_ready` callers to look again (any thread)."""
+        with self._ready_cond:
+            self._ready_cond.notify_all()
+
+    def _refuse(self, key: str, error: BpbfxError) -> None:
+        """Record that the exchange refused ``key`` (a subscription, the keys): the client is
+        not ready until :meth:`_accept` clears it (under the lock or not)."""
+        with self._ready_cond:
+            self._refusals[key] = error
+            self._ready_cond.notify_all()
+
+    def _accept(self, *keys: str) -> None:
+        """Forget refusals of ``keys`` (the user changed the request, or it succeeded since)."""
+        with self._ready_cond:
+            for key in keys:
+                self._refusals.pop(key, None)
+            self._ready_cond.notify_all()
+
+    def _missing(self) -> list[str]:
+        """What keeps the client from being ready, in words (under the lock; exchange clients
+        override this)."""
+        return [] if any(c.is_open for c in self._connections) else ["connection"]
 
     # ------------------------------------------------------------------ sinks
     def add_sink(self, sink: Sink) -> None:
-        """Attach ``sink`` (see :class:`Sink`): from now on it sees every event, book update
-        and error.  Any thread; attaching the same sink twice does nothing.
+        """Attach ``sink`` (see :class:`~bpbfx.Sink`): from now on it sees every event, book
+        update and error.  Any thread; attaching the same sink twice does nothing.
 
         Raises:
-            TypeError: ``sink`` is not a :class:`Sink`.
+            TypeError: ``sink`` is not a :class:`~bpbfx.Sink`.
             ClientClosedError: the client is closed.
         """
         if not isinstance(sink, Sink):
@@ -387,22 +414,37 @@ class BaseClient:
         with self._lock:
             if self._closed.is_set():
                 raise ClientClosedError(f"{self.name} client is closed")
-            if sink not in self._sinks:
-                self._sinks = (*self._sinks, sink)
+            self._delivery.attach(sink)
 
     def remove_sink(self, sink: Sink) -> bool:
         """Detach ``sink`` and call its ``on_detach``; False if it was not attached.  Any thread."""
-        with self._lock:
-            if sink not in self._sinks:
-                return False
-            self._sinks = tuple(s for s in self._sinks if s is not sink)
-        self._sink_call(sink, "on_detach")
-        return True
+        return self._delivery.detach(sink)
+
+    @property
+    def books(self) -> dict[str, LiveBook]:
+        """Every managed order book by stream name (none here; the exchange clients have them)."""
+        return {}
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
         """The attached sinks."""
-        return self._sinks
+        return self._delivery.sinks
+
+    def report_error(self, error: BaseException) -> None:
+        """Deliver ``error`` to ``on_error`` and the sinks as the client's own report (for sinks
+        and extensions; see :class:`~bpbfx.sink.SinkHost`).  Calling thread; never raises."""
+        self._delivery.report(error)
+
+    def call_hook(self, name: str, hook: Callable[..., Any] | None, *args: Any) -> None:
+        """Run ``hook(client, *args)`` with the client's guard: an exception becomes a
+        :class:`~bpbfx.CallbackError` on ``on_error``; nothing runs after :meth:`close`.
+        Calling thread; never raises."""
+        self._delivery.call_hook(name, hook, *args)
+
+    @property
+    def _wants_books(self) -> bool:
+        """True when someone consumes book updates (an ``on_book`` hook or a sink)."""
+        return self._delivery.wants_books
 
     # ------------------------------------------------------------------ pull API
     def events(
@@ -418,8 +460,6 @@ class BaseClient:
             ConfigurationError: invalid ``maxsize`` / ``overflow``.
             ClientClosedError: the client is closed.
         """
-        from .pull import EventStream
-
         return EventStream(
             self, maxsize=maxsize, overflow=overflow, books=books, unified=self.unified if unified is None else unified
         )
@@ -428,34 +468,6 @@ class BaseClient:
         """With ``dispatch="thread"``: block until every queued callback has run (True) or
         ``timeout`` passes (False); True at once otherwise.  Any thread but the dispatch thread."""
         return self._router.wait_idle(timeout) if self._router is not None else True
-
-    def _sink_call(self, sink: Sink, method: str, *args: Any) -> None:
-        try:
-            getattr(sink, method)(self, *args)
-        except Exception as exc:
-            if method != "on_error":
-                self._callback_failed(f"{type(sink).__name__}.{method}", exc)
-            else:
-                log.exception("%s: sink %r raised in on_error", self.name, sink)
-
-    def _emit_book(self, update: OrderBookUpdate) -> None:
-        """Hand a book update to ``on_book`` and the sinks (outside the lock)."""
-        hook = getattr(self, "on_book", None) if self._inline_book else None
-        if hook is not None:
-            self._call_hook("on_book", hook, update)
-        for sink in self._sinks:
-            self._sink_call(sink, "on_book", update)
-
-    @property
-    def _wants_books(self) -> bool:
-        """True when someone consumes book updates (an ``on_book`` hook or a sink)."""
-        return getattr(self, "on_book", None) is not None or bool(self._sinks)
-
-    def __enter__(self: C) -> C:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> ClientStats:
@@ -474,13 +486,31 @@ class BaseClient:
             resyncs=self._resyncs,
             book_checks=self._count_book_checks(),
             watchdog_trips=sum(c.watchdog_trips for c in conns),
-            errors=self._errors,
+            errors=self._delivery.errors,
             connections=len(conns),
             open_connections=sum(1 for c in conns if c.is_open),
             last_message_age=(now - last) if last else None,
             streams=MappingProxyType(streams),
-            dropped_events=sum(getattr(sink, "dropped", 0) for sink in self._sinks),
+            dropped_events=sum(getattr(sink, "dropped", 0) for sink in self._delivery.sinks),
         )
+
+    # ------------------------------------------------------------------ deprecated
+    @property
+    def rate_limit_backoff(self) -> float:
+        """Deprecated: ``client.backoff.rate_limited`` (set it with ``Backoff(rate_limited=...)``)."""
+        warnings.warn(
+            "rate_limit_backoff is deprecated; use Backoff(rate_limited=...)", DeprecationWarning, stacklevel=2
+        )
+        return self.backoff.rate_limited or self.rate_limited_default
+
+    @rate_limit_backoff.setter
+    def rate_limit_backoff(self, seconds: float) -> None:
+        warnings.warn(
+            "rate_limit_backoff is deprecated; use Backoff(rate_limited=...)", DeprecationWarning, stacklevel=2
+        )
+        self.backoff = dataclasses.replace(self.backoff, rate_limited=seconds)
+        for conn in list(self._connections):
+            conn.backoff = self.backoff
 
     # ------------------------------------------------------------------ for subclasses
     def _count_book_checks(self) -> int:
@@ -489,8 +519,15 @@ class BaseClient:
     def _on_start(self) -> None:
         """Create the initial connections (called under the lock by :meth:`start`)."""
 
+    def _on_stop(self) -> None:
+        """Abort exchange-layer work at once (close() has begun; must not block)."""
+
     def _on_closed(self) -> None:
         """Release exchange resources after every connection closed."""
+
+    def _extra_threads(self) -> list[threading.Thread]:
+        """Threads of the exchange layer besides the connections' (e.g. a snapshot fetcher)."""
+        return []
 
     def _new_connection(
         self,
@@ -516,82 +553,11 @@ class BaseClient:
         self._connections.append(conn)
         return conn
 
-    def _stream_counter(self, stream: str) -> _StreamCounter:
+    def _stream_counter(self, stream: str) -> StreamCounter:
         counter = self._streams.get(stream)
         if counter is None:
-            counter = self._streams[stream] = _StreamCounter(time.monotonic())
+            counter = self._streams[stream] = StreamCounter(time.monotonic())
         return counter
-
-    def _call_hook(self, name: str, hook: Callable[..., Any] | None, *args: Any) -> None:
-        """Run a user hook; whatever it raises goes to ``on_error`` as a :class:`CallbackError`."""
-        if hook is None or self._silenced:
-            return
-        try:
-            hook(self, *args)
-        except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
-            self._callback_failed(name, exc)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit in a callback must not kill a thread
-            self._callback_aborted(name, exc)
-
-    def _callback_aborted(self, name: str, exc: BaseException) -> None:
-        """A callback raised a BaseException (SystemExit, a KeyboardInterrupt raised by hand on
-        a client thread, ...).  It cannot stop the client: that would leave a dead connection
-        behind.  It is reported as a :class:`CallbackError` and the client carries on; only a
-        KeyboardInterrupt on the main thread (``feed()``) propagates, as Ctrl-C must."""
-        if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
-            raise exc
-        err = CallbackError(
-            f"{name} callback raised {type(exc).__name__}: {exc}; a callback cannot stop the client, "
-            "call client.close() instead",
-            hook=name,
-            original=exc,
-        )
-        err.__cause__ = exc
-        self._report(err)
-
-    def _callback_failed(self, name: str, exc: Exception) -> None:
-        err = CallbackError(f"{name} callback raised {type(exc).__name__}: {exc}", hook=name, original=exc)
-        err.__cause__ = exc
-        self._report(err)
-
-    def _report(self, exc: BaseException) -> None:
-        """Deliver an error to ``on_error`` (or the log when there is none); never raises."""
-        if self._silenced:
-            return
-        self._errors += 1
-        for sink in self._sinks:
-            self._sink_call(sink, "on_error", exc)
-        hook = self.on_error
-        if hook is None:
-            text = str(exc)
-            if text.startswith(self.name) and text[len(self.name) : len(self.name) + 1] in (":", "-"):
-                log.warning("%s", text)  # the message names the connection already
-            else:
-                log.warning("%s: %s", self.name, text)
-            return
-        try:
-            hook(self, exc)
-        except Exception:
-            log.exception("%s: on_error callback raised while handling %r", self.name, exc)
-        except BaseException as aborted:
-            if isinstance(aborted, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
-                raise
-            log.exception("%s: on_error callback raised %s while handling %r", self.name, type(aborted).__name__, exc)
-
-    def _deliver(self, event: Event) -> None:
-        """Hand one event to ``on_message`` (the hot path)."""
-        hook = self.on_message
-        if hook is not None and self._inline_message:
-            try:
-                hook(self, event)
-            except Exception as exc:  # noqa: BLE001 - user code must never kill the connection
-                self._callback_failed("on_message", exc)
-            except BaseException as exc:  # noqa: BLE001 - SystemExit in a callback must not kill a thread
-                self._callback_aborted("on_message", exc)
-        sinks = self._sinks
-        if sinks:
-            for sink in sinks:
-                self._sink_call(sink, "on_event", event)
 
     def _frame_failed(self, conn: Connection, data: bytes, exc: Exception) -> None:
         """The frame boundary guard: whatever handling one frame raised is reported once, with
@@ -615,6 +581,7 @@ class BaseClient:
             self._handle_open(conn)
         except Exception as exc:  # noqa: BLE001 - reported, never raised into the transport
             self._report(BpbfxError(f"{conn.name}: could not set the connection up ({type(exc).__name__}: {exc})"))
+        self._readiness_changed()
         self._call_hook("on_open", self.on_open)
 
     def on_connection_frame(self, conn: Connection, data: bytes) -> None:
@@ -627,6 +594,46 @@ class BaseClient:
         except Exception as exc:  # noqa: BLE001 - the one guard at the frame boundary
             self._frame_failed(conn, data, exc)
 
+    def on_connection_ping(self, conn: Connection, payload: bytes) -> None:
+        """Transport callback (reader thread): report the server's protocol ping."""
+        self._call_hook("on_ping", self.on_ping, payload)
+
+    def on_connection_closed(self, conn: Connection, error: BpbfxError) -> None:
+        """Transport callback (reader thread): reset state, report, ``on_close``."""
+        try:
+            self._handle_closed(conn, error)
+        except Exception as exc:  # noqa: BLE001 - reported, never raised into the transport
+            self._report(BpbfxError(f"{conn.name}: could not reset after the connection ended ({exc})"))
+        self._readiness_changed()
+        self._report(error)
+        self._call_hook("on_close", self.on_close, getattr(error, "close_code", None), error.message)
+
+    def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
+        """Transport callback (reader thread): ``on_reconnect`` before each new attempt."""
+        log.info("%s: reconnect attempt %d in %.2fs", conn.name, attempt, delay)
+        self._call_hook("on_reconnect", self.on_reconnect, attempt)
+
+    def on_timer(self, conn: Connection, now: float) -> None:
+        """Transport callback (watchdog thread)."""
+        try:
+            self._handle_timer(conn, now)
+        except Exception as exc:
+            log.exception("%s: timer check failed", conn.name)
+            self._report(BpbfxError(f"{conn.name}: internal timer check failed: {exc}"))
+
+    def _handle_open(self, conn: Connection) -> None:
+        raise NotImplementedError
+
+    def _handle_frame(self, conn: Connection, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _handle_closed(self, conn: Connection, error: BpbfxError) -> None:
+        """Reset per-connection protocol state (reader thread)."""
+
+    def _handle_timer(self, conn: Connection, now: float) -> None:
+        """Exchange-level periodic checks (watchdog thread)."""
+
+    # ------------------------------------------------------------------ replay
     def feed(self, data: bytes | str, connection: int = 0) -> None:
         """Run one raw frame through the exact decode, book and callback path, as if it had
         arrived on socket number ``connection`` (0 unless the client shards channels).
@@ -678,48 +685,6 @@ class BaseClient:
             if not self._connections:
                 self._on_start()
             return self._connections[index]
-
-    def on_connection_ping(self, conn: Connection, payload: bytes) -> None:
-        """Transport callback (reader thread): report the server's protocol ping."""
-        self._call_hook("on_ping", self.on_ping, payload)
-
-    def on_connection_closed(self, conn: Connection, error: BpbfxError) -> None:
-        """Transport callback (reader thread): report, reset state, ``on_close``."""
-        self._ready.clear()
-        if isinstance(error, HandshakeError) and error.status == 429:
-            # Rate limited: hammering would only extend the block.
-            conn.defer(self.rate_limit_backoff)
-        try:
-            self._handle_closed(conn, error)
-        except Exception as exc:  # noqa: BLE001 - reported, never raised into the transport
-            self._report(BpbfxError(f"{conn.name}: could not reset after the connection ended ({exc})"))
-        self._report(error)
-        self._call_hook("on_close", self.on_close, getattr(error, "close_code", None), error.message)
-
-    def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
-        """Transport callback (reader thread): ``on_reconnect`` before each new attempt."""
-        log.info("%s: reconnect attempt %d in %.2fs", conn.name, attempt, delay)
-        self._call_hook("on_reconnect", self.on_reconnect, attempt)
-
-    def on_timer(self, conn: Connection, now: float) -> None:
-        """Transport callback (watchdog thread)."""
-        try:
-            self._handle_timer(conn, now)
-        except Exception as exc:
-            log.exception("%s: timer check failed", conn.name)
-            self._report(BpbfxError(f"{conn.name}: internal timer check failed: {exc}"))
-
-    def _handle_open(self, conn: Connection) -> None:
-        raise NotImplementedError
-
-    def _handle_frame(self, conn: Connection, data: bytes) -> None:
-        raise NotImplementedError
-
-    def _handle_closed(self, conn: Connection, error: BpbfxError) -> None:
-        """Reset per-connection protocol state (reader thread)."""
-
-    def _handle_timer(self, conn: Connection, now: float) -> None:
-        """Exchange-level periodic checks (watchdog thread)."""
 
 
 def unique(items: Iterable[str]) -> list[str]:

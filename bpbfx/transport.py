@@ -48,6 +48,7 @@ from . import _wsfast
 from .backoff import Backoff
 from .exceptions import (
     BpbfxError,
+    ConfigurationError,
     ConnectionLostError,
     HandshakeError,
     RemoteProtocolError,
@@ -62,6 +63,8 @@ log = logging.getLogger("bpbfx")
 IDLE, CONNECTING, OPEN, CLOSED = "idle", "connecting", "open", "closed"
 
 _ABORT_POLL = 0.05  # seconds between abort checks while a TCP connect is pending
+DEFAULT_RATE_LIMITED = 10.0
+"""Seconds to wait after an HTTP 429 on the handshake when ``Backoff.rate_limited`` is ``None``."""
 
 
 class _Aborted(Exception):
@@ -169,7 +172,8 @@ class Connection:
         url: ``ws://`` or ``wss://`` URL.
         listener: receives frames and lifecycle reports (see :class:`ConnectionListener`).
         name: label used in thread names and messages.
-        backoff: reconnect delay policy.
+        backoff: reconnect delay policy (also the least wait after an HTTP 429 on the
+            handshake: ``Backoff.rate_limited``).
         silence_timeout: seconds without any frame (data, heartbeat or ping) after which the
             connection is declared dead and replaced; ``None`` disables the watchdog.
         connect_timeout: seconds a handshake may take before it is aborted.
@@ -215,7 +219,7 @@ class Connection:
         websocket-client is a verified version); False uses websocket-client's own reader."""
         split = urllib.parse.urlsplit(url)
         if split.scheme not in ("ws", "wss") or not split.hostname:
-            raise ValueError(f"URL must be ws://host[:port]/path or wss://..., got {url!r}")
+            raise ConfigurationError(f"URL must be ws://host[:port]/path or wss://host[:port]/path, got {url!r}")
         self._secure = split.scheme == "wss"
         self._host = split.hostname
         self._port = split.port or (443 if self._secure else 80)
@@ -483,7 +487,12 @@ class Connection:
                 sock.close()  # explicitly, never left to the garbage collector
         if self._stop.is_set():
             return
-        self._listener.on_connection_closed(self, pending or self._describe(outcome))
+        error = pending or self._describe(outcome)
+        if isinstance(error, HandshakeError) and error.status == 429:
+            # Rate limited: hammering would only extend the block.
+            wait = self.backoff.rate_limited
+            self.defer(DEFAULT_RATE_LIMITED if wait is None else wait)
+        self._listener.on_connection_closed(self, error)
 
     def _open_socket(self) -> socket.socket:
         """TCP connect (and TLS handshake for ``wss://``) within ``connect_timeout``, abortable

@@ -33,8 +33,8 @@ from .._json import make_loads
 from ..book import ZERO, BookChange, OrderBook, SideLevels
 from ..events import positional_factory
 from ..exceptions import BookError, MalformedFrameError, SequenceGapError, StaleBookError
-from .protocol import _CACHE_MAX
-from .protocol import _PRICES as _STREAM_PRICES
+from .decode import CACHE_MAX as _CACHE_MAX
+from .decode import PRICE_CACHE as _STREAM_PRICES
 
 __all__ = [
     "BackpackBookSync",
@@ -226,9 +226,9 @@ class BackpackBookSync:
             TypeError, decimal.InvalidOperation: a level that is neither Decimal nor numeric text
                 (only when the delta is applied).
         """
-        return self._delta(first_id, last_id, bids, asks, False)
+        return self.apply_delta(first_id, last_id, bids, asks, False)
 
-    def _delta(self, first_id: int, last_id: int, bids: Levels, asks: Levels, quiet: bool) -> SyncResult:
+    def apply_delta(self, first_id: int, last_id: int, bids: Levels, asks: Levels, quiet: bool) -> SyncResult:
         """:meth:`on_delta`; with ``quiet``, for levels known to be ``Decimal`` pairs (the
         client's parsed events) when nobody reads the changes: a synced book applies them
         without checks and the APPLIED result lists no ``changes``."""

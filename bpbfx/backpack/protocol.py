@@ -1,186 +1,107 @@
-"""Backpack's WebSocket protocol without I/O: stream names, request frames, frame decoding.
+"""Backpack's WebSocket protocol without I/O: subscriptions, request frames, silence alarms,
+refusals and the managed books' synchronisation, as one state machine.
+
+:class:`BackpackProtocol` holds the state of one client's connection.  Frames and times go in
+(``receive(data, now)``, ``check(now)``); events, errors, frames to send and snapshot requests
+come out as return values.  It never touches a socket, a thread, a lock or a clock, so it is
+tested by feeding it frames; :class:`~bpbfx.backpack.client.BackpackClient` is the shell that
+owns the socket, the lock and the REST snapshot thread.
 
 Rules implemented here (docs/protocols.md, "Backpack Exchange"):
 
 - ``{"method":"SUBSCRIBE","params":[...]}`` / ``UNSUBSCRIBE``; several streams per frame; no
-  reply on success; an unknown symbol is silent forever (the client watches for that).
-- Error frames ``{"id":null,"error":{"code":N,"message":...}}``: 4006 invalid stream, 4008
-  invalid depth window, 4002 parse error; the socket stays open.
-- Data ``{"stream":name,"data":{...}}``; times ``E``/``T`` in microseconds, seen both as
-  numbers and strings, so every integer field is parsed leniently.
-- ``account.*`` streams are signed per SUBSCRIBE frame (see :mod:`.auth`).
+  reply on success; an unknown symbol is silent forever, so a stream that publishes regularly
+  and stays silent is reported (:class:`~bpbfx.StreamSilentError`).
+- ``account.*`` streams are signed per SUBSCRIBE frame, with a fresh timestamp on every
+  (re)subscribe (see :mod:`.auth`).
+- An error frame carries no request id: it is attributed to the last request sent; a refused
+  subscription (4006, 4008, a signature refusal) stands until the streams are unsubscribed or
+  the next connection resubscribes.
+- Depth books are seeded from the REST snapshot and aligned by update id
+  (:class:`~bpbfx.backpack.book.BackpackBookSync`); every gap, bad delta or lost socket asks for
+  a new snapshot.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
-from .._json import make_loads
-from ..events import Event, UnknownEvent, positional_factory
+from ..events import Event
 from ..exceptions import (
     AuthenticationError,
+    BpbfxError,
+    CredentialsError,
     ExchangeError,
-    InvalidStreamError,
     MalformedFrameError,
+    StreamSilentError,
     SubscriptionError,
 )
+from ..stats import StreamCounter
 from .auth import Signer
-from .events import (
-    BookTicker,
-    Depth,
-    Kline,
-    Liquidation,
-    MarkPrice,
-    OpenInterest,
-    OrderUpdate,
-    PositionUpdate,
-    RfqUpdate,
-    Ticker,
-    Trade,
+from .book import BackpackBookSync, DepthSnapshot, SyncAction, SyncResult
+from .decode import (
+    CACHE_MAX,
+    PRICE_CACHE,
+    Decoder,
+    FrameDecoder,
+    decode,
+    error_from_frame,
+    excerpt,
+    parse_frame,
+)
+from .events import Depth
+from .streams import (
+    DEPTH_WINDOWS,
+    KLINE_INTERVALS,
+    PRIVATE_TYPES,
+    PUBLIC_TYPES,
+    REGULAR_TYPES,
+    is_private,
+    stream_symbol,
+    stream_type,
+    validate_stream,
 )
 
 __all__ = [
+    "CACHE_MAX",
     "DEPTH_WINDOWS",
     "KLINE_INTERVALS",
-    "PUBLIC_TYPES",
+    "OTHER_STREAMS",
+    "PRICE_CACHE",
     "PRIVATE_TYPES",
+    "PUBLIC_TYPES",
+    "REGULAR_TYPES",
+    "BackpackProtocol",
+    "BookResult",
+    "Decoder",
+    "FetchSnapshot",
+    "FrameDecoder",
+    "ManagedBook",
     "decode",
+    "encode",
     "error_from_frame",
+    "excerpt",
     "is_private",
+    "parse_frame",
     "stream_symbol",
+    "stream_type",
     "subscribe_frames",
     "unsubscribe_frame",
     "validate_stream",
 ]
 
-PUBLIC_TYPES = ("depth", "trade", "ticker", "bookTicker", "kline", "markPrice", "openInterest", "liquidation")
-PRIVATE_TYPES = ("account.orderUpdate", "account.positionUpdate", "account.rfqUpdate")
-DEPTH_WINDOWS = ("200ms", "600ms", "1000ms")
-KLINE_INTERVALS = (
-    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1month",
-)
-# Streams that publish at least every few seconds on a live market; a long silence on one of
-# these means an unknown or closed symbol (Backpack sends no error for those).
-REGULAR_TYPES = frozenset({"depth", "bookTicker", "ticker", "markPrice"})
-
-_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
-_TYPO = {
-    "trades": "trade",
-    "book": "depth",
-    "orderbook": "depth",
-    "tickers": "ticker",
-    "bookticker": "bookTicker",
-    "klines": "kline",
-    "candle": "kline",
-    "markprice": "markPrice",
-    "openinterest": "openInterest",
-    "liquidations": "liquidation",
-}
-_EXAMPLES = "e.g. depth.SOL_USDC, depth.200ms.SOL_USDC, trade.SOL_USDC, kline.1m.SOL_USDC, account.orderUpdate"
+OTHER_STREAMS = "<other>"
+"""``stats().streams`` key counting frames of streams that are not subscribed."""
+MAX_UNSUBSCRIBED = 1000
+"""Recently unsubscribed stream names remembered (their in-flight frames are dropped)."""
+MAX_SNAPSHOT_BACKOFF = 16
+"""Failed snapshot fetches after which the retry delay stops growing."""
 
 
-def _check_symbol(stream: str, symbol: str) -> None:
-    if not _SYMBOL.match(symbol):
-        hint = f" (did you mean {symbol.upper()}?)" if _SYMBOL.match(symbol.upper()) else ""
-        raise InvalidStreamError(
-            f"invalid symbol {symbol!r} in stream {stream!r}: Backpack symbols are upper case "
-            f"like SOL_USDC or BTC_USDC_PERP{hint}",
-            stream=stream,
-        )
-
-
-def validate_stream(stream: str) -> str:
-    """Return ``stream`` if it is a valid Backpack stream name, else raise.
-
-    Raises:
-        InvalidStreamError: with a message saying what is valid (types, depth windows, kline
-            intervals, symbol spelling).
-    """
-    if not isinstance(stream, str) or not stream.strip():
-        raise InvalidStreamError(f"empty stream name; valid streams look like {_EXAMPLES}")
-    if stream != stream.strip():
-        raise InvalidStreamError(f"stream name {stream!r} has surrounding spaces", stream=stream)
-    for private in PRIVATE_TYPES:
-        if stream == private:
-            return stream
-        if stream.startswith(private + "."):
-            _check_symbol(stream, stream[len(private) + 1 :])
-            return stream
-    if stream.startswith("account."):
-        raise InvalidStreamError(
-            f"unknown private stream {stream!r}; valid: {', '.join(PRIVATE_TYPES)} (optionally .<symbol>)",
-            stream=stream,
-        )
-    kind, _, rest = stream.partition(".")
-    if kind not in PUBLIC_TYPES:
-        fix = _TYPO.get(kind.lower()) or next((t for t in PUBLIC_TYPES if t.lower() == kind.lower()), None)
-        hint = f" (did you mean {fix}.{rest}?)" if fix and rest else ""
-        raise InvalidStreamError(
-            f"unknown stream type {kind!r} in {stream!r}{hint}; valid types: {', '.join(PUBLIC_TYPES)}, "
-            f"{', '.join(PRIVATE_TYPES)}",
-            stream=stream,
-        )
-    if kind == "liquidation" and not rest:
-        return stream
-    if not rest:
-        raise InvalidStreamError(f"stream {stream!r} needs a symbol, {_EXAMPLES}", stream=stream)
-    if kind == "depth":
-        first, _, tail = rest.partition(".")
-        if re.fullmatch(r"\d+ms", first):
-            if first not in DEPTH_WINDOWS:
-                raise InvalidStreamError(
-                    f"invalid depth window {first!r} in {stream!r}; valid: realtime (depth.<symbol>) or "
-                    f"{', '.join(DEPTH_WINDOWS)}",
-                    stream=stream,
-                    code=4008,
-                )
-            if not tail:
-                raise InvalidStreamError(f"stream {stream!r} needs a symbol after the window", stream=stream)
-            rest = tail
-    elif kind == "kline":
-        interval, _, tail = rest.partition(".")
-        if interval not in KLINE_INTERVALS or not tail:
-            raise InvalidStreamError(
-                f"invalid kline stream {stream!r}; use kline.<interval>.<symbol> with interval one of "
-                f"{', '.join(KLINE_INTERVALS)}",
-                stream=stream,
-            )
-        rest = tail
-    _check_symbol(stream, rest)
-    return stream
-
-
-def is_private(stream: str) -> bool:
-    """True for ``account.*`` streams, which need a signature."""
-    return stream.startswith("account.")
-
-
-def stream_symbol(stream: str) -> str | None:
-    """The market symbol of a (valid) stream name, or ``None`` for account-wide streams."""
-    for private in PRIVATE_TYPES:
-        if stream.startswith(private):
-            return stream[len(private) + 1 :] or None
-    kind, _, rest = stream.partition(".")
-    if kind == "depth":
-        first, _, tail = rest.partition(".")
-        return tail if first in DEPTH_WINDOWS else rest
-    if kind == "kline":
-        return rest.partition(".")[2]
-    return rest or None
-
-
-def stream_type(stream: str) -> str:
-    """``"depth"``, ``"trade"``, ..., or the private type (``"account.orderUpdate"``)."""
-    for private in PRIVATE_TYPES:
-        if stream.startswith(private):
-            return private
-    return stream.partition(".")[0]
-
-
+# ---------------------------------------------------------------------- request frames
 def subscribe_frames(streams: Iterable[str], signer: Signer | None) -> list[dict[str, Any]]:
     """SUBSCRIBE frames for ``streams``: the public ones in one frame, the private ones in a
     second frame signed now (a fresh timestamp every time: re-sign on every resubscribe).
@@ -195,8 +116,6 @@ def subscribe_frames(streams: Iterable[str], signer: Signer | None) -> list[dict
         frames.append({"method": "SUBSCRIBE", "params": public})
     if private:
         if signer is None:
-            from ..exceptions import CredentialsError
-
             raise CredentialsError(
                 f"{', '.join(private)} needs API keys: pass api_key/api_secret or set "
                 "BACKPACK_PUBLIC_KEY/BACKPACK_SECRET_KEY (or PUBLIC_KEY/SECRET_KEY) in the environment or .env"
@@ -215,409 +134,306 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"))
 
 
-# ---------------------------------------------------------------------- decoding
+# ---------------------------------------------------------------------- outputs
+@dataclass(frozen=True, slots=True)
+class FetchSnapshot:
+    """Fetch the REST depth snapshot of ``symbol`` for the book of ``stream``, after waiting
+    ``delay`` seconds (a growing backoff after failures), and hand it to
+    :meth:`BackpackProtocol.snapshot_received` (or the failure to
+    :meth:`BackpackProtocol.snapshot_failed`)."""
 
-_ERROR_HINTS = {
-    4006: f"the stream type is not one Backpack knows; {_EXAMPLES}",
-    4008: f"depth windows are realtime (depth.<symbol>) or {', '.join(DEPTH_WINDOWS)}",
-    4002: "the server could not parse a request frame (bad JSON or unknown method)",
-}
-
-
-def error_from_frame(error: Any, request: dict[str, Any] | None = None) -> ExchangeError:
-    """Exception for an ``{"id":null,"error":{...}}`` frame's ``error`` object."""
-    code = error.get("code") if isinstance(error, dict) else None
-    if type(code) is not int:
-        code = None
-    message = error.get("message", "") if isinstance(error, dict) else error
-    if type(message) is not str:
-        message = excerpt(message, 200)
-    message = message[:300]
-    hint = _ERROR_HINTS.get(code) if code is not None else None
-    text = f"Backpack error {code}: {message}" + (f" ({hint})" if hint else "")
-    if request is not None:
-        text += f"; likely caused by {json.dumps(request)[:200]}"
-    if code in (4006, 4008):
-        return SubscriptionError(text, code=code, request=request, payload=error)
-    lowered = message.lower()
-    if "signature" in lowered or "auth" in lowered or "key" in lowered or "timestamp" in lowered:
-        return AuthenticationError(text, code=code, request=request, payload=error)
-    return ExchangeError(text, code=code, request=request, payload=error)
+    stream: str
+    symbol: str
+    delay: float
 
 
-def _int(value: Any) -> int:
-    """An id or time given as a JSON integer or as digit text (Backpack sends both)."""
-    if type(value) is int:
-        return value
-    if type(value) is str and value.isdigit() and value.isascii():
-        return int(value)
-    raise ValueError(f"expected an integer, got {value!r}")
+@dataclass(frozen=True, slots=True)
+class BookResult:
+    """What one book input did: the sync ``result``, whether a resync began (``resync``), an
+    error to report, and a snapshot to fetch."""
+
+    result: SyncResult | None
+    resync: bool = False
+    error: BpbfxError | None = None
+    fetch: FetchSnapshot | None = None
 
 
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else _int(value)
+class ManagedBook:
+    """A depth stream's book, its synchroniser and the state of its snapshot fetch."""
+
+    __slots__ = ("failures", "fetching", "stream", "symbol", "sync")
+
+    def __init__(self, stream: str, symbol: str) -> None:
+        self.stream = stream
+        self.symbol = symbol
+        self.sync = BackpackBookSync(symbol, stream=stream)
+        self.fetching = False
+        self.failures = 0
 
 
-def _num(value: Any) -> Decimal:
-    """A price, quantity or rate from the exchange's text (numbers are accepted too, floats via
-    their shortest repr).  Anything that is not a finite number raises ValueError, so ``NaN`` or
-    ``Infinity`` never reaches an event or a book."""
-    cls = value.__class__
-    if cls is str:
-        number = Decimal(value)
-    elif cls is int:
-        number = Decimal(value)
-    elif cls is float:
-        number = Decimal(repr(value))
-    else:
-        raise TypeError(f"expected a number, got {value!r}")
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
-    return number
+# ---------------------------------------------------------------------- the state machine
+class BackpackProtocol:
+    """The state of one Backpack connection (see the module docstring).  Not thread-safe: the
+    client calls it under its lock, except :meth:`receive`, whose only writes are the stream
+    counters (one writer: the reader thread).
 
+    Args:
+        books: keep a managed book for every ``depth.*`` stream.
+        backoff_delay: ``backoff_delay(n)`` is the wait before retry ``n`` of a failed snapshot
+            fetch (the client passes its :class:`~bpbfx.Backoff`'s ``delay``).
+        loads: the JSON decoder.
+    """
 
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else _num(value)
+    def __init__(self, *, books: bool = True, backoff_delay: Callable[[int], float], loads: Callable[..., Any]) -> None:
+        self.books_enabled = books
+        self.signer: Signer | None = None
+        self.subscriptions: dict[str, None] = {}
+        """Active streams, in subscription order (an ordered set)."""
+        self.counters: dict[str, StreamCounter] = {OTHER_STREAMS: StreamCounter(0.0)}
+        """Per-stream counters: subscribed streams, and one bucket for every other name."""
+        self.books: dict[str, ManagedBook] = {}
+        self.refusals: dict[str, BpbfxError] = {}
+        """Refused requests by key (``"subscribe <streams>"``): the client is not ready."""
+        self.open = False
+        """True once the current connection has been sent every subscription."""
+        self._unsubscribed: dict[str, None] = {}
+        self._alerted: set[str] = set()
+        self._last_request: dict[str, Any] | None = None
+        self._decoder = FrameDecoder()
+        self._loads = loads
+        self._backoff_delay = backoff_delay
 
-
-# Parsed level numbers by their exact wire text.  A depth stream repeats the same price and
-# quantity texts frame after frame, so most levels cost two dict look-ups instead of two
-# ``Decimal(text)`` conversions, and the book's dict keys are the same (hash-cached) objects.
-# Only texts that passed the checks below are kept; the caches are emptied when they reach
-# _CACHE_MAX entries, so memory stays bounded whatever the stream sends.
-_PRICES: dict[str, Decimal] = {}
-_QTYS: dict[str, Decimal] = {}
-_CACHE_MAX = 20_000
-
-
-def _levels(rows: Any, side: str) -> tuple[tuple[Decimal, Decimal], ...]:
-    """Depth levels ``[[price, quantity], ...]``.  Backpack depth: quantities are absolute and
-    zero deletes, so a price must be > 0 and a quantity >= 0 (both finite)."""
-    prices, qtys = _PRICES, _QTYS
-    if rows.__class__ is list and _LISTS.issuperset(map(type, rows)):
-        try:
-            # Every text seen before: two look-ups per level, no conversion, no check (only
-            # texts that passed the checks are cached; a non-text key misses or raises).
-            return tuple([(prices[p], qtys[q]) for p, q in rows])
-        except (KeyError, TypeError, ValueError):
-            pass
-    return _levels_checked(rows, side)
-
-
-_LISTS = frozenset((list,))
-
-
-def _levels_checked(rows: Any, side: str) -> tuple[tuple[Decimal, Decimal], ...]:
-    """:func:`_levels` for rows with texts not cached yet (or not texts, or not pairs)."""
-    if rows.__class__ is not list:
-        raise ValueError(f"{side}s must be a list of [price, quantity], got {type(rows).__name__}")
-    out: list[tuple[Decimal, Decimal]] = []
-    append = out.append
-    prices, qtys = _PRICES, _QTYS
-    for row in rows:
-        if row.__class__ is not list or len(row) != 2:
-            raise ValueError(f"a {side} level must be [price, quantity], got {row!r:.80}")
-        p, q = row
-        price = prices.get(p) if p.__class__ is str else None
-        if price is None:
-            price = _num(p)
-            if price <= 0:
-                raise ValueError(f"{side} price must be > 0, got {p!r}")
-            if p.__class__ is str:
-                if len(prices) >= _CACHE_MAX:
-                    prices.clear()
-                prices[p] = price
-        qty = qtys.get(q) if q.__class__ is str else None
-        if qty is None:
-            qty = _num(q)
-            if qty < 0:
-                raise ValueError(f"{side} quantity must be >= 0, got {q!r}")
-            if q.__class__ is str:
-                if len(qtys) >= _CACHE_MAX:
-                    qtys.clear()
-                qtys[q] = qty
-        append((price, qty))
-    return tuple(out)
-
-
-_new_depth = positional_factory(Depth)  # Depth(...) without the frozen __setattr__ per field
-_new_trade = positional_factory(Trade)
-
-
-def _depth(stream: str, symbol: str | None, d: dict[str, Any]) -> Depth:
-    # Positional, in Depth's field order: stream, symbol, data, first_update_id,
-    # last_update_id, bids, asks, event_time_us, engine_time_us.
-    first, last, event_us, engine_us = d["U"], d["u"], d["E"], d.get("T")
-    # _int inlined for the usual JSON integers.
-    return _new_depth(
-        stream,
-        symbol,
-        d,
-        first if first.__class__ is int else _int(first),
-        last if last.__class__ is int else _int(last),
-        _levels(d["b"], "bid"),
-        _levels(d["a"], "ask"),
-        event_us if event_us.__class__ is int else _int(event_us),
-        engine_us if engine_us.__class__ is int or engine_us is None else _int(engine_us),
-    )
-
-
-def _trade(stream: str, symbol: str | None, d: dict[str, Any]) -> Trade:
-    b, a = d.get("b"), d.get("a")
-    # Positional, in Trade's field order (stream, symbol, data, trade_id, price, quantity,
-    # buyer_is_maker, buy_order_id, sell_order_id, event_time_us, engine_time_us).
-    return _new_trade(
-        stream,
-        symbol,
-        d,
-        _int(d["t"]),
-        _num(d["p"]),
-        _num(d["q"]),
-        d.get("m"),
-        None if b is None else str(b),
-        None if a is None else str(a),
-        _int(d["E"]),
-        _opt_int(d.get("T")),
-    )
-
-
-def _ticker(stream: str, symbol: str | None, d: dict[str, Any]) -> Ticker:
-    return Ticker(
-        stream=stream,
-        symbol=symbol,
-        data=d,
-        open=_num(d["o"]),
-        close=_num(d["c"]),
-        high=_num(d["h"]),
-        low=_num(d["l"]),
-        volume=_num(d["v"]),
-        quote_volume=_num(d["V"]),
-        trades=_int(d.get("n", 0)),
-        event_time_us=_int(d["E"]),
-    )
-
-
-def _book_ticker(stream: str, symbol: str | None, d: dict[str, Any]) -> BookTicker:
-    return BookTicker(
-        stream=stream,
-        symbol=symbol,
-        data=d,
-        bid_price=_dec(d.get("b")),
-        bid_quantity=_dec(d.get("B")),
-        ask_price=_dec(d.get("a")),
-        ask_quantity=_dec(d.get("A")),
-        update_id=_opt_int(d.get("u")),
-        event_time_us=_int(d["E"]),
-        engine_time_us=_opt_int(d.get("T")),
-    )
-
-
-def _kline(stream: str, symbol: str | None, d: dict[str, Any]) -> Kline:
-    return Kline(
-        stream=stream,
-        symbol=symbol,
-        data=d,
-        interval=stream.split(".", 2)[1],
-        start=str(d["t"]),
-        end=str(d["T"]),
-        open=_num(d["o"]),
-        close=_num(d["c"]),
-        high=_num(d["h"]),
-        low=_num(d["l"]),
-        volume=_num(d["v"]),
-        trades=_int(d.get("n", 0)),
-        closed=bool(d.get("X", False)),
-        event_time_us=_int(d["E"]),
-    )
-
-
-def _mark_price(stream: str, symbol: str | None, d: dict[str, Any]) -> MarkPrice:
-    return MarkPrice(
-        stream=stream,
-        symbol=symbol,
-        data=d,
-        mark_price=_num(d["p"]),
-        index_price=_dec(d.get("i")),
-        funding_rate=_dec(d.get("f")),
-        next_funding_time_ms=_opt_int(d.get("n")),
-        event_time_us=_int(d["E"]),
-        engine_time_us=_opt_int(d.get("T")),
-    )
-
-
-def _open_interest(stream: str, symbol: str | None, d: dict[str, Any]) -> OpenInterest:
-    return OpenInterest(
-        stream=stream, symbol=symbol, data=d, open_interest=_num(d["o"]), event_time_us=_int(d["E"])
-    )
-
-
-def _liquidation(stream: str, symbol: str | None, d: dict[str, Any]) -> Liquidation:
-    return Liquidation(
-        stream=stream,
-        symbol=d.get("s", symbol),
-        data=d,
-        price=_num(d["p"]),
-        quantity=_num(d["q"]),
-        side=d.get("S"),
-        event_time_us=_int(d["E"]),
-        engine_time_us=_opt_int(d.get("T")),
-    )
-
-
-def _order_update(stream: str, symbol: str | None, d: dict[str, Any]) -> OrderUpdate:
-    i, c = d.get("i"), d.get("c")
-    return OrderUpdate(
-        stream=stream,
-        symbol=d.get("s", symbol),
-        data=d,
-        event_type=d.get("e"),
-        order_id=None if i is None else str(i),
-        client_id=_opt_int(c),
-        side=d.get("S"),
-        order_type=d.get("o"),
-        status=d.get("X"),
-        price=_dec(d.get("p")),
-        quantity=_dec(d.get("q")),
-        executed_quantity=_dec(d.get("z")),
-        fill_price=_dec(d.get("L")),
-        fill_quantity=_dec(d.get("l")),
-        trade_id=_opt_int(d.get("t")),
-        fee=_dec(d.get("n")),
-        fee_symbol=d.get("N"),
-        is_maker=d.get("m"),
-        event_time_us=_opt_int(d.get("E")),
-        engine_time_us=_opt_int(d.get("T")),
-    )
-
-
-def _position_update(stream: str, symbol: str | None, d: dict[str, Any]) -> PositionUpdate:
-    return PositionUpdate(
-        stream=stream,
-        symbol=d.get("s", symbol),
-        data=d,
-        event_type=d.get("e"),
-        net_quantity=_dec(d.get("q")),
-        entry_price=_dec(d.get("B")),
-        mark_price=_dec(d.get("M")),
-        pnl_realized=_dec(d.get("p")),
-        pnl_unrealized=_dec(d.get("P")),
-        event_time_us=_opt_int(d.get("E")),
-    )
-
-
-def _rfq_update(stream: str, symbol: str | None, d: dict[str, Any]) -> RfqUpdate:
-    return RfqUpdate(
-        stream=stream, symbol=d.get("s", symbol), data=d, event_type=d.get("e"), event_time_us=_opt_int(d.get("E"))
-    )
-
-
-Decoder = Callable[[str, "str | None", Any], Event]
-
-_DECODERS: dict[str, Decoder] = {
-    "depth": _depth,
-    "trade": _trade,
-    "ticker": _ticker,
-    "bookTicker": _book_ticker,
-    "kline": _kline,
-    "markPrice": _mark_price,
-    "openInterest": _open_interest,
-    "liquidation": _liquidation,
-    "account.orderUpdate": _order_update,
-    "account.positionUpdate": _position_update,
-    "account.rfqUpdate": _rfq_update,
-}
-
-
-def _unknown(stream: str, symbol: str | None, d: Any) -> Event:
-    return UnknownEvent(stream=stream, symbol=symbol, data=d)
-
-
-class FrameDecoder:
-    """Decodes data frames; caches the decoder and symbol of each stream name it has seen."""
-
-    __slots__ = ("_routes",)
-
-    def __init__(self) -> None:
-        self._routes: dict[str, tuple[Decoder, str | None]] = {}
-
-    def route(self, stream: str) -> tuple[Decoder, str | None]:
-        """(decoder, symbol) for a stream name; unknown types decode to :class:`UnknownEvent`."""
-        route = self._routes.get(stream)
-        if route is None:
-            try:
-                validate_stream(stream)
-                kind = stream_type(stream)
-                route = (_DECODERS.get(kind, _unknown), stream_symbol(stream))
-            except InvalidStreamError:
-                route = (_unknown, None)
-            if len(self._routes) < 10_000:
-                self._routes[stream] = route
-        return route
-
-    def decode_data(self, stream: str, data: Any) -> Event:
-        """Typed event for one ``data`` object of ``stream``.
+    # ------------------------------------------------------------------ requests
+    def subscribe(self, names: list[str], now: float) -> list[str]:
+        """Add the streams of ``names`` not yet active (validated by the caller) and return the
+        frames to send now when connected.
 
         Raises:
-            MalformedFrameError: a field is missing or not a number.
+            CredentialsError: a private stream and no signer.
         """
-        decoder, symbol = self.route(stream)
+        new = [s for s in names if s not in self.subscriptions]
+        if any(is_private(s) for s in new) and self.signer is None:
+            subscribe_frames(new, None)  # raises the CredentialsError with its message
+        for s in new:
+            self.subscriptions[s] = None
+            self._unsubscribed.pop(s, None)
+            counter = self.counters.get(s)
+            if counter is None:
+                counter = self.counters[s] = StreamCounter(now)
+            counter.since = now
+            self._alerted.discard(s)
+            if self.books_enabled and s.startswith("depth."):
+                symbol = stream_symbol(s)
+                assert symbol is not None
+                self.books[s] = ManagedBook(s, symbol)
+        return self._subscribe_frames(new) if new and self.open else []
+
+    def unsubscribe(self, names: list[str]) -> list[str]:
+        """Remove the active streams of ``names``; the UNSUBSCRIBE frame to send when
+        connected.  Refusals that named them are forgotten."""
+        gone = [s for s in names if s in self.subscriptions]
+        for s in gone:
+            del self.subscriptions[s]
+            self.counters.pop(s, None)
+            self._unsubscribed[s] = None
+            while len(self._unsubscribed) > MAX_UNSUBSCRIBED:
+                del self._unsubscribed[next(iter(self._unsubscribed))]
+            managed = self.books.pop(s, None)
+            if managed is not None:
+                managed.sync.reset()
+        if gone:
+            for key in [k for k, e in self.refusals.items() if _names(e) & set(gone)]:
+                del self.refusals[key]
+        return [encode(unsubscribe_frame(gone))] if gone and self.open else []
+
+    def _subscribe_frames(self, streams: list[str]) -> list[str]:
+        frames = []
+        for frame in subscribe_frames(streams, self.signer):
+            # Kept (without its signature) to explain a later error frame.
+            self._last_request = {k: v for k, v in frame.items() if k != "signature"}
+            frames.append(encode(frame))
+        return frames
+
+    # ------------------------------------------------------------------ connection
+    def connection_made(self, now: float) -> list[str]:
+        """The socket is up: every subscription is sent again (private ones re-signed with a
+        fresh timestamp: the signature window is checked per SUBSCRIBE).  Refusals are
+        forgotten: the new requests are judged afresh."""
+        streams = list(self.subscriptions)
+        for s in streams:
+            counter = self.counters.get(s)
+            if counter is not None:
+                counter.since = now
+        self.refusals.clear()
+        self.open = True
+        return self._subscribe_frames(streams) if streams else []
+
+    def connection_lost(self) -> int:
+        """The socket ended: deltas were lost with it, so every book must be rebuilt after the
+        reconnect.  Returns how many books were synced (and now begin a resync)."""
+        self.open = False
+        lost = 0
+        for managed in self.books.values():
+            if managed.sync.book.valid:
+                lost += 1
+            managed.sync.reset()
+            managed.fetching = False
+        return lost
+
+    # ------------------------------------------------------------------ frames (reader thread)
+    def receive(self, data: bytes | str, now: float) -> Event | None:
+        """One frame in: the typed event to deliver, or ``None`` (a frame of a stream
+        unsubscribed while it was in flight).  The hot path: lock-free, only the stream counters
+        change.
+
+        Raises:
+            ExchangeError: the frame is an error frame (pass it to :meth:`refused` under the
+                lock, then report it).
+            MalformedFrameError: the frame cannot be decoded (its ``stream`` is set when it
+                belongs to a known stream: a book of that stream must be rebuilt).
+        """
+        stream, payload = parse_frame(data, self._loads)
+        if stream is None:
+            raise error_from_frame(payload, self._last_request)
+        # Counters exist only for subscribed streams (created by subscribe() under the lock);
+        # every other name shares one bucket, so a server inventing names cannot grow memory.
+        counters = self.counters
+        counter = counters.get(stream) or counters[OTHER_STREAMS]
+        counter.count += 1
+        counter.last = now
+        if stream in self._unsubscribed:
+            return None  # in flight when UNSUBSCRIBE was sent: the user asked not to get it any more
+        return self._decoder.decode_data(stream, payload)
+
+    def refused(self, error: ExchangeError) -> bool:
+        """An error frame arrived: if it refuses the last subscription (an unknown stream or
+        depth window, a signature refusal), remember it as standing in the way of readiness.
+        Returns True when it did."""
+        request = self._last_request
+        if request is None or request.get("method") != "SUBSCRIBE":
+            return False
+        if not isinstance(error, (SubscriptionError, AuthenticationError)):
+            return False
+        streams = [s for s in request.get("params", ()) if s in self.subscriptions]
+        if not streams:
+            return False
+        self.refusals["subscribe " + ",".join(streams)] = error
+        return True
+
+    # ------------------------------------------------------------------ books (under the lock)
+    def apply_depth(self, managed: ManagedBook, event: Depth, quiet: bool) -> BookResult:
+        """Feed one delta to its book.  With ``quiet`` the applied changes are not listed
+        (nobody reads them)."""
+        if self.books.get(managed.stream) is not managed:
+            return BookResult(None)
         try:
-            return decoder(stream, symbol, data)
-        except (KeyError, TypeError, ValueError, IndexError, ArithmeticError, AttributeError) as exc:
-            text = excerpt(data)
-            raise MalformedFrameError(
-                f"malformed {stream} frame ({type(exc).__name__}: {exc}): {text[:200]}", frame=text, stream=stream
-            ) from exc
-
-
-_default = FrameDecoder()
-
-
-_loads = make_loads()
-
-
-def excerpt(value: Any, limit: int = 500) -> str:
-    """Short JSON text of a decoded value for error messages (never raises)."""
-    try:
-        text = json.dumps(value, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
-        text = f"<{type(value).__name__}>"
-    return text[:limit]
-
-
-def parse_frame(frame: bytes | str, loads: Callable[[bytes | str], Any] = _loads) -> tuple[str | None, Any]:
-    """Split a raw frame into ``(stream, data)`` for data frames or ``(None, error)`` for error
-    frames.
-
-    Raises:
-        MalformedFrameError: not JSON, or neither ``{"stream": <str>, "data": ...}`` nor
-            ``{"error": ...}``.
-    """
-    try:
-        msg = loads(frame)
-    except ValueError as exc:
-        raise MalformedFrameError(f"frame is not JSON ({exc}): {frame[:200]!r}", frame=frame[:500]) from exc
-    if type(msg) is dict:
-        stream = msg.get("stream")
-        if type(stream) is str:
-            return stream, msg.get("data")
-        if stream is None and "error" in msg:
-            return None, msg["error"]
-        if stream is not None:
-            raise MalformedFrameError(
-                f"frame with a stream name that is not a string ({type(stream).__name__}): {frame[:200]!r}",
-                frame=frame[:500],
+            # The event's levels are Decimal pairs (decode._levels): the quiet path may skip checks.
+            result = managed.sync.apply_delta(
+                event.first_update_id, event.last_update_id, event.bids, event.asks, quiet
             )
-    raise MalformedFrameError(f"unexpected frame (no stream, no error): {frame[:200]!r}", frame=frame[:500])
+        except Exception as exc:  # noqa: BLE001 - a delta the book cannot take invalidates it
+            error = exc if isinstance(exc, MalformedFrameError) else MalformedFrameError(
+                f"{managed.stream}: depth delta not applicable ({type(exc).__name__}: {exc})",
+                stream=managed.stream,
+            )
+            managed.sync.reset()
+            return BookResult(None, resync=True, error=error, fetch=self._fetch(managed))
+        if result.action is SyncAction.APPLIED:
+            return BookResult(result)
+        if result.need_snapshot:
+            return BookResult(result, resync=True, error=result.error, fetch=self._fetch(managed))
+        if managed.sync.needs_snapshot and not managed.fetching:
+            return BookResult(result, fetch=self._fetch(managed))
+        return BookResult(result)
+
+    def invalidate(self, stream: str) -> BookResult:
+        """A frame of this book's stream could not be decoded: the book is rebuilt from a new
+        snapshot (the error itself is reported by the caller)."""
+        managed = self.books.get(stream)
+        if managed is None:
+            return BookResult(None)
+        managed.sync.reset()
+        return BookResult(None, resync=True, fetch=self._fetch(managed))
+
+    def snapshot_received(self, stream: str, snapshot: DepthSnapshot) -> BookResult:
+        """A fetched REST snapshot for the book of ``stream``."""
+        managed = self.books.get(stream)
+        if managed is None:
+            return BookResult(None)
+        managed.fetching = False
+        result = managed.sync.on_snapshot(snapshot.last_update_id, snapshot.bids, snapshot.asks)
+        if result.need_snapshot:
+            managed.failures += 1
+            return BookResult(result, resync=True, error=result.error, fetch=self._fetch(managed))
+        managed.failures = 0
+        return BookResult(result)
+
+    def snapshot_failed(self, stream: str) -> FetchSnapshot | None:
+        """The REST snapshot for ``stream`` could not be fetched: the retry to schedule."""
+        managed = self.books.get(stream)
+        if managed is None:
+            return None
+        managed.fetching = False
+        managed.failures += 1
+        return self._fetch(managed)
+
+    def _fetch(self, managed: ManagedBook) -> FetchSnapshot | None:
+        if managed.fetching:
+            return None
+        managed.fetching = True
+        failures = min(managed.failures, MAX_SNAPSHOT_BACKOFF)
+        return FetchSnapshot(managed.stream, managed.symbol, self._backoff_delay(failures) if failures else 0.0)
+
+    # ------------------------------------------------------------------ timers and readiness
+    def check(self, now: float, limit: float | None) -> list[StreamSilentError]:
+        """Silence alarms: a regularly publishing stream (depth, bookTicker, ticker, markPrice)
+        silent for more than ``limit`` seconds is reported once, and again only after it
+        delivered since."""
+        if not limit:
+            return []
+        alarms = []
+        for stream in self.subscriptions:
+            counter = self.counters.get(stream)
+            if counter is None or stream_type(stream) not in REGULAR_TYPES:
+                continue
+            silence = now - max(counter.last, counter.since)
+            if stream in self._alerted:
+                if silence < limit:
+                    self._alerted.discard(stream)  # delivering again: re-arm the alarm
+            elif silence > limit:
+                self._alerted.add(stream)
+                never = counter.last < counter.since
+                what = "has not delivered anything" if never else "has been silent"
+                alarms.append(
+                    StreamSilentError(
+                        f"{stream} {what} for {silence:.0f}s (limit {limit:g}s). Backpack sends no error for an "
+                        "unknown or closed symbol: check the symbol against GET /api/v1/markets. "
+                        "Other streams are unaffected.",
+                        stream=stream,
+                        silence=silence,
+                    )
+                )
+        return alarms
+
+    def missing(self) -> list[str]:
+        """What keeps the connection from being usable: not connected, a regularly publishing
+        stream with no frame since it was (re)subscribed, a book not valid yet.  Streams that
+        may stay quiet (trades, klines, account streams) count as confirmed once sent: Backpack
+        acknowledges nothing, and refuses with an error frame."""
+        if not self.open:
+            return ["connection"]
+        out = []
+        for s in self.subscriptions:
+            if stream_type(s) in REGULAR_TYPES:
+                counter = self.counters.get(s)
+                if counter is None or not counter.confirmed:
+                    out.append(f"first frame of {s}")
+        out.extend(f"book {s}" for s, m in self.books.items() if not m.sync.book.valid)
+        return out
 
 
-def decode(frame: bytes | str, decoder: FrameDecoder = _default) -> Event | ExchangeError:
-    """Decode one raw frame into a typed event, or the :class:`ExchangeError` it reports.
-
-    Raises:
-        MalformedFrameError: not JSON, not a known envelope, or a malformed payload.
-    """
-    stream, payload = parse_frame(frame)
-    if stream is None:
-        return error_from_frame(payload)
-    return decoder.decode_data(stream, payload)
+def _names(error: BpbfxError) -> set[str]:
+    """Stream names of the request an error refused."""
+    request = getattr(error, "request", None)
+    params = request.get("params", ()) if isinstance(request, dict) else ()
+    return {p for p in params if isinstance(p, str)}

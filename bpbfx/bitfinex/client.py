@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import itertools
 import logging
-import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..backoff import Backoff
-from ..base import BaseClient, CloseHook, ErrorHook, MessageHook, OpenHook, PingHook, ReconnectHook, UnifiedHook
-from ..exceptions import BpbfxError, ClientClosedError, ConfigurationError, CredentialsError, MalformedFrameError
+from ..base import BaseClient
+from ..exceptions import (
+    AuthenticationError,
+    BpbfxError,
+    ClientClosedError,
+    ConfigurationError,
+    CredentialsError,
+    MalformedFrameError,
+)
 from ..live import LiveBook, OrderBookUpdate
+from ..options import ClientOptions
 from ..transport import Connection, RateLimiter
 from . import orders as orders_mod
 from . import protocol as proto_mod
@@ -23,6 +29,9 @@ from .channels import Subscription, parse_stream, subscription
 from .events import ACCOUNT_STREAM, FundingOffer, Heartbeat, Order, Wallet
 from .orders import BatchRequest, OrderChange, OrderCore, OrderInput, Request
 from .protocol import OB_CHECKSUM, SEQ_ALL, Action, BitfinexProtocol
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["BitfinexClient"]
 
@@ -59,11 +68,8 @@ class BitfinexClient(BaseClient):
     Args:
         url: endpoint; default ``wss://api.bitfinex.com/ws/2`` with keys, else
             ``wss://api-pub.bitfinex.com/ws/2`` (the simulator's ``sim.url`` in tests).
-        on_message: ``(client, event)`` for every data and control event (reader thread).
-        on_error: ``(client, exc)`` for every problem (reader or watchdog thread).
         on_heartbeat: ``(client, Heartbeat)`` for ``hb`` frames (reader thread); heartbeats
             do not go to ``on_message``.
-        on_ping / on_open / on_close / on_reconnect: as in every client.
         api_key / api_secret: authenticate (channel 0 account data).  When omitted and
             ``auth`` is not False, ``BITFINEX_API_KEY``/``BITFINEX_API_SECRET`` are read from
             the environment or a ``.env`` file.
@@ -71,7 +77,6 @@ class BitfinexClient(BaseClient):
         auth_filter / dms: ``filter`` and ``dms`` of the auth request (``dms=4`` cancels orders
             on disconnect).
         flags: ``conf`` flags sent on every connect (default SEQ_ALL | OB_CHECKSUM).
-        backoff: reconnect policy.
         heartbeat_timeout: seconds a channel may go without data or heartbeat (Bitfinex sends
             ``hb`` every 15 s) before it is reported and resubscribed; a socket silent that
             long is replaced.
@@ -80,8 +85,6 @@ class BitfinexClient(BaseClient):
         connect_timeout: seconds a handshake may take.
         books: keep a self-verifying local order book for every ``book`` channel (see
             :meth:`book`); raw book frames still reach ``on_message``.
-        ssl_context: TLS settings for ``wss://`` (and, Backpack, the ``https://`` REST
-            snapshots), e.g. a context trusting a private CA; default: the system's verification.
         on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader thread).
         on_order: ``(client, OrderChange)`` after every change to the open-orders view
             (:meth:`orders`), reader thread; see "Trading" below.
@@ -95,10 +98,12 @@ class BitfinexClient(BaseClient):
             wait for the socket and the snapshot that decides it (default 120).
         reconcile_grace: seconds to wait after that snapshot for a late frame of an order not in
             it (default 2).
-        unified / on_trade / on_quote / on_ticker / on_candle / on_book_change /
-            on_funding_rate / on_mark_price / dispatch / dispatch_maxsize / dispatch_overflow:
-            unified events and thread dispatch, as for every client (see
-            :class:`~bpbfx.base.BaseClient`).
+        options: every client option (:class:`~bpbfx.options.ClientOptions`): ``on_message``
+            ``(client, event)`` for every data and control event (reader thread), ``on_error``
+            ``(client, exc)`` for every problem (reader or watchdog thread), ``on_ping``,
+            ``on_open`` / ``on_close`` / ``on_reconnect``, ``backoff`` (its ``rate_limited``
+            defaults to 60 s here), ``name``, ``ssl_context``, ``unified``, ``dispatch`` and the
+            unified hooks (see :class:`~bpbfx.base.BaseClient`).
 
     Trading (with API keys): :meth:`submit_order`, :meth:`update_order`, :meth:`cancel_order`,
     :meth:`cancel_orders`, :meth:`order_batch`, :meth:`calc`, :meth:`submit_funding_offer` and
@@ -116,18 +121,13 @@ class BitfinexClient(BaseClient):
     """
 
     exchange = "bitfinex"
-    rate_limit_backoff = 60.0  # Bitfinex: exceeding the connection limit blocks the IP for ~60 s
+    rate_limited_default: ClassVar[float] = 60.0
+    """Bitfinex: exceeding the connection limit blocks the IP for about 60 s."""
 
     def __init__(
         self,
         url: str | None = None,
         *,
-        on_message: MessageHook | None = None,
-        on_error: ErrorHook | None = None,
-        on_ping: PingHook | None = None,
-        on_open: OpenHook | None = None,
-        on_close: CloseHook | None = None,
-        on_reconnect: ReconnectHook | None = None,
         on_heartbeat: HeartbeatHook | None = None,
         api_key: str | None = None,
         api_secret: str | None = None,
@@ -135,7 +135,6 @@ class BitfinexClient(BaseClient):
         auth_filter: Iterable[str] | None = None,
         dms: int | None = None,
         flags: int = SEQ_ALL | OB_CHECKSUM,
-        backoff: Backoff | None = None,
         heartbeat_timeout: float = 20.0,
         max_channels: int = 25,
         connect_limit: tuple[int, float] | None = None,
@@ -148,42 +147,9 @@ class BitfinexClient(BaseClient):
         confirm_timeout: float = 60.0,
         reconcile_timeout: float = 120.0,
         reconcile_grace: float = 2.0,
-        name: str | None = None,
-        unified: bool = False,
-        dispatch: str = "inline",
-        dispatch_maxsize: int = 10_000,
-        dispatch_overflow: str = "drop_oldest",
-        on_trade: UnifiedHook | None = None,
-        on_quote: UnifiedHook | None = None,
-        on_ticker: UnifiedHook | None = None,
-        on_candle: UnifiedHook | None = None,
-        on_book_change: UnifiedHook | None = None,
-        on_funding_rate: UnifiedHook | None = None,
-        on_mark_price: UnifiedHook | None = None,
-        ssl_context: ssl.SSLContext | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            on_message=on_message,
-            on_error=on_error,
-            on_ping=on_ping,
-            on_open=on_open,
-            on_close=on_close,
-            on_reconnect=on_reconnect,
-            backoff=backoff,
-            name=name,
-            unified=unified,
-            dispatch=dispatch,
-            dispatch_maxsize=dispatch_maxsize,
-            dispatch_overflow=dispatch_overflow,
-            on_trade=on_trade,
-            on_quote=on_quote,
-            on_ticker=on_ticker,
-            on_candle=on_candle,
-            on_book_change=on_book_change,
-            on_funding_rate=on_funding_rate,
-            on_mark_price=on_mark_price,
-            ssl_context=ssl_context,
-        )
+        super().__init__(**options)
         if not 1 <= max_channels <= 30:
             raise ConfigurationError(f"max_channels must be between 1 and 30 (Bitfinex allows 25), got {max_channels}")
         if heartbeat_timeout <= 0:
@@ -278,6 +244,7 @@ class BitfinexClient(BaseClient):
         with self._lock:
             if self.closed:
                 raise ClientClosedError("BitfinexClient is closed; create a new one")
+            self._refusals.pop(f"subscription {sub.stream}", None)  # asked again: judged afresh
             if sub not in self._wanted:
                 self._wanted[sub] = None
                 self._stream_counter(sub.stream)
@@ -292,13 +259,17 @@ class BitfinexClient(BaseClient):
 
     def unsubscribe(self, channel: str, **params: Any) -> bool:
         """Unsubscribe a channel given like :meth:`subscribe`; False if it was not subscribed.
+        A refusal of that channel no longer stands in the way of :meth:`wait_ready`.
 
         Raises:
             InvalidStreamError: invalid parameters.
         """
         sub = self._parse(channel, params)
         with self._lock:
+            refused = self._refusals.pop(f"subscription {sub.stream}", None) is not None
             if sub not in self._wanted:
+                if refused:
+                    self._ready_cond.notify_all()
                 return False
             del self._wanted[sub]
             self._streams.pop(sub.stream, None)
@@ -592,6 +563,7 @@ class BitfinexClient(BaseClient):
         for action in actions:
             if action.kind == proto_mod.AUTHED:
                 core.authenticated_now()
+                self._refusals.pop("authentication", None)
             elif action.kind == proto_mod.PAUSE:
                 core.set_paused(bool(action.payload))
         if event is not None and event.stream == ACCOUNT_STREAM:
@@ -788,11 +760,15 @@ class BitfinexClient(BaseClient):
         """Carry out queued protocol actions other than sends (outside the lock; user callbacks
         may run)."""
         conn = shard.conn
+        refusal: BpbfxError | None = None  # the error a DROPPED follows
         for action in actions:
             kind, payload = action.kind, action.payload
             if kind == proto_mod.EVENT:
                 self._deliver(payload)
             elif kind == proto_mod.ERROR:
+                if isinstance(payload, AuthenticationError):
+                    self._refuse("authentication", payload)
+                refusal = payload
                 self._report(payload)
             elif kind == proto_mod.RECONNECT:
                 self._resyncs += 1
@@ -805,6 +781,8 @@ class BitfinexClient(BaseClient):
                         self._place(payload, avoid=shard)
                 self._flush_all()
             elif kind == proto_mod.DROPPED:
+                if refusal is not None:
+                    self._refuse(f"subscription {payload.stream}", refusal)
                 with self._lock:
                     self._wanted.pop(payload, None)
                     self._live.pop(payload.stream, None)
@@ -819,9 +797,22 @@ class BitfinexClient(BaseClient):
         self._update_ready()
 
     def _update_ready(self) -> None:
-        with self._lock:
-            ready = bool(self._shards) and all(s.proto.ready for s in self._shards)
-        if ready:
-            self._ready.set()
-        else:
-            self._ready.clear()
+        self._readiness_changed()
+
+    def _missing(self) -> list[str]:
+        if not self._shards:
+            return ["connection"]
+        out: list[str] = []
+        for shard in self._shards:
+            proto = shard.proto
+            if not proto.open:
+                out.append(f"connection {shard.conn.name}")
+                continue
+            if proto.credentials is not None and not proto.authenticated:
+                out.append("authentication")
+            held = {chan.stream for chan in proto.channels.values()}
+            out.extend(f"subscription {sub.stream}" for sub in proto.subs if sub.stream not in held)
+        for stream, book in self._books.items():
+            if not book.valid:
+                out.append(f"book {stream}")
+        return out

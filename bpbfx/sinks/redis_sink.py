@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backoff import Backoff
-from ..base import BaseClient, Sink
+from ..base import BaseClient
 from ..book import BookSnapshot
 from ..events import Event
 from ..exceptions import (
@@ -49,6 +49,7 @@ from ..exceptions import (
     StreamGapError,
 )
 from ..live import LiveBook, OrderBookUpdate
+from ..sink import Sink, SinkHost
 from . import wire
 from ._redis import REDIS_ERRORS, RawPipeline, connect, report, safe_url, unavailable
 
@@ -320,7 +321,7 @@ class RedisStreamSink(Sink):
         self._idle = threading.Event()
         self._closing = threading.Event()
         self._stopped = threading.Event()
-        self._clients: dict[int, BaseClient] = {}
+        self._clients: dict[int, SinkHost] = {}
         self._writer = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._writer.start()
 
@@ -409,7 +410,7 @@ class RedisStreamSink(Sink):
         self.close()
 
     # ------------------------------------------------------------------ Sink (client threads)
-    def on_event(self, client: BaseClient, event: Event) -> None:
+    def on_event(self, client: SinkHost, event: Event) -> None:
         """Queue an event (the client's reader thread); never blocks."""
         cls = type(event)
         if cls.__name__ in _SKIP:
@@ -437,7 +438,7 @@ class RedisStreamSink(Sink):
         if self._put(st, item):
             st.live = True
 
-    def on_book(self, client: BaseClient, update: OrderBookUpdate) -> None:
+    def on_book(self, client: SinkHost, update: OrderBookUpdate) -> None:
         """Queue a book entry for ``update`` (the client's reader or snapshot thread)."""
         st = self._streams.get((client.exchange, update.stream))
         if st is None:
@@ -474,7 +475,7 @@ class RedisStreamSink(Sink):
             item.after = self._snapshot_item(st, update.book, now, rebuild=False)
         st.pending = item
 
-    def on_error(self, client: BaseClient, error: BaseException) -> None:
+    def on_error(self, client: SinkHost, error: BaseException) -> None:
         """Turn a client's book and connection errors into gap entries (client threads)."""
         if isinstance(error, BookError):
             reason = (
@@ -492,7 +493,7 @@ class RedisStreamSink(Sink):
             for st in self._client_streams(client, books=None):
                 self._owe_gap(st, "reconnect", message=error.message)
 
-    def on_detach(self, client: BaseClient) -> None:
+    def on_detach(self, client: SinkHost) -> None:
         """Publish what is held back; close the sink once every client given to
         :meth:`attach` has detached (calling thread)."""
         self._release_all()
@@ -500,21 +501,17 @@ class RedisStreamSink(Sink):
             self.close()
 
     # ------------------------------------------------------------------ producer internals
-    def _new_stream(self, client: BaseClient, stream: str, book: bool | None) -> _Stream:
+    def _new_stream(self, client: SinkHost, stream: str, book: bool | None) -> _Stream:
         with self._plock:
             st = self._streams.get((client.exchange, stream))
             if st is None:
                 if book is None:
-                    try:
-                        books = client.books  # type: ignore[attr-defined]
-                    except AttributeError:
-                        books = {}
-                    book = stream in books
+                    book = stream in client.books
                 key = wire.stream_key(client.exchange, stream, self.prefix)
                 st = self._streams[(client.exchange, stream)] = _Stream(key, client.exchange, stream, book, id(client))
             return st
 
-    def _client_streams(self, client: BaseClient, *, books: bool | None) -> list[_Stream]:
+    def _client_streams(self, client: SinkHost, *, books: bool | None) -> list[_Stream]:
         cid = id(client)
         return [s for s in list(self._streams.values()) if s.client == cid and (books is None or s.book == books)]
 

@@ -15,23 +15,25 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..backpack import events as bp
-from ..base import BaseClient, Sink
 from ..bitfinex import events as bf
 from ..events import Event
 from ..exceptions import SymbolMappingError
 from ..live import OrderBookUpdate
+from ..options import UnifiedHook, UnifiedHookOptions
+from ..sink import Sink, SinkHost
 from .events import BookChange, Candle, FundingRate, MarkPrice, Quote, Side, Ticker, Trade, UnifiedEvent
 from .symbols import EXCHANGES, to_unified, unified_interval
 
 __all__ = ["HOOK_NAMES", "Converter", "UnifiedHook", "UnifiedSink", "report_unmapped"]
 
-UnifiedHook = Callable[[Any, Any], None]
-"""``hook(client, unified_event)``."""
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
-#: Hook name per unified event type (the keyword arguments of :class:`UnifiedSink`).
+#: Hook name per unified event type: the one list of unified hooks (the keyword arguments of
+#: :class:`UnifiedSink`, of every client and of :class:`~bpbfx.Feed`).
 HOOK_NAMES: Final[dict[type, str]] = {
     Trade: "on_trade",
     Quote: "on_quote",
@@ -494,42 +496,31 @@ class UnifiedSink(Sink):
         self,
         on_event: UnifiedHook | None = None,
         *,
-        on_trade: UnifiedHook | None = None,
-        on_quote: UnifiedHook | None = None,
-        on_ticker: UnifiedHook | None = None,
-        on_candle: UnifiedHook | None = None,
-        on_book_change: UnifiedHook | None = None,
-        on_funding_rate: UnifiedHook | None = None,
-        on_mark_price: UnifiedHook | None = None,
         quotes_from_books: bool = True,
+        **hooks: Unpack[UnifiedHookOptions],
     ) -> None:
-        hooks = {
-            "on_trade": on_trade,
-            "on_quote": on_quote,
-            "on_ticker": on_ticker,
-            "on_candle": on_candle,
-            "on_book_change": on_book_change,
-            "on_funding_rate": on_funding_rate,
-            "on_mark_price": on_mark_price,
-        }
-        for name, hook in (("on_event", on_event), *hooks.items()):
+        given: dict[str, Any] = dict(hooks)
+        unknown = sorted(set(given) - set(HOOK_NAMES.values()))
+        if unknown:
+            raise TypeError(f"unknown hook(s) {', '.join(unknown)}; unified hooks: {', '.join(HOOK_NAMES.values())}")
+        for name, hook in (("on_event", on_event), *given.items()):
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be callable, got {type(hook).__name__}")
         self.on_unified = on_event
         self._typed: dict[type, tuple[str, UnifiedHook]] = {
-            cls: (name, hook) for cls, name in HOOK_NAMES.items() if (hook := hooks[name]) is not None
+            cls: (name, hook) for cls, name in HOOK_NAMES.items() if (hook := given.get(name)) is not None
         }
         self.quotes_from_books = quotes_from_books
         self._converters: dict[int, Converter] = {}
 
-    def converter(self, client: BaseClient) -> Converter:
+    def converter(self, client: SinkHost) -> Converter:
         """This sink's converter for ``client`` (created on first use).  Any thread."""
         conv = self._converters.get(id(client))
         if conv is None:
             conv = self._converters[id(client)] = Converter(client.exchange, quotes_from_books=self.quotes_from_books)
         return conv
 
-    def on_event(self, client: BaseClient, event: Event) -> None:
+    def on_event(self, client: SinkHost, event: Event) -> None:
         """Reader thread: convert and dispatch (see the class docstring)."""
         conv = self._converters.get(id(client)) or self.converter(client)
         out = conv.convert(event)
@@ -538,7 +529,7 @@ class UnifiedSink(Sink):
         elif conv.new_unmapped:
             report_unmapped(client, conv)
 
-    def on_book(self, client: BaseClient, update: OrderBookUpdate) -> None:
+    def on_book(self, client: SinkHost, update: OrderBookUpdate) -> None:
         """Reader (or snapshot) thread: a book update becomes a BookChange (and maybe a Quote)."""
         conv = self._converters.get(id(client)) or self.converter(client)
         out = conv.convert_book(update)
@@ -547,23 +538,23 @@ class UnifiedSink(Sink):
         elif conv.new_unmapped:
             report_unmapped(client, conv)
 
-    def on_detach(self, client: BaseClient) -> None:
+    def on_detach(self, client: SinkHost) -> None:
         """Forget the client's converter."""
         self._converters.pop(id(client), None)
 
-    def dispatch(self, client: BaseClient, events: tuple[UnifiedEvent, ...]) -> None:
+    def dispatch(self, client: SinkHost, events: tuple[UnifiedEvent, ...]) -> None:
         """Call the hooks for already converted events (calling thread)."""
         typed = self._typed
         every = self.on_unified
         for ev in events:
             entry = typed.get(type(ev))
             if entry is not None:
-                client._call_hook(entry[0], entry[1], ev)
+                client.call_hook(entry[0], entry[1], ev)
             if every is not None:
-                client._call_hook("on_event", every, ev)
+                client.call_hook("on_event", every, ev)
 
 
-def report_unmapped(client: BaseClient, conv: Converter) -> None:
+def report_unmapped(client: SinkHost, conv: Converter) -> None:
     """Report each symbol ``conv`` could not map, once, to ``client``'s ``on_error`` as a
     :class:`~bpbfx.SymbolMappingError` (calling thread)."""
     while conv.new_unmapped:
@@ -571,4 +562,4 @@ def report_unmapped(client: BaseClient, conv: Converter) -> None:
         try:
             to_unified(client.exchange, native)
         except SymbolMappingError as exc:
-            client._report(exc)
+            client.report_error(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -14,6 +15,7 @@ import pytest
 
 from bpbfx import (
     BackpackClient,
+    BitfinexClient,
     CallbackError,
     ClientClosedError,
     ConnectionLostError,
@@ -299,11 +301,11 @@ def test_run_forever_returns_after_close_from_another_thread(sim: BackpackSimula
 
 
 def test_handshake_refused_backs_off_and_recovers(sim: BackpackSimulator) -> None:
-    """An HTTP 429 on the handshake is reported and the next attempt waits rate_limit_backoff."""
+    """An HTTP 429 on the handshake is reported and the next attempt waits Backoff.rate_limited."""
     sim.refuse_connections(429)
     stamps: list[float] = []
-    client, events, errors = make_client(sim, streams=["trade.SOL_USDC"])
-    client.rate_limit_backoff = 0.5
+    backoff = dataclasses.replace(FAST, rate_limited=0.5)
+    client, events, errors = make_client(sim, streams=["trade.SOL_USDC"], backoff=backoff)
     client.on_error = lambda c, exc: (stamps.append(time.monotonic()), errors(c, exc))
     with client:
         assert errors.wait_count(2, 10, HandshakeError)
@@ -311,6 +313,18 @@ def test_handshake_refused_backs_off_and_recovers(sim: BackpackSimulator) -> Non
         assert stamps[1] - stamps[0] >= 0.5  # not the 0.05 s of the backoff policy
         sim.refuse_connections(None)
         assert events.wait_count(1, 10, Trade)
+
+
+def test_deprecated_rate_limit_backoff_still_sets_the_wait() -> None:
+    """client.rate_limit_backoff reads and sets Backoff.rate_limited, with a DeprecationWarning."""
+    client = BackpackClient("ws://127.0.0.1:9")
+    assert client.backoff.rate_limited == 10.0
+    with pytest.warns(DeprecationWarning, match="rate_limited"):
+        client.rate_limit_backoff = 0.5
+    assert client.backoff.rate_limited == 0.5
+    with pytest.warns(DeprecationWarning):
+        assert client.rate_limit_backoff == 0.5
+    assert BitfinexClient("ws://127.0.0.1:9", auth=False).backoff.rate_limited == 60.0
 
 
 # ---------------------------------------------------------------------------- order books

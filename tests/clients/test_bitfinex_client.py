@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -275,7 +276,8 @@ def test_keys_from_environment(sim: BitfinexSimulator, monkeypatch: pytest.Monke
 
 
 def test_error_codes_surface_and_others_keep_serving(sim: BitfinexSimulator) -> None:
-    """A bad symbol (10300) is reported with the request; the other channel keeps delivering."""
+    """A bad symbol (10300) is reported with the request, makes wait_ready False at once until the channel is
+    unsubscribed; the other channel keeps delivering."""
     client, events, errors = make_client(sim)
     client.subscribe("ticker", symbol="tBTCUSD")
     client.subscribe("ticker", symbol="tNOSUCHPAIR")
@@ -283,10 +285,17 @@ def test_error_codes_surface_and_others_keep_serving(sim: BitfinexSimulator) -> 
         assert errors.wait_count(1, 10, SubscriptionError)
         err = errors.of(SubscriptionError)[0]
         assert err.code == 10300 and err.request is not None and err.request["symbol"] == "tNOSUCHPAIR"
-        assert client.wait_ready(10)  # the refused channel is dropped, the rest is ready
+        # The refused channel is dropped and stands in the way of readiness until the user
+        # takes it back; the rest keeps delivering.
+        started = time.monotonic()
+        assert not client.wait_ready(10) and time.monotonic() - started < 5
+        readiness = client.readiness()
+        assert readiness.failed and readiness.errors == (err,)
         assert client.subscriptions == ("ticker:tBTCUSD",)
         events.clear()
         assert events.wait_count(3, 10, TradingTicker)
+        assert client.unsubscribe("ticker", symbol="tNOSUCHPAIR") is False  # not held, but the refusal is cleared
+        assert client.wait_ready(10)
 
 
 def test_app_ping_pong(sim: BitfinexSimulator) -> None:

@@ -124,6 +124,12 @@ def _subscribed(sim: BackpackSimulator, *streams: str) -> None:
     assert sim.wait_for(lambda: all(sim.subscriber_count(s) for s in streams), 5)
 
 
+def _ready(sim: BackpackSimulator, client: BackpackClient) -> None:
+    """Step the simulator until the client is usable (its depth book synced needs deltas)."""
+    _subscribed(sim, *client.subscriptions)
+    _step_until(sim, lambda: client.wait_ready(0.05))
+
+
 def _settle(sim: BackpackSimulator, errors: Recorder, marker: int) -> None:
     """Wait until every frame queued so far reached the client: an error frame sent last."""
     sim.inject_error(marker, f"marker {marker}")
@@ -137,8 +143,7 @@ def test_slow_consumer_overflows_with_exact_counts_and_books_stay_valid(sim: Bac
     client = BackpackClient(sim.url, rest_url=sim.http_url, on_message=events, on_error=errors, on_book=books)
     client.subscribe("depth.SOL_USDC", "trade.SOL_USDC")
     with client:
-        assert client.wait_ready(5)
-        _subscribed(sim, *client.subscriptions)
+        _ready(sim, client)
         book = client.book("SOL_USDC")
         # Aligned with the REST snapshot before the consumer starts lagging.
         _step_until(sim, lambda: books.wait_for(lambda items: any(u.valid for u in items), 0.05))
@@ -179,8 +184,7 @@ def test_iteration_on_the_callers_thread_ends_when_the_client_closes(sim: Backpa
     seen: list[tuple[str, Any]] = []
     with client:
         stream = EventStream(client, maxsize=1000)
-        assert client.wait_ready(5)
-        _subscribed(sim, *client.subscriptions)
+        _ready(sim, client)
 
         def consume() -> None:
             for event in stream:
@@ -233,8 +237,7 @@ def test_thread_dispatch_runs_hooks_off_the_reader_thread(sim: BackpackSimulator
     client.subscribe("depth.SOL_USDC", "trade.SOL_USDC")
     with client:
         hooks = ThreadedHooks(client, on_message, on_book, maxsize=10_000)
-        assert client.wait_ready(5)
-        _subscribed(sim, *client.subscriptions)
+        _ready(sim, client)
         _step_until(sim, lambda: gate.wait(0.05))
         sim.step(20)
         _settle(sim, errors, 9002)
@@ -254,8 +257,7 @@ def test_slow_dispatched_hook_overflows_and_is_reported(sim: BackpackSimulator) 
     client.subscribe("trade.SOL_USDC", "depth.SOL_USDC")
     with client:
         hooks = ThreadedHooks(client, lambda c, e: release.wait(5), maxsize=5, overflow="drop_newest")
-        assert client.wait_ready(5)
-        _subscribed(sim, *client.subscriptions)
+        _ready(sim, client)
         sim.step(40)
         _settle(sim, errors, 9003)
         stats = hooks.dispatcher.stats()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bpbfx import BackpackClient, BitfinexClient, ConfigurationError, EventsDroppedError
+from bpbfx import BackpackClient, BitfinexClient, ConfigurationError, Dispatch, EventsDroppedError
 from bpbfx.backpack.events import Trade as NativeTrade
 from bpbfx.events import Event
 from bpbfx.live import OrderBookUpdate
@@ -31,7 +31,7 @@ def bf_sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
 def test_options_off_leave_the_native_path_untouched() -> None:
     """Without the new options no sink is attached and on_message is called inline."""
     client = BitfinexClient("ws://127.0.0.1:9", auth=False)
-    assert client.sinks == () and client._router is None and client._inline_message
+    assert client.sinks == () and client._router is None and client._delivery.inline_message
     client.close()
 
 
@@ -89,8 +89,8 @@ def test_dispatch_overflow_is_counted_in_client_stats_and_reported(bp_sim: Backp
     release = threading.Event()
     errors = Recorder()
     client = BackpackClient(bp_sim.url, rest_url=bp_sim.http_url, on_error=errors,
-                            on_message=lambda c, e: release.wait(10), dispatch="thread",
-                            dispatch_maxsize=3, dispatch_overflow="drop_oldest")
+                            on_message=lambda c, e: release.wait(10),
+                            dispatch=Dispatch("thread", maxsize=3, overflow="drop_oldest"))
     client.subscribe("trade.SOL_USDC", "depth.SOL_USDC")
     with client:
         # Loss reports arrive at least once a second while the queue overflows.
@@ -117,7 +117,22 @@ def test_client_events_pulls_unified_events_on_the_callers_thread(bf_sim: Bitfin
 
 def test_bad_options_raise_at_construction() -> None:
     """Unknown dispatch mode or overflow policy is refused with the valid choices."""
-    with pytest.raises(ConfigurationError, match="'inline' or 'thread'"):
+    with pytest.raises(ConfigurationError, match="'inline', 'thread'"):
         BitfinexClient("ws://127.0.0.1:9", auth=False, dispatch="process")
     with pytest.raises(ConfigurationError, match="drop_oldest, drop_newest, error"):
+        BackpackClient("ws://127.0.0.1:9", dispatch=Dispatch("thread", overflow="block"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="maxsize"):
+        Dispatch("thread", maxsize=0)
+
+
+def test_deprecated_dispatch_keywords_still_work() -> None:
+    """dispatch_maxsize=/dispatch_overflow= become a Dispatch value, with a DeprecationWarning."""
+    with pytest.warns(DeprecationWarning, match="Dispatch"):
+        client = BackpackClient(
+            "ws://127.0.0.1:9", dispatch="thread", dispatch_maxsize=3, dispatch_overflow="drop_newest"
+        )
+    assert client._router is not None and client._router.dispatcher is not None
+    assert client._router.dispatcher.stats().maxsize == 3 and client._router.dispatcher.stats().policy == "drop_newest"
+    client.close()
+    with pytest.warns(DeprecationWarning, match="Dispatch"), pytest.raises(ConfigurationError):
         BackpackClient("ws://127.0.0.1:9", dispatch="thread", dispatch_overflow="block")

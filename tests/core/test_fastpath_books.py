@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from bpbfx.backpack import protocol as bp_protocol
+from bpbfx.backpack import decode as bp_protocol
 from bpbfx.bitfinex import book as bf_book
 from bpbfx.bitfinex import decode as bf_decode
 from bpbfx.bitfinex.book import BitfinexBook
@@ -282,7 +282,7 @@ def test_backpack_quiet_delta_equals_on_delta() -> None:
         b, a = (json.loads(text) for text in _depth_levels(50, k))
         bids, asks = bp_protocol._levels(b, "bid"), bp_protocol._levels(a, "ask")
         uid = _FIRST_ID + k
-        got = quiet._delta(uid, uid, bids, asks, True)
+        got = quiet.apply_delta(uid, uid, bids, asks, True)
         want = reference.on_delta(uid, uid, bids, asks)
         assert got.action is want.action and got.update_id == want.update_id
         assert got.changes == () and (k == 0 or want.action is not SyncAction.APPLIED or want.changes)

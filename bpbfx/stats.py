@@ -1,0 +1,70 @@
+"""Counters a client keeps, and the plain snapshot :meth:`~bpbfx.base.BaseClient.stats` returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["ClientStats", "StreamCounter", "StreamStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """Counters of one stream: messages delivered and seconds since the last one (``None`` if
+    it never delivered)."""
+
+    messages: int
+    last_message_age: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """A plain snapshot of a client's counters (see :meth:`bpbfx.base.BaseClient.stats`).
+
+    ``messages``/``bytes``: frames received; ``reconnects``: reconnect attempts;
+    ``resyncs``: order books or sockets resynchronised after a detected problem (a book rebuilt
+    from a fresh snapshot after a gap, a checksum mismatch, a bad delta or a lost socket, on
+    either exchange); ``book_checks``: book integrity checks passed (Bitfinex checksums,
+    Backpack contiguous update ids); ``watchdog_trips``: sockets replaced for silence;
+    ``errors``: reports to ``on_error``; ``connections``/``open_connections``: sockets owned /
+    currently open; ``last_message_age``: seconds since the last frame; ``streams``: per-stream
+    counters; ``dropped_events``: events lost by the bounded queues attached to the client
+    (``events()`` streams, ``dispatch="thread"``), each loss also reported as
+    :class:`~bpbfx.EventsDroppedError`.
+    """
+
+    messages: int
+    bytes: int
+    reconnects: int
+    resyncs: int
+    book_checks: int
+    watchdog_trips: int
+    errors: int
+    connections: int
+    open_connections: int
+    last_message_age: float | None
+    streams: Mapping[str, StreamStats] = field(default_factory=dict)
+    dropped_events: int = 0
+
+
+class StreamCounter:
+    """Mutable per-stream counter kept by the reader thread (no lock: a single writer).
+
+    Attributes:
+        count: frames delivered.
+        last: ``time.monotonic()`` of the last frame (0.0 before the first).
+        since: when the subscription was (re)sent: a frame counts as confirming the
+            subscription when ``last >= since``.
+    """
+
+    __slots__ = ("count", "last", "since")
+
+    def __init__(self, since: float) -> None:
+        self.count = 0
+        self.last = 0.0
+        self.since = since
+
+    @property
+    def confirmed(self) -> bool:
+        """True once a frame arrived since the subscription was last (re)sent."""
+        return self.last >= self.since and self.count > 0
