@@ -16,7 +16,6 @@ from ..exceptions import (
     ClientClosedError,
     ConfigurationError,
     CredentialsError,
-    MalformedFrameError,
 )
 from ..live import LiveBook, OrderBookUpdate
 from ..options import ClientOptions
@@ -28,7 +27,20 @@ from .book import BitfinexBook
 from .channels import Subscription, parse_stream, subscription
 from .events import ACCOUNT_STREAM, FundingOffer, Heartbeat, Order, Wallet
 from .orders import BatchRequest, OrderChange, OrderCore, OrderInput, Request
-from .protocol import OB_CHECKSUM, SEQ_ALL, Action, BitfinexProtocol
+from .outputs import (
+    Authenticated,
+    Deliver,
+    DropChannel,
+    Fatal,
+    MoveChannel,
+    Output,
+    PauseWatchdog,
+    Reconnect,
+    Report,
+    Resynced,
+    Send,
+)
+from .protocol import OB_CHECKSUM, SEQ_ALL, BitfinexProtocol
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -45,6 +57,7 @@ BookHook = Callable[[Any, OrderBookUpdate], None]
 OrderHook = Callable[[Any, OrderChange], None]
 Number = Decimal | str | int
 _Trading = tuple[list[orders_mod.Completion], list[OrderChange], list[BpbfxError]]
+_NO_OUTPUTS: list[Output] = []  # never appended to: the protocol queues on its own list
 
 
 class _Shard:
@@ -554,18 +567,18 @@ class BitfinexClient(BaseClient):
         for error in errors:
             self._report(error)
 
-    def _trading_actions(self, shard: _Shard, actions: list[Action], event: Any) -> _Trading | None:
+    def _trading_outputs(self, shard: _Shard, outputs: list[Output], event: Any) -> _Trading | None:
         """Feed the authenticated socket's channel-0 events and state changes to the order
         core (under the lock)."""
         if shard.index != 0 or self.credentials is None:
             return None
         core = self._trading
-        for action in actions:
-            if action.kind == proto_mod.AUTHED:
+        for out in outputs:
+            if isinstance(out, Authenticated):
                 core.authenticated_now()
                 self._refusals.pop("authentication", None)
-            elif action.kind == proto_mod.PAUSE:
-                core.set_paused(bool(action.payload))
+            elif isinstance(out, PauseWatchdog):
+                core.set_paused(out.paused)
         if event is not None and event.stream == ACCOUNT_STREAM:
             core.feed(event)
         if not core.has_output:
@@ -641,43 +654,36 @@ class BitfinexClient(BaseClient):
             shard.proto.connection_made()
             if shard.index == 0:
                 self._trading.set_paused(False)  # a new socket starts out of maintenance
-            actions = self._take_actions(shard)
-        if actions:
-            self._run(shard, actions)
+            outputs = self._take_outputs(shard)
+        self._run(shard, outputs)
 
     def _handle_closed(self, conn: Connection, error: Any) -> None:
         shard = self._by_conn[conn]
         with self._lock:
             shard.proto.connection_lost()
-            shard.proto.actions.clear()
+            shard.proto.take_outputs()  # nothing queued for a socket that is gone can be carried out
             if shard.index == 0:
                 self._trading.connection_lost()  # inputs awaiting replies are now in doubt
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         shard = self._by_conn[conn]
         proto = shard.proto
-        error: BpbfxError | None = None
+        failure: Exception | None = None
         wants_books = self._wants_books if self._books else False
         with self._lock:
             proto.book_changes = wants_books  # BULK changes are built only for a reader
             try:
                 event = proto.receive(data, conn.last_frame_at)
-            except MalformedFrameError as exc:
+            except Exception as exc:  # noqa: BLE001 - raised again below, once the outputs are carried out
                 event = None
-                error = exc
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the socket
-                event = None
-                error = MalformedFrameError(
-                    f"{conn.name}: frame not understood ({type(exc).__name__}: {exc}): {data[:200]!r}",
-                    frame=data[:500],
-                )
-                error.__cause__ = exc
-            # Usually nothing is queued (a fresh list: callbacks may queue on the protocol's).
-            actions = self._take_actions(shard) if proto.actions else []
-            change = proto.book_change if error is None else None
-            trading = self._trading_actions(shard, actions, event) if shard.index == 0 else None
-        if error is not None:
-            self._report(error)  # outside the lock, like every user callback
+                failure = exc
+            # Usually nothing is queued (taken whole: callbacks may queue on the protocol anew).
+            outputs = self._take_outputs(shard) if proto.outbox else _NO_OUTPUTS
+            change = proto.book_change if failure is None else None
+            trading = self._trading_outputs(shard, outputs, event) if shard.index == 0 else None
+        if failure is not None:
+            self._run(shard, outputs)
+            raise failure  # reported once, by the frame guard (BaseClient.on_connection_frame)
         if change is not None and wants_books:
             self._book_update(*change)
         if event is not None:
@@ -691,8 +697,8 @@ class BitfinexClient(BaseClient):
                 self._deliver(event)
         if trading is not None:
             self._run_trading(trading)
-        if actions:
-            self._run(shard, actions)
+        if outputs:
+            self._run(shard, outputs)
 
     def _handle_timer(self, conn: Connection, now: float) -> None:
         shard = self._by_conn[conn]
@@ -701,12 +707,11 @@ class BitfinexClient(BaseClient):
             # Keep a quiet socket (no channels, or all quiet) provably alive with an app ping.
             if shard.proto.open and not shard.proto.paused and now - conn.last_frame_at > self.heartbeat_timeout / 2:
                 shard.proto.ping(next(self._cids))
-            actions = self._take_actions(shard)
+            outputs = self._take_outputs(shard)
             self._trading.check()
             trading = self._send_trading()
         self._run_trading(trading)
-        if actions:
-            self._run(shard, actions)
+        self._run(shard, outputs)
 
     def _book_update(self, chan: proto_mod.Channel, changes: Any, snapshot: bool) -> None:
         book = chan.book
@@ -725,74 +730,71 @@ class BitfinexClient(BaseClient):
         )
         self._emit_book(update)
 
-    # ------------------------------------------------------------------ actions
+    # ------------------------------------------------------------------ protocol outputs
     def _flush_all(self) -> None:
         for shard in list(self._shards):
             self._flush(shard)
 
     def _flush(self, shard: _Shard) -> None:
         with self._lock:
-            actions = self._take_actions(shard)
-        if actions:
-            self._run(shard, actions)
+            outputs = self._take_outputs(shard)
+        self._run(shard, outputs)
 
     @staticmethod
-    def _take_actions(shard: _Shard) -> list[Action]:
-        """Take a socket's queued actions and send its frames now (under the lock).
+    def _take_outputs(shard: _Shard) -> list[Output]:
+        """Take a socket's queued outputs and send its frames now (under the lock); the rest is
+        for :meth:`_run`, outside the lock.
 
         Frames go out in the order the protocol queued them, whichever thread queued them:
         a subscribe and an unsubscribe of the same channel from two threads reach the server in
         the order the client's state changed, so client and server always agree."""
-        actions = shard.proto.actions
-        if not actions:
-            return actions
-        shard.proto.actions = []
+        outputs = shard.proto.take_outputs()
+        if not outputs:
+            return outputs
         send = shard.conn.send
         rest = []
-        for action in actions:
-            if action.kind == proto_mod.SEND:
-                send(action.payload)
+        for out in outputs:
+            if out.__class__ is Send:
+                send(out.text)
             else:
-                rest.append(action)
+                rest.append(out)
         return rest
 
-    def _run(self, shard: _Shard, actions: list[Action]) -> None:
-        """Carry out queued protocol actions other than sends (outside the lock; user callbacks
-        may run)."""
+    def _run(self, shard: _Shard, outputs: list[Output]) -> None:
+        """Carry out a socket's outputs other than sends (outside the lock; user callbacks may
+        run)."""
+        if not outputs:
+            return
         conn = shard.conn
-        refusal: BpbfxError | None = None  # the error a DROPPED follows
-        for action in actions:
-            kind, payload = action.kind, action.payload
-            if kind == proto_mod.EVENT:
-                self._deliver(payload)
-            elif kind == proto_mod.ERROR:
-                if isinstance(payload, AuthenticationError):
-                    self._refuse("authentication", payload)
-                refusal = payload
-                self._report(payload)
-            elif kind == proto_mod.RECONNECT:
+        for out in outputs:
+            if isinstance(out, Deliver):
+                self._deliver(out.event)
+            elif isinstance(out, Report):
+                if isinstance(out.error, AuthenticationError):
+                    self._refuse("authentication", out.error)
+                self._report(out.error)
+            elif isinstance(out, Reconnect):
                 self._resyncs += 1
-                conn.reconnect(payload)
-            elif kind == proto_mod.PAUSE:
-                conn.pause_watchdog(bool(payload))
-            elif kind == proto_mod.MOVE:
+                conn.reconnect(out.reason)
+            elif isinstance(out, PauseWatchdog):
+                conn.pause_watchdog(out.paused)
+            elif isinstance(out, MoveChannel):
                 with self._lock:
-                    if payload in self._wanted:
-                        self._place(payload, avoid=shard)
+                    if out.sub in self._wanted:
+                        self._place(out.sub, avoid=shard)
                 self._flush_all()
-            elif kind == proto_mod.DROPPED:
-                if refusal is not None:
-                    self._refuse(f"subscription {payload.stream}", refusal)
+            elif isinstance(out, DropChannel):
+                self._refuse(f"subscription {out.sub.stream}", out.error)
                 with self._lock:
-                    self._wanted.pop(payload, None)
-                    self._live.pop(payload.stream, None)
-                    book = self._books.pop(payload.stream, None)
+                    self._wanted.pop(out.sub, None)
+                    self._live.pop(out.sub.stream, None)
+                    book = self._books.pop(out.sub.stream, None)
                     if book is not None:
                         book.clear()
-            elif kind == proto_mod.RESYNC:
+            elif isinstance(out, Resynced):
                 self._resyncs += 1
-            elif kind == proto_mod.FATAL:
-                self._report(payload)
+            elif isinstance(out, Fatal):
+                self._report(out.error)
                 self.close()  # safe from the reader thread: it ends once this callback returns
         self._update_ready()
 

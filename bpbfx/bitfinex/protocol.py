@@ -1,9 +1,10 @@
 """Bitfinex WebSocket v2 connection state machine, without I/O.
 
 One :class:`BitfinexProtocol` per socket.  Frames go in through :meth:`~BitfinexProtocol.receive`
-(with the current monotonic time); typed events come out, and side effects that the transport
-must carry out (frames to send, errors to report, reconnect, resubscribe, pause) are queued on
-:attr:`~BitfinexProtocol.actions`.  Nothing here touches a socket or a clock, so the whole
+(with the current monotonic time); typed events come out, and what the transport must carry out
+(frames to send, events to deliver, errors to report, reconnect, pause, move or drop a channel)
+is queued as typed outputs (:mod:`bpbfx.bitfinex.outputs`) that the client takes with
+:meth:`~BitfinexProtocol.take_outputs`.  Nothing here touches a socket or a clock, so the whole
 protocol is tested by feeding recorded frames.
 
 Rules implemented (docs/protocols.md, "Bitfinex"):
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from .._json import make_loads
@@ -47,7 +47,20 @@ from . import decode as dec
 from .auth import Credentials, NonceSource, auth_request, redact
 from .book import BitfinexBook
 from .channels import Subscription, from_message
-from .events import BookUpdate
+from .events import AuthResult, BookUpdate
+from .outputs import (
+    Authenticated,
+    Deliver,
+    DropChannel,
+    Fatal,
+    MoveChannel,
+    Output,
+    PauseWatchdog,
+    Reconnect,
+    Report,
+    Resynced,
+    Send,
+)
 
 _new_book_update = positional_factory(BookUpdate)  # (stream, symbol, data, entries, bulk, seq, ts_ms)
 
@@ -56,7 +69,6 @@ __all__ = [
     "OB_CHECKSUM",
     "SEQ_ALL",
     "TIMESTAMP",
-    "Action",
     "BitfinexProtocol",
     "Channel",
 ]
@@ -65,18 +77,6 @@ TIMESTAMP = 32768
 SEQ_ALL = 65536
 OB_CHECKSUM = 131072
 BULK_UPDATES = 536870912
-
-# Action kinds queued for the transport.
-SEND = "send"  # payload: str frame
-ERROR = "error"  # payload: BpbfxError to report
-EVENT = "event"  # payload: Event to deliver (control events: info, subscribed, pong, auth...)
-RECONNECT = "reconnect"  # payload: BpbfxError reason
-PAUSE = "pause"  # payload: bool
-FATAL = "fatal"  # payload: BpbfxError; stop this client
-MOVE = "move"  # payload: Subscription refused for the channel limit: place it elsewhere
-RESYNC = "resync"  # payload: Channel whose data must be rebuilt (new snapshot follows)
-AUTHED = "authed"  # payload: AuthResult event
-DROPPED = "dropped"  # payload: Subscription the exchange refused for good (bad symbol...)
 
 ACCOUNT_STREAM = "account"
 _MAX_UNSUBSCRIBING = 1000
@@ -91,14 +91,6 @@ def _excerpt(value: Any, limit: int = 500) -> str:
     except (TypeError, ValueError, RecursionError):
         text = f"<{type(value).__name__}>"
     return text[:limit]
-
-
-@dataclass(slots=True)
-class Action:
-    """One side effect for the transport to carry out."""
-
-    kind: str
-    payload: Any
 
 
 class Channel:
@@ -171,7 +163,8 @@ class BitfinexProtocol:
         self.adopt_unrequested = adopt_unrequested
         self._pending_seen: dict[str, float] = {}  # subId -> first timer tick that saw it pending
         self.unsubscribing: dict[int, None] = {}  # chanIds being dropped (ordered set, bounded)
-        self.actions: list[Action] = []
+        self.outbox: list[Output] = []
+        """Outputs not taken yet (read it to test for any; :meth:`take_outputs` takes them)."""
         self.open = False
         self.paused = False
         self.authenticated = False
@@ -185,6 +178,14 @@ class BitfinexProtocol:
         self._use_seq = bool(flags & SEQ_ALL)
         self._use_ts = bool(flags & TIMESTAMP)
         self._bulk = bool(flags & BULK_UPDATES)
+
+    def take_outputs(self) -> list[Output]:
+        """The outputs queued so far, in order; the queue starts empty again.  Call it under the
+        same lock as every other method."""
+        outputs = self.outbox
+        if outputs:
+            self.outbox = []
+        return outputs
 
     # ------------------------------------------------------------------ requests
     @property
@@ -311,7 +312,7 @@ class BitfinexProtocol:
         )
 
     def _send(self, frame: dict[str, Any]) -> None:
-        self.actions.append(Action(SEND, json.dumps(frame, separators=(",", ":"))))
+        self.outbox.append(Send(json.dumps(frame, separators=(",", ":"))))
 
     # ------------------------------------------------------------------ timers
     def check(self, now: float) -> None:
@@ -330,9 +331,8 @@ class BitfinexProtocol:
             since = seen.setdefault(sub_id, now)
             if now - since > limit:
                 seen.clear()
-                self.actions.append(
-                    Action(
-                        RECONNECT,
+                self.outbox.append(
+                    Reconnect(
                         StreamSilentError(
                             f"{sub_id}: no reply to the subscribe request within {limit:g}s; reconnecting",
                             stream=sub_id,
@@ -345,9 +345,8 @@ class BitfinexProtocol:
             silence = now - chan.last
             if silence > limit:
                 chan.last = now
-                self.actions.append(
-                    Action(
-                        ERROR,
+                self.outbox.append(
+                    Report(
                         StreamSilentError(
                             f"{chan.stream}: no data or heartbeat for {silence:.1f}s (Bitfinex sends a heartbeat "
                             f"every 15s; limit {limit:g}s); resubscribing the channel",
@@ -356,13 +355,13 @@ class BitfinexProtocol:
                         ),
                     )
                 )
-                self.actions.append(Action(RESYNC, chan))
+                self.outbox.append(Resynced(chan))
                 self.resubscribe(chan)
 
     # ------------------------------------------------------------------ frames
     def receive(self, data: bytes | str, now: float) -> Event | None:
         """Decode one frame.  Returns the data event to deliver (or ``None``); control
-        results are queued on :attr:`actions`.
+        results are queued as outputs (:meth:`take_outputs`).
 
         Raises:
             MalformedFrameError: not JSON or an unexpected shape.
@@ -494,7 +493,7 @@ class BitfinexProtocol:
         except Exception as exc:
             # A book frame that cannot be decoded or applied leaves the book unknown: it is
             # invalidated and rebuilt from a fresh snapshot; the frame is reported once.
-            self.actions.append(Action(RESYNC, chan))
+            self.outbox.append(Resynced(chan))
             self.resubscribe(chan)
             if isinstance(exc, MalformedFrameError):
                 raise
@@ -533,7 +532,7 @@ class BitfinexProtocol:
         book = chan.book
         assert book is not None
         if payload.__class__ is not int or not _CRC_MIN <= payload <= _CRC_MAX:
-            self.actions.append(Action(RESYNC, chan))
+            self.outbox.append(Resynced(chan))
             self.resubscribe(chan)
             raise MalformedFrameError(
                 f"{chan.stream}: checksum must be a signed 32-bit integer, got {_excerpt(payload, 60)}; "
@@ -548,8 +547,8 @@ class BitfinexProtocol:
         except ChecksumMismatchError as exc:
             exc.message = f"{exc.message}; resubscribing {chan.stream} for a fresh snapshot"
             exc.args = (exc.message,)
-            self.actions.append(Action(ERROR, exc))
-            self.actions.append(Action(RESYNC, chan))
+            self.outbox.append(Report(exc))
+            self.outbox.append(Resynced(chan))
             self.resubscribe(chan)
         else:
             self.checks_passed += 1
@@ -564,7 +563,7 @@ class BitfinexProtocol:
                 expected=last + 1,
                 got=seq,
             )
-            self.actions.append(Action(RECONNECT, err))
+            self.outbox.append(Reconnect(err))
 
     def _check_auth_seq(self, auth_seq: int) -> None:
         """The account channel's own counter: a gap means account updates were lost, so the
@@ -579,7 +578,7 @@ class BitfinexProtocol:
                 got=auth_seq,
                 stream=ACCOUNT_STREAM,
             )
-            self.actions.append(Action(RECONNECT, err))
+            self.outbox.append(Reconnect(err))
 
     def _event(self, msg: dict[str, Any], now: float) -> None:
         kind = msg.get("event")
@@ -590,7 +589,7 @@ class BitfinexProtocol:
         elif kind == "unsubscribed":
             event = dec.decode_event(msg)  # raises MalformedFrameError for a chanId that is not an integer
             self.unsubscribing.pop(msg["chanId"], None)
-            self.actions.append(Action(EVENT, event))
+            self.outbox.append(Deliver(event))
         elif kind == "error":
             self._error(msg)
         elif kind == "auth":
@@ -598,14 +597,14 @@ class BitfinexProtocol:
         elif kind == "conf":
             self.conf_ok = msg.get("status") == "OK"
             if not self.conf_ok:
-                self.actions.append(
-                    Action(ERROR, ExchangeError(f"Bitfinex refused conf flags {self.flags}: {msg}", payload=msg))
+                self.outbox.append(
+                    Report(ExchangeError(f"Bitfinex refused conf flags {self.flags}: {msg}", payload=msg))
                 )
-            self.actions.append(Action(EVENT, dec.decode_event(msg)))
+            self.outbox.append(Deliver(dec.decode_event(msg)))
         elif kind == "pong":
-            self.actions.append(Action(EVENT, dec.decode_event(msg)))
+            self.outbox.append(Deliver(dec.decode_event(msg)))
         else:
-            self.actions.append(Action(EVENT, UnknownEvent(stream="events", symbol=None, data=msg)))
+            self.outbox.append(Deliver(UnknownEvent(stream="events", symbol=None, data=msg)))
 
     def _info(self, msg: dict[str, Any]) -> None:
         code = msg.get("code")
@@ -613,11 +612,10 @@ class BitfinexProtocol:
         if code is None and "version" in msg:
             self.info = msg
             version = msg.get("version")
-            self.actions.append(Action(EVENT, event))
+            self.outbox.append(Deliver(event))
             if version != 2:
-                self.actions.append(
-                    Action(
-                        FATAL,
+                self.outbox.append(
+                    Fatal(
                         UnsupportedVersionError(
                             f"server speaks Bitfinex WebSocket API version {version!r}; this client supports "
                             "version 2 only (wss://api-pub.bitfinex.com/ws/2)",
@@ -630,24 +628,24 @@ class BitfinexProtocol:
             status = platform.get("status") if type(platform) is dict else None
             if status == 0:
                 self.paused = True
-                self.actions.append(Action(PAUSE, True))
-                self.actions.append(
-                    Action(ERROR, ExchangeError("Bitfinex platform is in maintenance (status 0)", payload=msg))
+                self.outbox.append(PauseWatchdog(True))
+                self.outbox.append(
+                    Report(ExchangeError("Bitfinex platform is in maintenance (status 0)", payload=msg))
                 )
             return
-        self.actions.append(Action(EVENT, event))
+        self.outbox.append(Deliver(event))
         if code == 20051:  # server restarting: reconnect
-            self.actions.append(
-                Action(RECONNECT, ConnectionLostError("Bitfinex asked to reconnect (20051: server restarting)"))
+            self.outbox.append(
+                Reconnect(ConnectionLostError("Bitfinex asked to reconnect (20051: server restarting)"))
             )
         elif code == 20060:  # maintenance start: stop sending, expect silence
             self.paused = True
-            self.actions.append(Action(PAUSE, True))
+            self.outbox.append(PauseWatchdog(True))
         elif code == 20061:  # maintenance end: unsubscribe/resubscribe everything
             self.paused = False
-            self.actions.append(Action(PAUSE, False))
+            self.outbox.append(PauseWatchdog(False))
             for chan in list(self.channels.values()):
-                self.actions.append(Action(RESYNC, chan))
+                self.outbox.append(Resynced(chan))
             self.resubscribe_all()
 
     def _subscribed(self, msg: dict[str, Any], now: float) -> None:
@@ -669,7 +667,7 @@ class BitfinexProtocol:
         if book is not None:
             book.clear()  # invalid until this channel's snapshot arrives
         self.channels[chan_id] = Channel(chan_id, sub, now, book)
-        self.actions.append(Action(EVENT, dec.decode_event(msg)))
+        self.outbox.append(Deliver(dec.decode_event(msg)))
 
     @staticmethod
     def _match(requests: dict[str, Subscription], sub_id: Any, msg: dict[str, Any]) -> Subscription | None:
@@ -699,9 +697,8 @@ class BitfinexProtocol:
             if (sub in self.subs and sub not in held) or (self.adopt_unrequested and sub not in held):
                 return sub
         self._drop_channel(chan_id)
-        self.actions.append(
-            Action(
-                ERROR,
+        self.outbox.append(
+            Report(
                 RemoteProtocolError(
                     f"subscribed reply for chanId {chan_id} answers no request of this connection "
                     f"({_excerpt(msg, 160)}); unsubscribing it",
@@ -720,25 +717,26 @@ class BitfinexProtocol:
                 self._match(self.cancelled, sub_id, msg)  # refused after it was cancelled: nothing to undo
         request = sub.request(sub.stream) if sub is not None else None
         err = dec.error_from_event(msg, request)
-        self.actions.append(Action(ERROR, err))  # reported before the client acts on it
+        self.outbox.append(Report(err))  # reported before the client acts on it
         if sub is not None:
             if isinstance(err, RateLimitError):
                 # 10305: this socket is full; the client places the channel on another one.
                 self.subs.pop(sub, None)
-                self.actions.append(Action(MOVE, sub))
+                self.outbox.append(MoveChannel(sub))
             elif err.code == 10301:
                 pass  # already subscribed server-side: keep wanting it
             else:
                 self.subs.pop(sub, None)  # it would fail again on every reconnect
-                self.actions.append(Action(DROPPED, sub))
+                self.outbox.append(DropChannel(sub, err))
 
     def _auth(self, msg: dict[str, Any]) -> None:
         self.auth_pending = False
         event = dec.decode_event(msg)
         if msg.get("status") == "OK":
             self.authenticated = True
-            self.actions.append(Action(AUTHED, event))
-            self.actions.append(Action(EVENT, event))
+            if isinstance(event, AuthResult):
+                self.outbox.append(Authenticated(event))
+            self.outbox.append(Deliver(event))
             return
         code = msg.get("code")
         text = msg.get("msg", "")
@@ -755,8 +753,8 @@ class BitfinexProtocol:
             request=redact(self._last_auth_request()) if self.credentials is not None else None,
             payload=msg,
         )
-        self.actions.append(Action(EVENT, event))
-        self.actions.append(Action(ERROR, err))
+        self.outbox.append(Deliver(event))
+        self.outbox.append(Report(err))
 
     def _last_auth_request(self) -> dict[str, Any]:
         assert self.credentials is not None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,7 @@ from bpbfx import (
     UnknownEvent,
     UnsupportedVersionError,
 )
+from bpbfx.bitfinex import outputs as o
 from bpbfx.bitfinex import protocol as p
 from bpbfx.bitfinex.auth import Credentials, NonceSource
 from bpbfx.bitfinex.book import BitfinexBook
@@ -52,7 +55,13 @@ def received_frames(path: Path) -> list[str]:
     return out
 
 
-def replay(frames: list[str], flags: int) -> tuple[list[Event], list[p.Action], p.BitfinexProtocol]:
+
+def payload(out: o.Output) -> Any:
+    """The one field an output carries (its frame, event, error, reason, flag, subscription...)."""
+    return getattr(out, dataclasses.fields(out)[0].name)
+
+
+def replay(frames: list[str], flags: int) -> tuple[list[Event], list[o.Output], p.BitfinexProtocol]:
     books: dict[str, BitfinexBook] = {}
     for frame in frames:
         msg = json.loads(frame)
@@ -61,19 +70,18 @@ def replay(frames: list[str], flags: int) -> tuple[list[Event], list[p.Action], 
             books[sub.stream] = BitfinexBook(sub.symbol or "", sub.prec or "P0", sub.length or 25, stream=sub.stream)
     proto = p.BitfinexProtocol(flags=flags, books=books, adopt_unrequested=True)
     proto.connection_made()
-    proto.actions.clear()
+    proto.take_outputs()
     events: list[Event] = []
-    actions: list[p.Action] = []
+    actions: list[o.Output] = []
     for i, frame in enumerate(frames):
         event = proto.receive(frame, float(i))
         if event is not None:
             events.append(event)
-        actions += proto.actions
-        proto.actions = []
+        actions += proto.take_outputs()
         for book in books.values():
             if book.valid and not book.is_funding:  # funding books mix periods: bids may exceed asks
                 assert not book.book.is_crossed(), f"crossed book after frame {i}: {frame[:80]}"
-    events += [a.payload for a in actions if a.kind == p.EVENT]
+    events += [payload(a) for a in actions if type(a) is o.Deliver]
     return events, actions, proto
 
 
@@ -87,11 +95,11 @@ def test_recordings_replay_without_unknown_messages(data_dir: Path, name: str, f
     events, actions, proto = replay(frames, flags)
     unknown = [e for e in events if isinstance(e, UnknownEvent)]
     assert unknown == []
-    assert not [a for a in actions if a.kind in (p.RECONNECT, p.FATAL, p.RESYNC)]
-    errors = [a.payload for a in actions if a.kind == p.ERROR]
+    assert not [a for a in actions if type(a) in (o.Reconnect, o.Fatal, o.Resynced)]
+    errors = [payload(a) for a in actions if type(a) is o.Report]
     if name == "bbgo_ws_private.jsonl":
         assert [type(e) for e in errors] == [SubscriptionError] and errors[0].code == 10300
-        assert [a.kind for a in actions if a.kind == p.DROPPED] == []  # not requested here: nothing to drop
+        assert [type(a) for a in actions if type(a) is o.DropChannel] == []  # not requested here: nothing to drop
         assert any(isinstance(e, AuthResult) and e.ok for e in events)
     else:
         assert errors == []
@@ -120,14 +128,14 @@ def test_sequence_gap_requests_reconnect() -> None:
     proto = p.BitfinexProtocol(flags=p.SEQ_ALL, adopt_unrequested=True)
     proto.connection_made()
     proto.receive('{"event":"subscribed","channel":"trades","chanId":5,"symbol":"tBTCUSD","pair":"BTCUSD"}', 0)
-    proto.actions.clear()
+    proto.take_outputs()
     proto.receive('[5,"hb",1]', 1)
     proto.receive('[5,"hb",2]', 2)
-    assert proto.actions == []
+    assert proto.outbox == []
     proto.receive('[5,"hb",4]', 3)
-    (action,) = proto.actions
-    assert action.kind == p.RECONNECT and isinstance(action.payload, SequenceGapError)
-    assert (action.payload.expected, action.payload.got) == (3, 4)
+    (action,) = proto.outbox
+    assert type(action) is o.Reconnect and isinstance(payload(action), SequenceGapError)
+    assert (payload(action).expected, payload(action).got) == (3, 4)
 
 
 def test_seq_and_timestamp_are_stripped_and_kept() -> None:
@@ -150,13 +158,13 @@ def subscribed_proto(flags: int = p.OB_CHECKSUM) -> tuple[p.BitfinexProtocol, Bi
     proto = p.BitfinexProtocol(flags=flags, books={sub.stream: book})
     proto.add(sub)
     proto.connection_made()
-    (conf, request) = [json.loads(a.payload) for a in proto.actions]
+    (conf, request) = [json.loads(payload(a)) for a in proto.outbox]
     assert conf == {"event": "conf", "flags": flags}
     assert request["subId"] == sub.stream
-    proto.actions.clear()
+    proto.take_outputs()
     reply = dict(request, event="subscribed", chanId=123, pair="XRPBTC", len="25")
     proto.receive(json.dumps(reply), 0)
-    proto.actions.clear()
+    proto.take_outputs()
     return proto, book
 
 
@@ -169,7 +177,7 @@ def test_checksum_vectors_verified_through_the_protocol(data_dir: Path) -> None:
         event = proto.receive(frame, float(i))
         assert event is not None
     assert isinstance(event, Checksum) and event.checksum == vector["checksum"]
-    assert proto.actions == [] and proto.checks_passed == 1 and book.valid
+    assert proto.outbox == [] and proto.checks_passed == 1 and book.valid
 
 
 def test_checksum_mismatch_resubscribes_the_channel(data_dir: Path) -> None:
@@ -179,12 +187,12 @@ def test_checksum_mismatch_resubscribes_the_channel(data_dir: Path) -> None:
     for frame in vector["frames"][:-1]:
         proto.receive(frame, 1.0)
     proto.receive('[123,"cs",12345]', 2.0)
-    kinds = [a.kind for a in proto.actions]
-    assert kinds == [p.ERROR, p.RESYNC, p.SEND, p.SEND]
-    err = proto.actions[0].payload
+    kinds = [type(a) for a in proto.outbox]
+    assert kinds == [o.Report, o.Resynced, o.Send, o.Send]
+    err = payload(proto.outbox[0])
     assert isinstance(err, ChecksumMismatchError) and err.expected == 12345 and err.got == vector["checksum"]
-    assert json.loads(proto.actions[2].payload) == {"event": "unsubscribe", "chanId": 123}
-    assert json.loads(proto.actions[3].payload)["event"] == "subscribe"
+    assert json.loads(payload(proto.outbox[2])) == {"event": "unsubscribe", "chanId": 123}
+    assert json.loads(payload(proto.outbox[3]))["event"] == "subscribe"
     assert not book.valid and 123 not in proto.channels
     assert proto.receive("[123,[0.0000886,1,5]]", 3.0) is None  # in-flight data of the dropped channel
 
@@ -194,36 +202,36 @@ def test_heartbeat_watchdog_resubscribes_a_silent_channel() -> None:
     proto, _ = subscribed_proto()
     proto.heartbeat_timeout = 20.0
     proto.check(19.0)
-    assert proto.actions == []
+    assert proto.outbox == []
     proto.check(21.0)
-    kinds = [a.kind for a in proto.actions]
-    assert kinds[:2] == [p.ERROR, p.RESYNC] and isinstance(proto.actions[0].payload, StreamSilentError)
+    kinds = [type(a) for a in proto.outbox]
+    assert kinds[:2] == [o.Report, o.Resynced] and isinstance(payload(proto.outbox[0]), StreamSilentError)
 
 
 def test_info_codes() -> None:
     """20051 asks for a reconnect, 20060 pauses, 20061 resumes and resubscribes everything."""
     proto, _ = subscribed_proto()
     proto.receive('{"event":"info","code":20051,"msg":"Stopping. Please try to reconnect"}', 1)
-    assert [a.kind for a in proto.actions] == [p.EVENT, p.RECONNECT]
-    assert isinstance(proto.actions[1].payload, ConnectionLostError)
-    proto.actions.clear()
+    assert [type(a) for a in proto.outbox] == [o.Deliver, o.Reconnect]
+    assert isinstance(payload(proto.outbox[1]), ConnectionLostError)
+    proto.take_outputs()
     proto.receive('{"event":"info","code":20060,"msg":"Entering in Maintenance mode"}', 2)
-    assert [a.kind for a in proto.actions] == [p.EVENT, p.PAUSE] and proto.paused
+    assert [type(a) for a in proto.outbox] == [o.Deliver, o.PauseWatchdog] and proto.paused
     proto.check(1000.0)  # no watchdog alarm while in maintenance
-    assert [a.kind for a in proto.actions] == [p.EVENT, p.PAUSE]
-    proto.actions.clear()
+    assert [type(a) for a in proto.outbox] == [o.Deliver, o.PauseWatchdog]
+    proto.take_outputs()
     proto.receive('{"event":"info","code":20061,"msg":"Maintenance ended"}', 3)
-    kinds = [a.kind for a in proto.actions]
-    assert kinds[:3] == [p.EVENT, p.PAUSE, p.RESYNC] and kinds.count(p.SEND) == 2 and not proto.paused
+    kinds = [type(a) for a in proto.outbox]
+    assert kinds[:3] == [o.Deliver, o.PauseWatchdog, o.Resynced] and kinds.count(o.Send) == 2 and not proto.paused
 
 
 def test_version_other_than_2_is_refused() -> None:
     """An info frame announcing another API version is fatal with a clear error."""
     proto = p.BitfinexProtocol()
     proto.connection_made()
-    proto.actions.clear()
+    proto.take_outputs()
     proto.receive('{"event":"info","version":3,"serverId":"x","platform":{"status":1}}', 0)
-    fatal = [a.payload for a in proto.actions if a.kind == p.FATAL]
+    fatal = [payload(a) for a in proto.outbox if type(a) is o.Fatal]
     assert len(fatal) == 1 and isinstance(fatal[0], UnsupportedVersionError) and "version 2" in str(fatal[0])
 
 
@@ -231,10 +239,10 @@ def test_platform_maintenance_on_connect_is_surfaced() -> None:
     """platform status 0 on connect is delivered, reported and pauses the socket."""
     proto = p.BitfinexProtocol()
     proto.connection_made()
-    proto.actions.clear()
+    proto.take_outputs()
     proto.receive('{"event":"info","version":2,"serverId":"x","platform":{"status":0}}', 0)
-    kinds = [a.kind for a in proto.actions]
-    assert kinds == [p.EVENT, p.PAUSE, p.ERROR] and isinstance(proto.actions[0].payload, Info)
+    kinds = [type(a) for a in proto.outbox]
+    assert kinds == [o.Deliver, o.PauseWatchdog, o.Report] and isinstance(payload(proto.outbox[0]), Info)
 
 
 def test_channel_limit_error_hands_the_channel_back() -> None:
@@ -243,12 +251,12 @@ def test_channel_limit_error_hands_the_channel_back() -> None:
     sub = subscription("trades", symbol="tETHUSD")
     proto.add(sub)
     proto.connection_made()
-    proto.actions.clear()
+    proto.take_outputs()
     proto.receive(json.dumps({"event": "error", "msg": "subscribe: limit", "code": 10305,
                               "channel": "trades", "symbol": "tETHUSD", "subId": sub.stream}), 0)
-    kinds = [a.kind for a in proto.actions]
-    assert kinds == [p.ERROR, p.MOVE] and proto.actions[1].payload == sub
-    assert isinstance(proto.actions[0].payload, RateLimitError) and sub not in proto.subs
+    kinds = [type(a) for a in proto.outbox]
+    assert kinds == [o.Report, o.MoveChannel] and payload(proto.outbox[1]) == sub
+    assert isinstance(payload(proto.outbox[0]), RateLimitError) and sub not in proto.subs
 
 
 def test_auth_request_and_failure() -> None:
@@ -256,11 +264,11 @@ def test_auth_request_and_failure() -> None:
     creds = Credentials("key-123456789", "very-secret-value")
     proto = p.BitfinexProtocol(credentials=creds, nonce_source=NonceSource(clock=lambda: 1_700_000_000_000_000))
     proto.connection_made()
-    auth = json.loads(proto.actions[-1].payload)
+    auth = json.loads(payload(proto.outbox[-1]))
     assert auth["event"] == "auth" and auth["authPayload"] == f"AUTH{auth['authNonce']}"
-    proto.actions.clear()
+    proto.take_outputs()
     proto.receive('{"event":"auth","status":"FAILED","chanId":0,"code":10114,"msg":"nonce: small"}', 0)
-    err = next(a.payload for a in proto.actions if a.kind == p.ERROR)
+    err = next(payload(a) for a in proto.outbox if type(a) is o.Report)
     assert isinstance(err, AuthenticationError) and err.code == 10114 and "nonce" in str(err)
     assert "very-secret-value" not in repr(err.request) and "very-secret-value" not in str(err)
     assert not proto.ready
@@ -280,14 +288,14 @@ def test_unanswered_subscribe_replaces_the_socket() -> None:
     proto = p.BitfinexProtocol(heartbeat_timeout=5.0)
     proto.add(subscription("ticker", symbol="tBTCUSD"))
     proto.connection_made()
-    proto.actions.clear()
+    proto.take_outputs()
     proto.check(100.0)
     proto.check(104.0)
-    assert proto.actions == []
+    assert proto.outbox == []
     proto.check(105.5)
-    (action,) = proto.actions
-    assert action.kind == p.RECONNECT and isinstance(action.payload, StreamSilentError)
-    assert "no reply to the subscribe request" in str(action.payload)
+    (action,) = proto.outbox
+    assert type(action) is o.Reconnect and isinstance(payload(action), StreamSilentError)
+    assert "no reply to the subscribe request" in str(payload(action))
 
 
 ORDER_ROW = (
@@ -299,13 +307,13 @@ ORDER_ROW = (
 def account_proto() -> p.BitfinexProtocol:
     proto = p.BitfinexProtocol(flags=p.SEQ_ALL)
     proto.connection_made()
-    proto.actions.clear()
+    proto.take_outputs()
     return proto
 
 
 def reconnects(proto: p.BitfinexProtocol) -> list[SequenceGapError]:
-    gaps = [a.payload for a in proto.actions if a.kind == p.RECONNECT]
-    proto.actions.clear()
+    gaps = [payload(a) for a in proto.outbox if type(a) is o.Reconnect]
+    proto.take_outputs()
     return gaps
 
 
