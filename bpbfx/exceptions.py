@@ -1,44 +1,53 @@
 """Every error bpbfx raises or reports through ``on_error``.
 
-One root, so ``except BpbfxError`` catches everything the SDK produces::
+One root, so ``except BpbfxError`` catches everything the SDK produces.  The tree says how each
+error reaches you: **raised** by a call you made (before anything is sent, or when the call
+itself fails), **reported** to ``on_error`` (and to sinks) while the client carries on, or both::
 
     BpbfxError
-    ├── ConfigurationError (also ValueError)    you asked for something invalid; raised at once
-    │   ├── InvalidStreamError                  bad stream name / channel parameters
-    │   ├── InvalidOrderError                   an order input that would be refused (field)
-    │   ├── CredentialsError                    missing or malformed API keys
-    │   └── SymbolMappingError                  a symbol with no unified (or native) form (exchange, symbol)
-    ├── ClientClosedError                       the client was closed; it cannot be restarted
-    ├── TransportError                          the connection itself
-    │   ├── ConnectionLostError                 socket closed or reset (code, reason)
-    │   ├── HandshakeError                      the HTTP upgrade was refused (status, e.g. 429)
-    │   ├── WatchdogTimeout                     nothing arrived for too long (silence seconds)
-    │   └── RedisUnavailableError               Redis refused, timed out or went away (sinks/readers)
-    ├── RemoteProtocolError                     the peer sent something we cannot understand
-    │   ├── MalformedFrameError                 not JSON / unexpected shape (keeps the frame)
-    │   └── UnsupportedVersionError             Bitfinex server that is not API version 2
-    ├── ExchangeError                           the exchange answered with an error code
-    │   ├── SubscriptionError                   subscribe/unsubscribe refused
-    │   ├── AuthenticationError                 signature, key or nonce refused
-    │   ├── RateLimitError                      channel or connection limit reached
-    │   └── OrderError                          an order input failed (kind, cid, order_id)
+    ├── ConfigurationError (also ValueError)    raised: you asked for something invalid, nothing was sent
+    │   ├── InvalidStreamError                  raised: bad stream name / channel parameters
+    │   ├── InvalidOrderError                   raised: an order input that would be refused (field)
+    │   ├── CredentialsError                    raised: missing or malformed API keys
+    │   └── InvalidSymbolError                  raised: a symbol with no unified (or native) form
+    │                                           (also a SymbolMappingError)
+    ├── ClientClosedError                       raised: the client was closed; it cannot be restarted
+    │   └── RequestAbortedError                 raised: close() aborted a REST request (maybe_sent)
+    ├── TransportError                          the connection to the exchange itself
+    │   ├── ConnectionLostError                 reported: socket closed or reset (code, reason); reconnecting
+    │   ├── HandshakeError                      reported: the upgrade was refused (status, e.g. 429); backing off
+    │   ├── WatchdogTimeout                     reported: nothing arrived for too long (silence); reconnecting
+    │   └── RequestFailedError                  raised/reported: a REST request failed (url, maybe_sent)
+    ├── RemoteProtocolError                     reported: the peer sent something we cannot understand
+    │   ├── MalformedFrameError                 reported: not JSON / unexpected shape (keeps the frame)
+    │   └── UnsupportedVersionError             reported: a Bitfinex server that is not API version 2
+    ├── ExchangeError                           the exchange answered with an error
+    │   ├── SubscriptionError                   reported: subscribe/unsubscribe refused (wait_ready is False)
+    │   ├── AuthenticationError                 reported: signature, key or nonce refused (wait_ready is False)
+    │   ├── RateLimitError                      reported: channel or connection limit reached; backing off
+    │   └── OrderError                          on an order handle: the input failed (kind, cid, order_id)
     │       ├── OrderRejectedError              the exchange refused it (status, text)
     │       │   └── OrderRateLimitError         input rate limit (also a RateLimitError)
     │       ├── OrderNotSentError               not sent: not authenticated, maintenance, offline
-    │       └── OrderStatusUnknownError         sent, outcome not confirmed (open, order)
-    ├── StreamSilentError                       a subscribed stream never delivered / went quiet
-    ├── EventsDroppedError                      a bounded event queue overflowed (dropped, policy)
-    ├── StreamGapError                          entries of a published stream are missing (reason, expected, got)
-    │   └── StreamTrimmedError                  a reader fell behind the start of a trimmed stream
-    ├── BookError                               a local order book is known to be wrong
+    │       └── OrderStatusUnknownError         sent, outcome not confirmed by any record (open, order)
+    ├── StreamSilentError                       reported: a subscribed stream never delivered / went quiet
+    ├── EventsDroppedError                      reported (and raised by a pull queue with overflow="error")
+    ├── StreamGapError                          reported: entries of a published stream are missing
+    │   └── StreamTrimmedError                  reported: a reader fell behind the start of a trimmed stream
+    ├── BookError                               reported: a local order book is known to be wrong; resyncing
     │   ├── ChecksumMismatchError               Bitfinex ``cs`` differs from the local book
     │   ├── SequenceGapError                    a sequence / update id was skipped
-    │   └── StaleBookError                      the book could not be (re)synchronised
-    └── CallbackError                           a user callback raised (original in __cause__)
+    │   └── StaleBookError                      the book could not be (re)synchronised yet
+    ├── SymbolMappingError (also ValueError)    reported: the exchange sent a symbol with no unified form
+    ├── RedisError                              Redis Streams sinks and readers (never the exchange connection)
+    │   └── RedisUnavailableError               reported: Redis refused, timed out or went away; retrying
+    ├── RecordingError                          raised: a recording could not be written or read (path, line)
+    └── CallbackError                           reported: a callback of yours raised (original in __cause__)
 
-Every error carries structured fields (``code``, ``stream``, ...) besides its message, so
-programs can branch on them without parsing text.  No error message ever contains an API
-secret.
+Order errors complete an order's handle (``handle.result()`` raises them); they are not also
+reported to ``on_error``.  Every error carries structured fields (``code``, ``stream``, ...)
+besides its message, so programs can branch on them without parsing text.  No error message
+ever contains an API secret or a proxy password.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ __all__ = [
     "HandshakeError",
     "InvalidOrderError",
     "InvalidStreamError",
+    "InvalidSymbolError",
     "MalformedFrameError",
     "OrderError",
     "OrderNotSentError",
@@ -67,8 +77,12 @@ __all__ = [
     "OrderRejectedError",
     "OrderStatusUnknownError",
     "RateLimitError",
+    "RecordingError",
+    "RedisError",
     "RedisUnavailableError",
     "RemoteProtocolError",
+    "RequestAbortedError",
+    "RequestFailedError",
     "SequenceGapError",
     "StaleBookError",
     "StreamGapError",
@@ -131,6 +145,15 @@ class ClientClosedError(BpbfxError):
     """The client has been closed and cannot be used again."""
 
 
+class RequestAbortedError(ClientClosedError):
+    """A REST request was aborted because its client is closing (``maybe_sent`` as for
+    :class:`RequestFailedError`)."""
+
+    def __init__(self, message: str, *, maybe_sent: bool) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
 class TransportError(BpbfxError):
     """A problem with the WebSocket connection itself."""
 
@@ -166,12 +189,21 @@ class WatchdogTimeout(TransportError):
         self.timeout = timeout
 
 
-class RedisUnavailableError(TransportError):
-    """Redis refused a connection, timed out or dropped it (``url`` has no password)."""
+class RequestFailedError(TransportError):
+    """An HTTP request could not be completed: no connection, reset, timeout, or an answer too
+    large or cut short.
 
-    def __init__(self, message: str, *, url: str = "") -> None:
+    Attributes:
+        url: the request's URL (without query string).
+        maybe_sent: False when nothing can have reached the server (the connection never came
+            up); True when the request may have been received and acted upon (an order sent so
+            is in doubt, never re-sent).
+    """
+
+    def __init__(self, message: str, *, url: str, maybe_sent: bool) -> None:
         super().__init__(message)
         self.url = url
+        self.maybe_sent = maybe_sent
 
 
 class RemoteProtocolError(BpbfxError):
@@ -385,8 +417,12 @@ class CallbackError(BpbfxError):
         self.original = original
 
 
-class SymbolMappingError(ConfigurationError):
+class SymbolMappingError(BpbfxError, ValueError):
     """A symbol has no unified form (or a unified symbol no native form) on ``exchange``.
+
+    Reported to ``on_error`` (once per symbol) when the exchange sends one; the events of that
+    symbol are skipped by the unified converters.  A symbol you pass is refused with the
+    subclass :class:`InvalidSymbolError`, also a :class:`ConfigurationError`.
 
     Attributes:
         exchange: ``"backpack"`` or ``"bitfinex"``.
@@ -397,6 +433,10 @@ class SymbolMappingError(ConfigurationError):
         super().__init__(message)
         self.exchange = exchange
         self.symbol = symbol
+
+
+class InvalidSymbolError(SymbolMappingError, ConfigurationError):
+    """A symbol you passed has no unified (or native) form; raised at once with what is valid."""
 
 
 class EventsDroppedError(BpbfxError):
@@ -414,3 +454,25 @@ class EventsDroppedError(BpbfxError):
         self.total_dropped = total_dropped
         self.policy = policy
         self.queue = queue
+
+
+class RedisError(BpbfxError):
+    """A problem of the Redis Streams sinks and readers (never the exchange connection)."""
+
+
+class RedisUnavailableError(RedisError):
+    """Redis refused a connection, timed out or dropped it (``url`` has no password); the sink
+    or reader retries with its backoff."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class RecordingError(BpbfxError):
+    """A recording could not be written or read (``path`` and ``line`` say where)."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line

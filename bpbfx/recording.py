@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .base import BaseClient
-from .exceptions import BpbfxError, ClientClosedError
+from .exceptions import ClientClosedError, RecordingError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -68,15 +68,6 @@ FORMAT_VERSION = 1
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _LIFECYCLE = ("open", "close", "reconnect")
-
-
-class RecordingError(BpbfxError):
-    """A recording could not be written or read (``path`` and ``line`` say where)."""
-
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-        self.line = line
 
 
 # ------------------------------------------------------------------------------------------ records

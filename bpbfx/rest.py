@@ -38,38 +38,13 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from .exceptions import ClientClosedError, ConfigurationError, TransportError
+from .exceptions import ConfigurationError, RequestAbortedError, RequestFailedError
 from .transport import connect_tcp
 
 __all__ = ["RequestAbortedError", "RequestFailedError", "RestClient", "RestResponse"]
 
 MAX_BODY = 64 * 1024 * 1024
 """The largest answer read, bytes."""
-
-
-class RequestFailedError(TransportError):
-    """An HTTP request could not be completed: no connection, reset, timeout, or an answer too
-    large or cut short.
-
-    Attributes:
-        url: the request's URL (without query string).
-        maybe_sent: False when nothing can have reached the server (the connection never came
-            up); True when the request may have been received and acted upon.
-    """
-
-    def __init__(self, message: str, *, url: str, maybe_sent: bool) -> None:
-        super().__init__(message)
-        self.url = url
-        self.maybe_sent = maybe_sent
-
-
-class RequestAbortedError(ClientClosedError):
-    """The request was aborted because its client is closing.  ``maybe_sent`` as for
-    :class:`RequestFailedError`."""
-
-    def __init__(self, message: str, *, maybe_sent: bool) -> None:
-        super().__init__(message)
-        self.maybe_sent = maybe_sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -562,4 +562,7 @@ def report_unmapped(client: SinkHost, conv: Converter) -> None:
         try:
             to_unified(client.exchange, native)
         except SymbolMappingError as exc:
-            client.report_error(exc)
+            # The exchange sent it: reported as data the SDK cannot map, not as a bad argument.
+            error = SymbolMappingError(exc.message, exchange=exc.exchange, symbol=exc.symbol)
+            error.__cause__ = exc
+            client.report_error(error)

@@ -28,8 +28,8 @@ Rules implemented (sources: ccxt ``bitfinex2``/``bitfinex`` ``fetchMarkets`` and
   symbol (see :func:`unified_currency`).
 
 Every function here is pure and thread-safe; each raises
-:class:`~bpbfx.exceptions.SymbolMappingError` (a ``ConfigurationError``) with a message that
-says what would be valid.
+:class:`~bpbfx.exceptions.InvalidSymbolError` (a ``SymbolMappingError`` and a
+``ConfigurationError``) with a message that says what would be valid.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ..exceptions import SymbolMappingError
+from ..exceptions import InvalidSymbolError
 
 __all__ = [
     "BACKPACK_INTERVALS",
@@ -133,7 +133,7 @@ _CACHE_LIMIT: Final = 4096
 
 def _check_exchange(exchange: str) -> None:
     if exchange not in EXCHANGES:
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"unknown exchange {exchange!r}; choose one of {', '.join(EXCHANGES)}", exchange=str(exchange), symbol=""
         )
 
@@ -144,7 +144,7 @@ def unified_currency(exchange: str, code: str) -> str:
     currency.
 
     Raises:
-        SymbolMappingError: unknown exchange.
+        InvalidSymbolError: unknown exchange.
     """
     _check_exchange(exchange)
     if exchange == "bitfinex":
@@ -158,7 +158,7 @@ def native_currency(exchange: str, code: str) -> str:
     """The exchange's code for a common currency code (``USDT`` -> Bitfinex ``UST``).
 
     Raises:
-        SymbolMappingError: unknown exchange.
+        InvalidSymbolError: unknown exchange.
     """
     _check_exchange(exchange)
     if exchange == "bitfinex":
@@ -173,11 +173,11 @@ def to_unified(exchange: str, native: str) -> str:
     ``to_unified("backpack", "SOL_USDC") == "SOL/USDC"``.
 
     Raises:
-        SymbolMappingError: unknown exchange, a Bitfinex funding currency (``fUSD``), or text
+        InvalidSymbolError: unknown exchange, a Bitfinex funding currency (``fUSD``), or text
             that is not a market symbol of that exchange.
     """
     if not isinstance(native, str):
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"{exchange} symbol must be a string, got {type(native).__name__}",
             exchange=str(exchange),
             symbol=repr(native),
@@ -195,7 +195,7 @@ def to_unified(exchange: str, native: str) -> str:
 
 def _bitfinex_to_unified(native: str) -> str:
     if native.startswith("f") and _CODE.fullmatch(native[1:]):
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"{native!r} is a Bitfinex funding currency ({unified_currency('bitfinex', native)}), not a market; "
             "unified symbols name markets like 'BTC/USD' (use unified_currency() for the currency)",
             exchange="bitfinex",
@@ -209,7 +209,7 @@ def _bitfinex_to_unified(native: str) -> str:
     else:
         base_id = quote_id = ""
     if not (_CODE.fullmatch(base_id) and _CODE.fullmatch(quote_id)):
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"{native!r} is not a Bitfinex trading pair; expected 't' + two 3-letter codes ('tBTCUSD'), "
             "two codes joined by ':' ('tDOGE:USD'), or a perpetual ('tBTCF0:USTF0')",
             exchange="bitfinex",
@@ -240,7 +240,7 @@ def _backpack_to_unified(native: str) -> str:
         base = quote = ""
         perpetual = False
     if not (_BACKPACK_CODE.fullmatch(base) and _BACKPACK_CODE.fullmatch(quote)):
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"{native!r} is not a Backpack market symbol; expected 'BASE_QUOTE' ('SOL_USDC') or "
             "'BASE_QUOTE_PERP' ('BTC_USDC_PERP')",
             exchange="backpack",
@@ -257,14 +257,14 @@ def to_native(exchange: str, unified: str) -> str:
     ``to_native("backpack", "BTC/USDC:USDC") == "BTC_USDC_PERP"``.
 
     Raises:
-        SymbolMappingError: unknown exchange, text that is not ``BASE/QUOTE[:SETTLE]``, or a
+        InvalidSymbolError: unknown exchange, text that is not ``BASE/QUOTE[:SETTLE]``, or a
             market shape the exchange does not have (a swap settled in another currency than
             its quote).
     """
     _check_exchange(exchange)
     match = _UNIFIED.fullmatch(unified) if isinstance(unified, str) else None
     if match is None:
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"{unified!r} is not a unified symbol; expected 'BASE/QUOTE' for spot ('BTC/USDT') or "
             "'BASE/QUOTE:SETTLE' for a perpetual ('BTC/USDT:USDT')",
             exchange=exchange,
@@ -272,7 +272,7 @@ def to_native(exchange: str, unified: str) -> str:
         )
     base, quote, settle = match["base"], match["quote"], match["settle"]
     if settle is not None and settle != quote:
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"{unified!r}: {exchange} perpetuals settle in their quote currency; "
             f"did you mean '{base}/{quote}:{quote}'?",
             exchange=exchange,
@@ -282,7 +282,7 @@ def to_native(exchange: str, unified: str) -> str:
         return f"{base}_{quote}_PERP" if settle else f"{base}_{quote}"
     base_id, quote_id = native_currency("bitfinex", base), native_currency("bitfinex", quote)
     if not (_CODE.fullmatch(base_id) and _CODE.fullmatch(quote_id)):
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"{unified!r}: Bitfinex currency codes are upper-case letters and digits",
             exchange="bitfinex",
             symbol=unified,
@@ -300,13 +300,13 @@ def unified_interval(exchange: str, native: str) -> str:
     ``1D`` -> ``1d``, ``14D`` -> ``2w``).
 
     Raises:
-        SymbolMappingError: unknown exchange or interval (the message lists the valid ones).
+        InvalidSymbolError: unknown exchange or interval (the message lists the valid ones).
     """
     _check_exchange(exchange)
     table = BACKPACK_INTERVALS if exchange == "backpack" else BITFINEX_INTERVALS
     unified = table.get(native)
     if unified is None:
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"unknown {exchange} candle interval {native!r}; valid: {', '.join(table)}",
             exchange=exchange,
             symbol=str(native),
@@ -318,14 +318,14 @@ def native_interval(exchange: str, unified: str) -> str:
     """The exchange's name of a unified candle interval (``1d`` -> Bitfinex ``1D``).
 
     Raises:
-        SymbolMappingError: unknown exchange, or an interval the exchange does not offer (the
+        InvalidSymbolError: unknown exchange, or an interval the exchange does not offer (the
             message lists the ones it does).
     """
     _check_exchange(exchange)
     table = _BACKPACK_NATIVE_INTERVAL if exchange == "backpack" else _BITFINEX_NATIVE_INTERVAL
     native = table.get(unified)
     if native is None:
-        raise SymbolMappingError(
+        raise InvalidSymbolError(
             f"{exchange} has no {unified!r} candles; unified intervals it offers: {', '.join(table)}",
             exchange=exchange,
             symbol=str(unified),
