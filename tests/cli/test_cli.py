@@ -129,10 +129,14 @@ def test_bad_backpack_stream_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_private_stream_without_keys_exits_2_with_one_line(tmp_path: Path) -> None:
-    """account.* without keys in the environment or .env: exit 2, one line saying which variables."""
-    result = bpbfx("stream", "backpack", "account.orderUpdate", "--sim", cwd=tmp_path)
+    """account.* without keys and without --sim: exit 2, one line naming the variables and --sim."""
+    result = bpbfx("stream", "backpack", "account.orderUpdate", "--url", "ws://127.0.0.1:9", cwd=tmp_path)
     assert result.returncode == 2
-    assert "BACKPACK_PUBLIC_KEY" in one_error_line(result)
+    assert one_error_line(result) == (
+        "bpbfx stream: error: the backpack stream 'account.orderUpdate' needs API keys: set BACKPACK_PUBLIC_KEY "
+        "and BACKPACK_SECRET_KEY (or PUBLIC_KEY and SECRET_KEY) in the environment or a .env file, or add --sim "
+        "to run against the built-in simulator with a generated test account"
+    )
 
 
 def test_unreachable_host_exits_1_with_one_line(tmp_path: Path) -> None:
