@@ -173,9 +173,10 @@ class Scenario:
 
     # ------------------------------------------------------------------ faults
     def inject_faults(self, elapsed: float) -> None:
-        """Inject each exchange's fault once its time has come (main thread)."""
+        """Inject each exchange's fault once its time has come and its books are in sync, so
+        that what follows is a recovery (main thread)."""
         for exchange, at in self.fault_times.items():
-            if exchange in self.injected or elapsed < at:
+            if exchange in self.injected or elapsed < at or not self.panels[exchange].all_synced():
                 continue
             self.injected.add(exchange)
             self.panels[exchange].begin_fault(_FAULTS[exchange])
@@ -212,12 +213,15 @@ class Scenario:
             for item in panel.faults:
                 what = item.what.removeprefix("injected: ")
                 if item.outcome:
-                    faults.append(f"{name} {what} ({item.outcome.split(',')[0]})")
+                    faults.append(f"{name} {what} -> {item.outcome.split(',')[0]}")
+            late = self.elapsed() - self.fault_times[name]
+            if name not in self.injected and late > 5.0:
+                problems.append(f"{name} books never all synced, so its fault was not injected")
             pending = panel.unrecovered()
             if pending is not None:
                 item, since = pending
                 what = item.what.removeprefix("injected: ")
-                faults.append(f"{name} {what} (still recovering after {since:.1f} s)")
+                faults.append(f"{name} {what} -> still recovering after {since:.1f} s")
                 if since > 5.0:
                     problems.append(f"{name} did not recover from the injected {what}")
         ok = not problems

@@ -149,6 +149,7 @@ class _Layout:
     book_headers: bool
     cross_lines: int
     min_events: int
+    headers: bool = True  # the exchanges' header lines and the timeline's title
 
 
 # From the fullest view down to the barest: the first that fits is used.
@@ -159,6 +160,7 @@ _LAYOUTS = (
     _Layout(0, False, False, True, 1, 1),
     _Layout(0, False, False, False, 1, 1),
     _Layout(0, False, False, False, 0, 0),
+    _Layout(0, False, False, False, 0, 0, headers=False),  # the title and the timeline
 )
 
 
@@ -264,11 +266,13 @@ class _View:
     def frame(self, layout: _Layout, elapsed: float, events: int) -> list[str]:
         blank = [""] if layout.blanks else []
         lines = [self.title(elapsed), *blank]
-        for name in self.s.panels:
-            lines += self.exchange(name, layout) + blank
+        if layout.headers:
+            for name in self.s.panels:
+                lines += self.exchange(name, layout) + blank
         lines += self.cross(layout.cross_lines) + blank
-        lines.append(_style(self.c, "1", "timeline") + "  (what the demo shows on purpose)" if self.width > 50
-                     else _style(self.c, "1", "timeline"))
+        if layout.headers:
+            lines.append(_style(self.c, "1", "timeline") + "  (what the demo shows on purpose)" if self.width > 50
+                         else _style(self.c, "1", "timeline"))
         lines += timeline_lines(self.s, self.c, self.width) or ["  -"]
         if events > 0:
             lines += [*blank, _style(self.c, "1", "events"), *self.events(events)]

@@ -246,6 +246,12 @@ class ExchangePanel:
         with self._lock:
             return sum(n - 1 for n in self.syncs.values() if n > 1)
 
+    def all_synced(self) -> bool:
+        """Every book the client keeps was built from a snapshot at least once."""
+        books = list(self.client.books) if self.client is not None else []  # type: ignore[attr-defined]
+        with self._lock:
+            return bool(books) and all(self.syncs.get(stream, 0) > 0 for stream in books)
+
     def book_syncs(self, stream: str) -> int:
         """How often the book of ``stream`` was built from a snapshot."""
         with self._lock:
