@@ -148,14 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stream", help="print one JSON line per event",
                        description="Print one JSON line per event on stdout (errors on stderr).", epilog=_KEYS_EPILOG)
     _add_source(p)
-    p.add_argument("--rest-url", help="Backpack REST base for --book snapshots (default: derived)")
+    p.add_argument("--rest-url", metavar="URL",
+                   help="Backpack REST base for book snapshots (default: the simulator's with --sim, the same host "
+                   "and port for a --url on 127.0.0.1/localhost, else the real exchange)")
     p.add_argument("--pretty", action="store_true", help="human-readable lines instead of JSON")
     p.add_argument("--book", action="store_true", help="also print every managed order book update")
     p.add_argument("--unified", action="store_true",
                    help="print unified events (bpbfx.unified: Trade, Quote, Ticker, Candle, BookChange, ...) "
                    "with ccxt-style symbols instead of native ones")
     p.add_argument("--stats", action="store_true", help="print the client's stats to stderr periodically")
-    p.add_argument("--stats-interval", type=_positive_float, default=5.0, metavar="S", help="seconds between stats")
+    p.add_argument("--stats-interval", type=_positive_float, default=5.0, metavar="S",
+                   help="seconds between --stats lines (default 5)")
     p.add_argument("--max-events", type=_positive_int, metavar="N", help="stop after N lines")
     p.set_defaults(func=cmd_stream)
 
