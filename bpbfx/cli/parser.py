@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from .. import __version__
 from ..factory import EXCHANGES
@@ -18,6 +18,8 @@ from .stream import cmd_stream
 
 __all__ = ["add_collect_parsers", "build_parser"]
 
+_N = TypeVar("_N", int, float)
+
 
 class _Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line (raised as :class:`UsageError`)."""
@@ -27,22 +29,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+    return _positive(text, int, "a whole number")
 
 
 def _positive_float(text: str) -> float:
+    return _positive(text, float, "a number")
+
+
+def _positive(text: str, kind: Callable[[str], _N], what: str) -> _N:
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be {'>= 1' if kind is int else '> 0'}, got {text}")
     return value
 
 

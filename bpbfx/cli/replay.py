@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from ..factory import EXCHANGES, private_streams
 from .errors import EXIT_OK, CommandError, Terminated, UsageError, interrupted_status
 from .printers import ErrorPrinter, EventPrinter
 from .session import build_client
+from .sim import serve_until_stopped
 
 if TYPE_CHECKING:
     from ..recording import Record
@@ -175,12 +175,4 @@ def _replay_serve(args: argparse.Namespace) -> int:
         raise CommandError(f"could not serve on port {args.port} (--port): {exc.strerror or exc}") from None
     except ValueError as exc:
         raise CommandError(f"{args.files[0]}: {exc}") from None
-    try:
-        print(f"replay server: {server.url}", flush=True)
-        print("Ctrl-C to stop", file=sys.stderr, flush=True)
-        while True:
-            time.sleep(3600)
-    except (KeyboardInterrupt, Terminated) as exc:
-        return interrupted_status(exc, False)
-    finally:
-        server.stop()
+    return serve_until_stopped(f"replay server: {server.url}", server.stop)

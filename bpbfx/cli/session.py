@@ -49,7 +49,8 @@ def check_streams(exchange: str, streams: Sequence[str]) -> None:
     try:
         validate_streams(exchange, streams)
     except ConfigurationError as exc:
-        raise UsageError(exc.message) from None
+        extra = " (and account: the authenticated account data)" if "unknown channel" in exc.message else ""
+        raise UsageError(exc.message + extra) from None
 
 
 def _env_words(exchange: str) -> str:

@@ -39,6 +39,7 @@ A config file (TOML, :func:`load_config`) may hold everything the flags do::
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from typing import Any
 
@@ -62,15 +63,16 @@ __all__ = [
 ]
 
 # The commands moved to the command-line package; the old names still work, with a warning.
-_MOVED = {"cmd_collect": "cmd_collect", "cmd_tail": "cmd_tail", "add_parsers": "add_parsers"}
+_MOVED = {
+    "cmd_collect": ("bpbfx.cli.collect", "cmd_collect"),
+    "cmd_tail": ("bpbfx.cli.collect", "cmd_tail"),
+    "add_parsers": ("bpbfx.cli.parser", "add_collect_parsers"),
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _MOVED:
-        warnings.warn(
-            f"bpbfx.collect.{name} moved to bpbfx.cli.collect.{_MOVED[name]}", DeprecationWarning, stacklevel=2
-        )
-        from ..cli import collect as command
-
-        return getattr(command, _MOVED[name])
+        module, attr = _MOVED[name]
+        warnings.warn(f"bpbfx.collect.{name} moved to {module}.{attr}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -190,3 +190,24 @@ def test_collect_rerun_on_the_same_redis_reports_writer_restarts(redis_url: str,
     assert first.startswith("collect: done") and "gaps 0," in first, first
     second = collect_until(args, tmp_path, r"gaps 2 ")
     assert second.startswith("collect: done") and "gaps 2 (2 writer restarts, no data lost)," in second, second
+
+
+def test_bitfinex_unknown_channel_mentions_account(capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt Bitfinex channel lists the valid ones, `account` among them."""
+    line = error_of(capsys, "stream", "bitfinex", "trade:tBTCUSD")
+    assert line.startswith("bpbfx stream: error: unknown channel 'trade' in 'trade:tBTCUSD'; valid channels: ")
+    assert line.endswith(" (and account: the authenticated account data)")
+
+
+def test_moved_collect_commands_still_import_with_a_warning() -> None:
+    """bpbfx.collect.cmd_collect / cmd_tail / add_parsers still work, with a DeprecationWarning."""
+    import bpbfx.collect
+    from bpbfx.cli import collect as command
+    from bpbfx.cli.parser import add_collect_parsers
+
+    for name, target in (("cmd_collect", command.cmd_collect), ("cmd_tail", command.cmd_tail),
+                         ("add_parsers", add_collect_parsers)):
+        with pytest.warns(DeprecationWarning, match=f"bpbfx.collect.{name} moved"):
+            assert getattr(bpbfx.collect, name) is target
+    with pytest.raises(AttributeError):
+        bpbfx.collect.no_such_name  # noqa: B018
