@@ -91,6 +91,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
         found = keys_for(exchange, streams, sim=config.sim and exchange not in config.urls)
         if found is not None:
             keys[exchange] = found
+            if found.generated:
+                print(f"collect: no {exchange} keys in the environment: using a generated test account on the "
+                      "simulator", file=sys.stderr)
     _check_sink(config)
     if config.redis is None:
         Path(config.output_dir).mkdir(parents=True, exist_ok=True)

@@ -112,7 +112,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """
     for p in args.files:
         if not os.path.isfile(p):
-            raise UsageError(f"no such file: {p}")
+            raise UsageError(f"no such file: {p} (FILE: a recording written by bpbfx record, raw JSON lines of "
+                             "frames, or a cryptofeed capture)")
     if args.serve:
         return _replay_serve(args)
     from ..recording import feed_records
