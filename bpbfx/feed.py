@@ -24,6 +24,7 @@ from typing import Any, Final
 from .backoff import Backoff
 from .base import BaseClient, ClientStats
 from .exceptions import ConfigurationError
+from .factory import make_client
 from .live import LiveBook
 from .pull import DEFAULT_MAXSIZE, EventStream, Overflow
 from .unified.convert import UnifiedHook, UnifiedSink
@@ -137,38 +138,13 @@ class Feed:
         try:
             for exchange, names in per_exchange.items():
                 extra = options.get(exchange, {})
-                client = self._make(exchange, names, urls.get(exchange), rest_url, backoff, on_error, extra)
+                client = make_client(exchange, names, url=urls.get(exchange), rest_url=rest_url,
+                                     books=extra.pop("books", True), backoff=backoff, on_error=on_error, **extra)
                 client.add_sink(self.sink)
                 self.clients[exchange] = client
         except BaseException:
             self.close()
             raise
-
-    @staticmethod
-    def _make(
-        exchange: str,
-        streams: list[str],
-        url: str | None,
-        rest_url: str | None,
-        backoff: Backoff | None,
-        on_error: Callable[[Any, BaseException], None] | None,
-        extra: dict[str, Any],
-    ) -> BaseClient:
-        if exchange == "backpack":
-            from .backpack.client import DEFAULT_REST_URL, DEFAULT_URL, BackpackClient
-
-            bp = BackpackClient(
-                url or DEFAULT_URL, rest_url=rest_url or DEFAULT_REST_URL, on_error=on_error, backoff=backoff, **extra
-            )
-            bp.subscribe(*streams)
-            return bp
-        from .bitfinex.client import BitfinexClient
-
-        extra.setdefault("auth", False)  # market data: never pick up keys from the environment
-        bf = BitfinexClient(url, on_error=on_error, backoff=backoff, **extra)
-        for stream in streams:
-            bf.subscribe(stream)
-        return bf
 
     # ------------------------------------------------------------------ by unified symbol
     @classmethod

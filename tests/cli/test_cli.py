@@ -129,10 +129,14 @@ def test_bad_backpack_stream_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_private_stream_without_keys_exits_2_with_one_line(tmp_path: Path) -> None:
-    """account.* without keys in the environment or .env: exit 2, one line saying which variables."""
-    result = bpbfx("stream", "backpack", "account.orderUpdate", "--sim", cwd=tmp_path)
+    """account.* without keys and without --sim: exit 2, one line naming the variables and --sim."""
+    result = bpbfx("stream", "backpack", "account.orderUpdate", "--url", "ws://127.0.0.1:9", cwd=tmp_path)
     assert result.returncode == 2
-    assert "BACKPACK_PUBLIC_KEY" in one_error_line(result)
+    assert one_error_line(result) == (
+        "bpbfx stream: error: the backpack stream 'account.orderUpdate' needs API keys: set BACKPACK_PUBLIC_KEY "
+        "and BACKPACK_SECRET_KEY (or PUBLIC_KEY and SECRET_KEY) in the environment or a .env file, or add --sim "
+        "to run against the built-in simulator with a generated test account"
+    )
 
 
 def test_unreachable_host_exits_1_with_one_line(tmp_path: Path) -> None:
@@ -380,7 +384,9 @@ def test_sim_prints_a_url_that_serves_backpack(tmp_path: Path) -> None:
 
 def test_demo_shows_both_exchanges_a_reconnect_and_book_checks(tmp_path: Path) -> None:
     """demo --duration 8 exits 0; its plain output shows both exchanges, the faults, reconnects,
-    resynced books and a summary with book checks for each exchange."""
+    resynced books, the timeline of the order round trip and of each fault's recovery, and a
+    summary with book checks and book resyncs for each exchange, the injected faults apart from
+    errors (none)."""
     pytest.importorskip("bpbfx.sim.bitfinex")
     result = bpbfx("demo", "--duration", "8", cwd=tmp_path, timeout=45)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
@@ -400,3 +406,12 @@ def test_demo_shows_both_exchanges_a_reconnect_and_book_checks(tmp_path: Path) -
     assert {name for name, *_ in counts} == {"backpack", "bitfinex"}
     for _, msgs, reconnects, checks in counts:
         assert int(msgs) > 0 and int(reconnects) >= 1 and int(checks) > 0
+    resyncs = re.findall(r"(backpack|bitfinex) \d+ msgs, .*? (\d+) book resyncs, (\d+) errors", summary)
+    assert {name for name, *_ in resyncs} == {"backpack", "bitfinex"}
+    assert all(int(n) >= 1 and errors == "0" for _, n, errors in resyncs), summary  # counted alike, no errors
+    assert "injected faults: backpack socket dropped -> recovered in" in summary
+    timeline = out[out.index("timeline:") :]
+    assert re.search(r"bitfinex  order round trip \(buy 0\.001 tBTCUSD @ \S+\): placed, acknowledged in \d+ ms",
+                     timeline)
+    assert re.search(r"backpack  injected: socket dropped -> recovered in \S+ s, 2 books resynced", timeline)
+    assert re.search(r"bitfinex  injected: info 20051 \(server restarting\) -> recovered in \S+ s", timeline)

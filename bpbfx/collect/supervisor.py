@@ -1,0 +1,330 @@
+"""The supervisor of ``bpbfx collect``: :class:`Collector` starts the simulators (``sim``) and
+the worker processes, restarts a worker that dies, aggregates the workers' counters
+(:class:`CollectorStats`) and stops everything on request (see :mod:`bpbfx.collect`)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from ..exceptions import CredentialsError
+from ..factory import EXCHANGES, ApiKeys, private_streams, resolve_keys, start_simulator
+from .config import CollectConfig
+from .shard import WorkerSpec, shard
+from .worker import worker_main
+
+__all__ = ["Collector", "CollectorStats", "gap_words"]
+
+
+@dataclass
+class _Worker:
+    spec: WorkerSpec
+    process: Any = None
+    conn: Any = None  # the supervisor's end of the worker's report pipe
+    started_at: float = 0.0
+    restarts: int = 0
+    failures: int = 0  # consecutive short lives, for the backoff
+    restart_at: float | None = None
+    last: dict[str, Any] = field(default_factory=dict)
+    base: dict[str, int] = field(default_factory=dict)  # counters of earlier generations
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def total(self, name: str) -> int:
+        return int(self.base.get(name, 0)) + int(self.last.get(name, 0) or 0)
+
+
+_SUMMED = ("events", "books", "errors", "written", "dropped", "lost", "gaps", "reconnects", "messages", "resumed",
+           "restart_gaps")
+
+
+@dataclass(frozen=True)
+class CollectorStats:
+    """Aggregated counters of every worker generation (see :meth:`Collector.stats`).
+
+    ``gaps`` counts every gap entry written; of those, ``resumed`` mark streams taken over
+    from an earlier run (a writer restart: nothing of this run is missing) and
+    ``restart_gaps`` streams taken over from a worker of this run that died (what arrived
+    while it was down is missing); :attr:`data_gaps` are the rest (queue overflow, Redis
+    trouble, book rebuilds after a lost connection or a failed check).
+    """
+
+    workers: int
+    alive: int
+    restarts: int
+    events: int
+    books: int
+    written: int
+    dropped: int
+    lost: int
+    gaps: int
+    errors: int
+    reconnects: int
+    elapsed: float
+    resumed: int = 0
+    restart_gaps: int = 0
+
+    @property
+    def data_gaps(self) -> int:
+        """Gaps that mark data this run missed (not a stream resumed from an earlier run)."""
+        return max(0, self.gaps - self.resumed - self.restart_gaps)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def gap_words(s: CollectorStats) -> str:
+    """``gaps N (...)``: the gap count with what the gaps are, e.g. ``gaps 2 (2 writer
+    restarts, no data lost)``."""
+    if s.gaps == 0:
+        return "gaps 0"
+    parts = []
+    if s.resumed:
+        parts.append(_plural(s.resumed, "writer restart"))
+    if s.restart_gaps:
+        parts.append(f"{s.restart_gaps} after a worker restart")
+    if s.data_gaps:
+        parts.append(_plural(s.data_gaps, "data gap"))
+    if not (s.restart_gaps or s.data_gaps or s.dropped or s.lost):
+        parts.append("no data lost")
+    return f"gaps {s.gaps} ({', '.join(parts)})"
+
+
+class Collector:
+    """The supervisor of ``bpbfx collect`` (see :mod:`bpbfx.collect`).
+
+    Args:
+        config: what to run.
+        out: where stats and reports go (stderr).
+        on_report: ``(text)`` for every supervisor report (worker died, restarted, ...), in
+            addition to ``out``.
+        keys: API keys per exchange for private streams (default: the environment's, or with
+            ``sim`` generated test accounts, admitted to the simulators).
+
+    Use :meth:`run` (blocks; the caller's thread) and :meth:`stop` (any thread).
+    """
+
+    def __init__(self, config: CollectConfig, *, out: IO[str] | None = None,
+                 on_report: Callable[[str], None] | None = None, keys: Mapping[str, ApiKeys] | None = None) -> None:
+        self.config = config
+        self.out = out if out is not None else sys.stderr
+        self.on_report = on_report
+        self.keys = dict(keys or {})
+        self._ctx = multiprocessing.get_context("spawn")
+        self._stop = threading.Event()
+        self._sims: list[Any] = []
+        self.workers: list[_Worker] = []
+        self._started = 0.0
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> CollectorStats:
+        """Start simulators (``sim``) and workers, supervise until :meth:`stop`, ``duration``
+        or an interrupt, then stop everything; returns the final stats.  The caller's thread
+        (the main thread for signals).  KeyboardInterrupt and other BaseExceptions propagate
+        after the workers were stopped.
+
+        Raises:
+            CredentialsError: private streams and no keys (nor ``sim``), or malformed keys.
+            ImportError: ``sim`` without the simulators' ``websockets`` package.
+            OSError: a simulator could not bind its port.
+        """
+        self._started = time.monotonic()
+        try:
+            keys = self._keys()
+            urls, rest = self._endpoints(keys)
+            self.workers = [_Worker(spec) for spec in shard(self.config, urls, rest, keys)]
+            for w in self.workers:
+                self._spawn(w)
+            where = self.config.redis or f"JSONL files in {self.config.output_dir}"
+            self.report(f"{len(self.workers)} workers, {len(self.config.streams())} streams -> {where}")
+            next_stats = time.monotonic() + self.config.stats_interval
+            deadline = None if self.config.duration is None else self._started + self.config.duration
+            while not self._stop.is_set():
+                self._drain(0.2)
+                now = time.monotonic()
+                self._supervise(now)
+                if now >= next_stats:
+                    self.out.write(self.status_line() + "\n")
+                    self.out.flush()
+                    next_stats = now + self.config.stats_interval
+                if deadline is not None and now >= deadline:
+                    break
+        finally:
+            self._shutdown()
+        return self.stats()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop (any thread)."""
+        self._stop.set()
+
+    def stats(self) -> CollectorStats:
+        """Aggregated counters (any thread)."""
+        with self._lock:
+            totals = {name: sum(w.total(name) for w in self.workers) for name in _SUMMED}
+            alive = sum(1 for w in self.workers if w.process is not None and w.process.is_alive())
+            restarts = sum(w.restarts for w in self.workers)
+        return CollectorStats(workers=len(self.workers), alive=alive, restarts=restarts, events=totals["events"],
+                              books=totals["books"], written=totals["written"], dropped=totals["dropped"],
+                              lost=totals["lost"], gaps=totals["gaps"], errors=totals["errors"],
+                              reconnects=totals["reconnects"], elapsed=time.monotonic() - self._started,
+                              resumed=totals["resumed"], restart_gaps=totals["restart_gaps"])
+
+    def status_line(self) -> str:
+        """One line of aggregated stats."""
+        s = self.stats()
+        rate = s.written / s.elapsed if s.elapsed > 0 else 0.0
+        what = "entries" if self.config.redis else "frames"
+        return (f"collect [{s.elapsed:7.1f}s] workers {s.alive}/{s.workers} up, restarts {s.restarts}; "
+                f"events {s.events}, book updates {s.books}, {what} written {s.written} ({rate:.0f}/s), "
+                f"dropped {s.dropped}, lost {s.lost}, {gap_words(s)}, reconnects {s.reconnects}, errors {s.errors}")
+
+    def report(self, text: str) -> None:
+        """A supervisor message on ``out`` (and ``on_report``)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.out.write(f"collect: {text}\n")
+            self.out.flush()
+        if self.on_report is not None:
+            self.on_report(text)
+
+    # ------------------------------------------------------------------ internals
+    def _keys(self) -> dict[str, ApiKeys]:
+        """Keys per exchange for the private streams (given, environment, or generated)."""
+        keys = dict(self.keys)
+        for exchange in EXCHANGES:
+            streams = self.config.streams_of(exchange)
+            if exchange in keys or not private_streams(exchange, streams):
+                continue
+            found = resolve_keys(exchange, streams, sim=self.config.sim and exchange not in self.config.urls)
+            if found is None:
+                raise CredentialsError(f"the {exchange} streams {private_streams(exchange, streams)} need API keys")
+            keys[exchange] = found
+        return keys
+
+    def _endpoints(self, keys: dict[str, ApiKeys]) -> tuple[dict[str, str], dict[str, str]]:
+        urls, rest = dict(self.config.urls), dict(self.config.rest_urls)
+        if self.config.sim:
+            for exchange in EXCHANGES:
+                streams = self.config.streams_of(exchange)
+                if streams and exchange not in urls:
+                    sim = start_simulator(exchange, streams, keys=keys.get(exchange))
+                    self._sims.append(sim)
+                    urls[exchange] = sim.url
+                    if getattr(sim, "http_url", None):
+                        rest[exchange] = sim.http_url
+                    self.report(f"{exchange} simulator at {sim.url}")
+        return urls, rest
+
+    def _spawn(self, w: _Worker) -> None:
+        receiver, sender = self._ctx.Pipe(duplex=False)
+        process = self._ctx.Process(target=worker_main, args=(w.spec, sender), name=f"bpbfx-collect-w{w.spec.index}",
+                                    daemon=True)
+        process.start()
+        sender.close()  # the worker holds the only writing end: EOF here means it is gone
+        with self._lock:
+            w.process = process
+            w.conn = receiver
+            w.started_at = time.monotonic()
+            w.restart_at = None
+
+    def _drain(self, timeout: float) -> None:
+        """Read every pending report; wait up to ``timeout`` for the first one or a death."""
+        from multiprocessing.connection import wait
+
+        conns = {w.conn: w for w in self.workers if w.conn is not None}
+        sentinels = [w.process.sentinel for w in self.workers if w.process is not None and w.process.is_alive()]
+        if not conns and not sentinels:
+            time.sleep(timeout)  # every worker is waiting for its restart delay
+            return
+        ready_now: list[Any] = wait([*conns, *sentinels], timeout)
+        for ready in ready_now:
+            w = conns.get(ready)
+            if w is None:
+                continue
+            try:
+                while ready.poll():
+                    self._take(ready.recv())
+            except (EOFError, OSError):
+                ready.close()
+                w.conn = None
+
+    def _take(self, data: dict[str, Any]) -> None:
+        index = int(data.get("worker", -1))
+        if not 0 <= index < len(self.workers):
+            return
+        w = self.workers[index]
+        restart_gaps = int(data.get("writer_restarts", 0) or 0)
+        # A first-generation worker takes over what an earlier run left; a restarted one
+        # what its dead predecessor left.
+        data["resumed"], data["restart_gaps"] = (restart_gaps, 0) if w.spec.generation == 0 else (0, restart_gaps)
+        with self._lock:
+            if w.pid != data.get("pid"):
+                return  # a report of an earlier generation arriving late
+            w.last = data
+        for text in data.get("problems") or ():
+            self.report(f"worker {index}: {text}")
+
+    def _supervise(self, now: float) -> None:
+        for w in self.workers:
+            process = w.process
+            if w.restart_at is not None:
+                if now >= w.restart_at and not self._stop.is_set():
+                    self._restart(w)
+                continue
+            if process is None or process.is_alive():
+                continue
+            lived = now - w.started_at
+            code = process.exitcode
+            with self._lock:
+                for name in _SUMMED:
+                    w.base[name] = w.total(name)
+                w.last = {}
+            w.failures = 1 if lived >= self.config.restart_backoff.reset_after else w.failures + 1
+            delay = self.config.restart_backoff.delay(w.failures)
+            how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+            self.report(f"worker {w.spec.index} (pid {process.pid}) {how} after {lived:.1f}s; "
+                        f"restarting in {delay:.2f}s")
+            w.restart_at = now + delay
+
+    def _restart(self, w: _Worker) -> None:
+        w.restarts += 1
+        w.spec = dataclasses.replace(w.spec, generation=w.restarts)
+        self._spawn(w)
+        self.report(f"worker {w.spec.index} restarted (pid {w.pid}, restart {w.restarts})")
+
+    def _shutdown(self) -> None:
+        for w in self.workers:
+            if w.process is not None and w.process.is_alive():
+                w.process.terminate()  # SIGTERM: the worker closes its clients and flushes its sink
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and any(w.process is not None and w.process.is_alive()
+                                                   for w in self.workers):
+            self._drain(0.1)  # keep reading: a worker must never block on a full report pipe
+        for w in self.workers:
+            p = w.process
+            if p is not None and p.is_alive():
+                self.report(f"worker {w.spec.index} (pid {p.pid}) did not stop within 10s; terminating it")
+                p.terminate()
+                p.join(3.0)
+                if p.is_alive():
+                    p.kill()
+                    p.join(3.0)
+        self._drain(0.05)
+        for w in self.workers:
+            if w.conn is not None:
+                w.conn.close()
+                w.conn = None
+        for sim in self._sims:
+            with contextlib.suppress(Exception):
+                sim.stop()
+        self._sims.clear()

@@ -1,0 +1,137 @@
+"""A collector worker process: one client per exchange, a Redis sink (or a JSONL recorder per
+exchange), counters sent to the supervisor twice a second (see :mod:`bpbfx.collect`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from typing import Any
+
+from ..base import BaseClient, Sink
+from ..factory import make_client
+from .resumed import existing_streams
+from .shard import WorkerSpec
+
+__all__ = ["worker_main"]
+
+
+class _Counting(Sink):
+    """A sink that counts what a worker's clients deliver (the clients' threads)."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.books = 0
+        self.errors = 0
+        self.last_error = ""
+
+    def on_event(self, client: Any, event: Any) -> None:
+        self.events += 1
+
+    def on_book(self, client: Any, update: Any) -> None:
+        self.books += 1
+
+    def on_error(self, client: Any, error: BaseException) -> None:
+        self.errors += 1
+        self.last_error = f"{client.name}: {type(error).__name__}: {error}"
+
+
+def _stream_keys(spec: WorkerSpec, clients: list[BaseClient]) -> list[str]:
+    """The Redis keys the worker's sink will write (one per subscribed stream)."""
+    from ..sinks.wire import stream_key
+
+    prefix = str(spec.sink.get("prefix", "bpbfx"))
+    subscriptions: list[tuple[str, str]] = []
+    for client in clients:
+        subscriptions.extend((client.exchange, s) for s in client.subscriptions)  # type: ignore[attr-defined]
+    return [stream_key(exchange, stream, prefix) for exchange, stream in subscriptions]
+
+
+def worker_main(spec: WorkerSpec, reports: Any) -> None:
+    """Entry point of a worker process: run the clients until SIGTERM; send counters twice a
+    second through ``reports`` (the worker's own end of a one-way pipe: nothing is shared with
+    other workers, so a worker killed mid-write cannot wedge the others).  Runs on the
+    worker's main thread.
+
+    The counters include ``writer_restarts``: gaps the sink wrote because the worker took
+    over a stream an earlier writer left in Redis (an earlier run, or the worker's previous
+    generation), at most one per such stream.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the supervisor decides
+    halt = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: halt.set())
+
+    counter = _Counting()
+    clients: list[BaseClient] = []
+    recorders: list[Any] = []
+    sink: Any = None
+    problems: list[str] = []
+    for exchange, streams in spec.by_exchange().items():
+        client = make_client(exchange, streams, url=spec.urls.get(exchange), rest_url=spec.rest_urls.get(exchange),
+                             keys=spec.keys.get(exchange), on_error=lambda c, e: None,
+                             name=f"w{spec.index}-{exchange}")
+        client.add_sink(counter)
+        clients.append(client)
+    taken_over = 0
+    if spec.redis is not None:
+        from ..sinks import RedisStreamSink
+
+        taken_over = len(existing_streams(spec.redis, spec.cluster, _stream_keys(spec, clients)))
+        sink = RedisStreamSink(spec.redis, cluster=spec.cluster, name=f"collect-w{spec.index}",
+                               on_report=lambda s, exc: problems.append(f"{type(exc).__name__}: {exc}"), **spec.sink)
+        for client in clients:
+            client.add_sink(sink)
+    else:
+        from ..recording import Recorder
+
+        for client in clients:
+            path = spec.recording_path(client.exchange)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            recorder = Recorder(path, client.exchange, client.subscriptions,  # type: ignore[attr-defined]
+                                meta={"worker": spec.index})
+            recorder.attach(client)
+            recorders.append(recorder)
+
+    def report(final: bool = False) -> None:
+        s = sink.stats() if sink is not None else None
+        gaps = s.gaps if s else 0
+        data = {
+            "worker": spec.index,
+            "pid": os.getpid(),
+            "events": counter.events,
+            "books": counter.books,
+            "errors": counter.errors,
+            "written": s.written if s else sum(r.frames for r in recorders),
+            "dropped": s.dropped if s else 0,
+            "lost": s.lost if s else 0,
+            "gaps": gaps,
+            "writer_restarts": min(taken_over, gaps),
+            "queued": s.queued if s else 0,
+            "connected": s.connected if s else True,
+            "reconnects": sum(c.stats().reconnects for c in clients),
+            "messages": sum(c.stats().messages for c in clients),
+            "problems": problems[-3:],
+            "last_error": counter.last_error,
+            "final": final,
+        }
+        problems.clear()
+        with contextlib.suppress(OSError, ValueError):
+            reports.send(data)
+
+    try:
+        for client in clients:
+            client.start()
+        while not halt.wait(0.5):
+            report()
+            for recorder in recorders:
+                recorder.flush()
+    finally:
+        for client in clients:
+            client.close()
+        if sink is not None:
+            sink.close(5.0)
+        for recorder in recorders:
+            recorder.close()
+        report(final=True)
+        reports.close()
