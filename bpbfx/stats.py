@@ -22,9 +22,9 @@ class ClientStats:
     """A plain snapshot of a client's counters (see :meth:`bpbfx.base.BaseClient.stats`).
 
     ``messages``/``bytes``: frames received; ``reconnects``: reconnect attempts;
-    ``resyncs``: order books or sockets resynchronised after a detected problem (a book rebuilt
-    from a fresh snapshot after a gap, a checksum mismatch, a bad delta or a lost socket, on
-    either exchange); ``book_checks``: book integrity checks passed (Bitfinex checksums,
+    ``resyncs``: managed order books rebuilt from a fresh snapshot after a detected problem (a
+    sequence gap, a checksum mismatch, a bad delta, a lost socket), one per book, counted the
+    same way on both exchanges; ``book_checks``: book integrity checks passed (Bitfinex checksums,
     Backpack contiguous update ids); ``watchdog_trips``: sockets replaced for silence;
     ``errors``: reports to ``on_error``; ``connections``/``open_connections``: sockets owned /
     currently open; ``last_message_age``: seconds since the last frame; ``streams``: per-stream

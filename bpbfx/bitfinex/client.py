@@ -660,7 +660,7 @@ class BitfinexClient(BaseClient):
     def _handle_closed(self, conn: Connection, error: Any) -> None:
         shard = self._by_conn[conn]
         with self._lock:
-            shard.proto.connection_lost()
+            self._resyncs += shard.proto.connection_lost()  # every book that was valid is rebuilt
             shard.proto.take_outputs()  # nothing queued for a socket that is gone can be carried out
             if shard.index == 0:
                 self._trading.connection_lost()  # inputs awaiting replies are now in doubt
@@ -774,8 +774,7 @@ class BitfinexClient(BaseClient):
                     self._refuse("authentication", out.error)
                 self._report(out.error)
             elif isinstance(out, Reconnect):
-                self._resyncs += 1
-                conn.reconnect(out.reason)
+                conn.reconnect(out.reason)  # its books are counted as they are lost
             elif isinstance(out, PauseWatchdog):
                 conn.pause_watchdog(out.paused)
             elif isinstance(out, MoveChannel):
@@ -792,7 +791,8 @@ class BitfinexClient(BaseClient):
                     if book is not None:
                         book.clear()
             elif isinstance(out, Resynced):
-                self._resyncs += 1
+                if out.chan.book is not None:
+                    self._resyncs += 1
             elif isinstance(out, Fatal):
                 self._report(out.error)
                 self.close()  # safe from the reader thread: it ends once this callback returns

@@ -223,13 +223,16 @@ class BitfinexProtocol:
         for sub in self.subs:
             self._request(sub)
 
-    def connection_lost(self) -> None:
+    def connection_lost(self) -> int:
         """The socket ended: forget server-side state (channels are re-created on connect).
-        Books of this socket's channels are emptied and marked invalid until new snapshots."""
+        Books of this socket's channels are emptied and marked invalid until new snapshots.
+        Returns how many valid books were lost (each one is rebuilt: a resync)."""
         self.open = False
         self._pending_seen.clear()
+        lost = 0
         for chan in self.channels.values():
             if chan.book is not None:
+                lost += chan.book.valid
                 chan.book.clear()
         self.channels.clear()
         self.pending.clear()
@@ -237,6 +240,7 @@ class BitfinexProtocol:
         self.unsubscribing.clear()
         self.authenticated = False
         self.auth_pending = False
+        return lost
 
     def add(self, sub: Subscription) -> None:
         """Want ``sub`` on this socket; the request is queued when open."""

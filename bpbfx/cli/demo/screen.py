@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ...base import ClientStats
+from ...live import LiveBook
 from .state import DONE, FAILED, Milestone
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def status_line(scenario: Scenario, elapsed: float, stats: dict[str, ClientStats
         s = stats.get(name)
         if s is None or panel.client is None:
             continue
-        books = panel.client.books  # type: ignore[attr-defined]
+        books = panel.client.books
         valid = sum(1 for b in books.values() if b.valid)
         age = "-" if s.last_message_age is None else f"{s.last_message_age:.2f}s"
         parts.append(
@@ -192,7 +193,7 @@ class _View:
         lines = [_pick(self.width, f"{label} {panel.url}  last msg {age}   {figures}",
                        f"{label} {panel.url}  {figures}", f"{label} {figures}",
                        f"{label} msgs {s.messages} resyncs {panel.resyncs} {errors}")]
-        books = panel.client.books  # type: ignore[attr-defined]
+        books = panel.client.books
         if layout.book_headers:
             for stream, book in books.items():
                 lines.extend(self.book(panel.book_syncs(stream), stream, book, layout.levels))
@@ -205,8 +206,8 @@ class _View:
             lines.append(clip(f"  recent trades: {row or '-'}", self.width))
         return lines
 
-    def book(self, syncs: int, stream: str, book: object, levels: int) -> list[str]:
-        snap = book.snapshot(_LEVELS)  # type: ignore[attr-defined]
+    def book(self, syncs: int, stream: str, book: LiveBook, levels: int) -> list[str]:
+        snap = book.snapshot(_LEVELS)
         state = _style(self.c, "32", "valid  ") if snap.valid else _style(self.c, "31", "SYNCING")
         bid, ask = snap.best_bid(), snap.best_ask()
         px = _places([lv.price for lv in snap.bids + snap.asks])

@@ -217,7 +217,7 @@ class ExchangePanel:
     def begin_fault(self, what: str) -> None:
         """An injected fault starts now: it is recovered from once the client reconnected and
         every book it keeps was rebuilt from a fresh snapshot (main thread)."""
-        books = set(self.client.books) if self.client is not None else set()  # type: ignore[attr-defined]
+        books = set(self.client.books) if self.client is not None else set()
         item = self.timeline.add(self.name, f"injected: {what}", sep=" -> ")
         with self._lock:
             self.faults.append(item)
@@ -248,7 +248,7 @@ class ExchangePanel:
 
     def all_synced(self) -> bool:
         """Every book the client keeps was built from a snapshot at least once."""
-        books = list(self.client.books) if self.client is not None else []  # type: ignore[attr-defined]
+        books = list(self.client.books) if self.client is not None else []
         with self._lock:
             return bool(books) and all(self.syncs.get(stream, 0) > 0 for stream in books)
 
