@@ -37,6 +37,8 @@ from .exceptions import (
     OrderRateLimitError,
     OrderRejectedError,
     OrderStatusUnknownError,
+    ProxyAuthenticationError,
+    ProxyError,
     RateLimitError,
     RecordingError,
     RedisError,
@@ -57,6 +59,7 @@ from .exceptions import (
 )
 from .feed import Feed
 from .live import LiveBook, OrderBookUpdate
+from .proxy import Proxy
 from .pull import EventStream
 from .readiness import Readiness
 from .sink import Sink, SinkHost
@@ -100,6 +103,9 @@ __all__ = [
     "OrderRateLimitError",
     "OrderRejectedError",
     "OrderStatusUnknownError",
+    "Proxy",
+    "ProxyAuthenticationError",
+    "ProxyError",
     "RateLimitError",
     "Readiness",
     "RecordingError",

@@ -61,6 +61,7 @@ from .options import (
     ReconnectHook,
     UnifiedHook,
 )
+from .proxy import Proxy, ProxyOption, proxy_for
 from .pull import EventStream
 from .readiness import FAILED, READY, WAITING, Readiness
 from .routing import make_router
@@ -195,6 +196,11 @@ class BaseClient:
         self.ssl_context = options.get("ssl_context")
         """TLS settings for ``wss://`` (and Backpack's ``https://`` REST); ``None``: the system's
         default verification (``ssl.create_default_context()``)."""
+        proxy = options.get("proxy")
+        if isinstance(proxy, str):
+            proxy = Proxy.parse(proxy)  # a bad URL is refused here, without its credentials
+        self.proxy: ProxyOption = proxy
+        """The ``proxy`` option (see :mod:`bpbfx.proxy`): applied per URL by :meth:`_proxy_for`."""
         self._lock = threading.RLock()  # protocol state; user callbacks run outside it
         self._ready_cond = threading.Condition(self._lock)
         self._refusals: dict[str, BpbfxError] = {}  # what the exchange refused, by what it was
@@ -549,9 +555,18 @@ class BaseClient:
             timer_interval=timer_interval,
             rate_limiter=rate_limiter,
             ssl_context=self.ssl_context,
+            proxy=self._proxy_for(url),
         )
         self._connections.append(conn)
         return conn
+
+    def _proxy_for(self, url: str) -> Proxy | None:
+        """The proxy a connection to ``url`` goes through (``None``: direct).
+
+        Raises:
+            ConfigurationError: the environment's proxy variable for it is not a valid URL.
+        """
+        return proxy_for(self.proxy, url)
 
     def _stream_counter(self, stream: str) -> StreamCounter:
         counter = self._streams.get(stream)

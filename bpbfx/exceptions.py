@@ -17,6 +17,8 @@ itself fails), **reported** to ``on_error`` (and to sinks) while the client carr
     │   ├── ConnectionLostError                 reported: socket closed or reset (code, reason); reconnecting
     │   ├── HandshakeError                      reported: the upgrade was refused (status, e.g. 429); backing off
     │   ├── WatchdogTimeout                     reported: nothing arrived for too long (silence); reconnecting
+    │   ├── ProxyError                          reported: the proxy refused or could not be reached (proxy, status)
+    │   │   └── ProxyAuthenticationError        reported: the proxy wants (other) credentials (407, SOCKS auth)
     │   └── RequestFailedError                  raised/reported: a REST request failed (url, maybe_sent)
     ├── RemoteProtocolError                     reported: the peer sent something we cannot understand
     │   ├── MalformedFrameError                 reported: not JSON / unexpected shape (keeps the frame)
@@ -76,6 +78,8 @@ __all__ = [
     "OrderRateLimitError",
     "OrderRejectedError",
     "OrderStatusUnknownError",
+    "ProxyAuthenticationError",
+    "ProxyError",
     "RateLimitError",
     "RecordingError",
     "RedisError",
@@ -187,6 +191,25 @@ class WatchdogTimeout(TransportError):
         super().__init__(message, stream=stream)
         self.silence = silence
         self.timeout = timeout
+
+
+class ProxyError(TransportError):
+    """The proxy refused the connection or could not be reached; a reconnect with the normal
+    backoff follows.
+
+    Attributes:
+        proxy: the proxy's URL without credentials.
+        status: the HTTP status or SOCKS reply code, where there is one.
+    """
+
+    def __init__(self, message: str, *, proxy: str, status: int | None = None) -> None:
+        super().__init__(message, code=status)
+        self.proxy = proxy
+        self.status = status
+
+
+class ProxyAuthenticationError(ProxyError):
+    """The proxy wants credentials, or refused the ones given (HTTP 407, SOCKS authentication)."""
 
 
 class RequestFailedError(TransportError):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from .backoff import Backoff
 from .dispatch import Dispatch
+from .proxy import ProxyOption
 
 if TYPE_CHECKING:
     from .events import Event
@@ -78,6 +79,11 @@ class ClientOptions(UnifiedHookOptions, total=False):
             maxsize=..., overflow=...)``.
         ssl_context: TLS settings for ``wss://`` and ``https://`` (default: the system's
             certificate verification).
+        proxy: the proxy for every connection of the client, WebSocket and REST: a URL
+            (``http://[user:pass@]host:port``, ``socks5://``, ``socks5h://``) or a
+            :class:`~bpbfx.Proxy`; ``None`` (the default) takes it from the environment
+            (``http_proxy``/``https_proxy``/``all_proxy``, ``no_proxy``); ``False`` connects
+            directly whatever the environment says.
         on_trade / on_quote / ... : unified hooks (:class:`UnifiedHookOptions`).
     """
 
@@ -94,3 +100,4 @@ class ClientOptions(UnifiedHookOptions, total=False):
     dispatch_maxsize: int
     dispatch_overflow: str
     ssl_context: ssl.SSLContext | None
+    proxy: ProxyOption

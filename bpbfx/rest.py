@@ -38,7 +38,8 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from .exceptions import ConfigurationError, RequestAbortedError, RequestFailedError
+from .exceptions import ConfigurationError, ProxyError, RequestAbortedError, RequestFailedError
+from .proxy import Proxy, proxy_headers, tunnel
 from .transport import connect_tcp
 
 __all__ = ["RequestAbortedError", "RequestFailedError", "RestClient", "RestResponse"]
@@ -107,11 +108,20 @@ class _Aborted(Exception):
     """The client is closing."""
 
 
+class _ProxyFailed(Exception):
+    """Carries a :class:`ProxyError` through urllib3 (which wraps what a connection raises)."""
+
+    def __init__(self, error: ProxyError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _AbortableMixin:
     """Opens the TCP connection with :func:`~bpbfx.transport.connect_tcp` (abortable every
     50 ms) and registers its socket with the owning :class:`RestClient`."""
 
     _bpbfx_sockets: _Sockets
+    _bpbfx_proxy: Proxy | None
     _dns_host: str
     port: int
     timeout: Any
@@ -121,11 +131,16 @@ class _AbortableMixin:
         sockets = self._bpbfx_sockets
         timeout = self.timeout if isinstance(self.timeout, (int, float)) else 10.0
         deadline = time.monotonic() + timeout
+        proxy = self._bpbfx_proxy
+        host, port = (self._dns_host, self.port) if proxy is None else (proxy.host, proxy.port)
         try:
-            infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise NewConnectionError(self, f"cannot resolve {self._dns_host}: {exc}") from exc  # type: ignore[arg-type]
-        error: OSError = OSError(f"no address for {self._dns_host}")
+            if proxy is not None:
+                failure = ProxyError(f"cannot resolve proxy {proxy.safe_url}: {exc}", proxy=proxy.safe_url)
+                raise _ProxyFailed(failure) from None
+            raise NewConnectionError(self, f"cannot resolve {host}: {exc}") from exc  # type: ignore[arg-type]
+        error: OSError = OSError(f"no address for {host}")
         for family, kind, proto, _, address in infos:
             sock = socket.socket(family, kind, proto)
             sockets.add(sock)
@@ -147,9 +162,27 @@ class _AbortableMixin:
                 error = exc
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if proxy is not None:
+                try:
+                    tunnel(sock, proxy, self._dns_host, self.port, deadline)
+                except ProxyError as exc:
+                    sockets.discard(sock)
+                    sock.close()
+                    raise _ProxyFailed(exc) from None
+                except OSError as exc:
+                    sockets.discard(sock)
+                    sock.close()
+                    if sockets.closed:
+                        raise _Aborted from None
+                    raise _ProxyFailed(
+                        ProxyError(f"proxy {proxy.safe_url}: tunnel to {self._dns_host}:{self.port} failed: {exc}",
+                                   proxy=proxy.safe_url)
+                    ) from None
             sock.settimeout(max(0.001, deadline - time.monotonic()))
             return sock
-        raise NewConnectionError(self, f"could not connect to {self._dns_host}:{self.port}: {error}")  # type: ignore[arg-type]
+        if proxy is not None:
+            raise _ProxyFailed(ProxyError(f"could not reach proxy {proxy.safe_url}: {error}", proxy=proxy.safe_url))
+        raise NewConnectionError(self, f"could not connect to {host}:{port}: {error}")  # type: ignore[arg-type]
 
     def close(self) -> None:
         sock = self.sock
@@ -158,14 +191,16 @@ class _AbortableMixin:
 
 
 class _HTTPConnection(_AbortableMixin, HTTPConnection):
-    def __init__(self, *args: Any, bpbfx_sockets: _Sockets, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, bpbfx_sockets: _Sockets, bpbfx_proxy: Proxy | None, **kwargs: Any) -> None:
         self._bpbfx_sockets = bpbfx_sockets
+        self._bpbfx_proxy = bpbfx_proxy
         super().__init__(*args, **kwargs)
 
 
 class _HTTPSConnection(_AbortableMixin, HTTPSConnection):
-    def __init__(self, *args: Any, bpbfx_sockets: _Sockets, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, bpbfx_sockets: _Sockets, bpbfx_proxy: Proxy | None, **kwargs: Any) -> None:
         self._bpbfx_sockets = bpbfx_sockets
+        self._bpbfx_proxy = bpbfx_proxy
         super().__init__(*args, **kwargs)
 
 
@@ -188,6 +223,8 @@ class RestClient:
         ssl_context: TLS settings for ``https://`` (default: the system's verification).
         maxsize: connections kept alive.
         user_agent: the ``User-Agent`` header.
+        proxy: go through this proxy (see :mod:`bpbfx.proxy`): a ``CONNECT`` or SOCKS tunnel for
+            ``https://``; for plain ``http://`` through an HTTP proxy, requests in absolute form.
 
     Raises:
         ConfigurationError: ``base_url`` is not an ``http://`` or ``https://`` URL.
@@ -201,6 +238,7 @@ class RestClient:
         ssl_context: ssl.SSLContext | None = None,
         maxsize: int = 4,
         user_agent: str = "bpbfx",
+        proxy: Proxy | None = None,
     ) -> None:
         split = urllib.parse.urlsplit(base_url)
         if split.scheme not in ("http", "https") or not split.hostname:
@@ -211,15 +249,25 @@ class RestClient:
         self._sockets = _Sockets()
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         port = split.port or (443 if split.scheme == "https" else 80)
+        self.proxy = proxy
+        # Plain http:// through an HTTP proxy: absolute-form requests to the proxy itself.
+        self._forward = proxy is not None and proxy.scheme == "http" and split.scheme == "http"
+        self._origin = f"{split.scheme}://{split.netloc}"
+        if proxy is not None and self._forward:
+            self._headers.update(proxy_headers(proxy))
         pool_kw: dict[str, Any] = {
             "maxsize": maxsize,
             "block": False,
             "retries": False,
             "timeout": urllib3.Timeout(connect=timeout, read=timeout),
             "bpbfx_sockets": self._sockets,
+            "bpbfx_proxy": None if self._forward else proxy,
         }
         self._pool: HTTPConnectionPool
-        if split.scheme == "https":
+        if self._forward:
+            assert proxy is not None
+            self._pool = _HTTPPool(proxy.host, proxy.port, **pool_kw)
+        elif split.scheme == "https":
             context = ssl_context or ssl.create_default_context()
             self._pool = _HTTPSPool(split.hostname, port, ssl_context=context, **pool_kw)
         else:
@@ -258,6 +306,8 @@ class RestClient:
             RequestAbortedError: :meth:`close` was called before or during the request.
         """
         url = f"{self._prefix}{path}"
+        if self._forward:
+            url = self._origin + url  # absolute form, for the HTTP proxy
         where = f"{self.base_url}{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
@@ -278,6 +328,7 @@ class RestClient:
                 retries=False,
                 redirect=False,
                 release_conn=False,
+                assert_same_host=False,
             )
             sent = True
             chunks: list[bytes] = []
@@ -307,7 +358,12 @@ class RestClient:
             return result
         except _Aborted:
             raise RequestAbortedError(f"{method} {where} aborted: the client is closing", maybe_sent=False) from None
+        except _ProxyFailed as failed:
+            raise failed.error from None
         except (HTTPError, OSError) as exc:
+            proxied = _find(exc, _ProxyFailed)
+            if proxied is not None:
+                raise proxied.error from None
             cause = exc.__cause__ if isinstance(exc, ProtocolError) and exc.__cause__ is not None else exc
             if isinstance(cause, _Aborted) or self._sockets.closed:
                 raise RequestAbortedError(
@@ -327,6 +383,19 @@ class RestClient:
         returns at once)."""
         self._sockets.abort()
         self._pool.close()
+
+
+def _find(exc: BaseException, kind: type[_ProxyFailed]) -> _ProxyFailed | None:
+    """``exc`` or the first of its causes/contexts that is a ``kind`` (urllib3 wraps errors)."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, kind):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    reason = getattr(exc, "reason", None)
+    return reason if isinstance(reason, kind) else None
 
 
 def _may_have_sent(exc: BaseException) -> bool:

@@ -51,9 +51,11 @@ from .exceptions import (
     ConfigurationError,
     ConnectionLostError,
     HandshakeError,
+    ProxyError,
     RemoteProtocolError,
     WatchdogTimeout,
 )
+from .proxy import Proxy, tunnel
 
 __all__ = ["Connection", "ConnectionListener", "RateLimiter", "connect_tcp"]
 
@@ -182,6 +184,8 @@ class Connection:
         header: extra HTTP headers for the handshake.
         ssl_context: TLS settings for ``wss://`` (default: ``ssl.create_default_context()``,
             which verifies the certificate and host name).
+        proxy: go through this HTTP (``CONNECT``) or SOCKS5 proxy (see :mod:`bpbfx.proxy`);
+            TLS runs end to end through the tunnel.
         rand: random source for the backoff jitter (tests pass a fixed one).
 
     Thread-safety: :meth:`send`, :meth:`reconnect`, :meth:`close` may be called from any thread,
@@ -201,6 +205,7 @@ class Connection:
         rate_limiter: RateLimiter | None = None,
         header: list[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.url = url
@@ -213,6 +218,8 @@ class Connection:
         self._rate_limiter = rate_limiter
         self._header = header or []
         self._ssl_context = ssl_context
+        self.proxy = proxy
+        """The proxy every attempt goes through (``None``: direct)."""
         self._rand = rand
         self.fast_receive = _wsfast.supported()
         """Read through the buffered receive of :mod:`bpbfx._wsfast` (default: when the installed
@@ -503,7 +510,16 @@ class Connection:
             OSError: no address answered (TimeoutError when none within the timeout).
         """
         deadline = time.monotonic() + self.connect_timeout
-        infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
+        proxy = self.proxy
+        if proxy is None:
+            infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
+        else:
+            try:
+                infos = socket.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise ProxyError(
+                    f"{self.name}: cannot resolve proxy {proxy.safe_url}: {exc}", proxy=proxy.safe_url
+                ) from None
         error: OSError = OSError(f"no address for {self._host}")
         for family, kind, proto, _, address in infos:
             sock = socket.socket(family, kind, proto)
@@ -527,6 +543,17 @@ class Connection:
                 raise
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if proxy is not None:
+                try:
+                    tunnel(sock, proxy, self._host, self._port, deadline, label=self.name)
+                except BaseException:
+                    with self._lock:
+                        self._sock = None
+                        aborted = self._aborted or self._stop.is_set()
+                    sock.close()
+                    if aborted:
+                        raise _Aborted from None
+                    raise
             if not self._secure:
                 return sock
             try:
@@ -542,6 +569,10 @@ class Connection:
             with self._lock:
                 self._sock = secure
             return secure
+        if proxy is not None:
+            raise ProxyError(
+                f"{self.name}: could not reach proxy {proxy.safe_url}: {error}", proxy=proxy.safe_url
+            ) from error
         raise error
 
     def _connect_tcp(self, sock: socket.socket, address: Any, deadline: float) -> None:
@@ -556,6 +587,8 @@ class Connection:
         code = outcome.get("code")
         reason = outcome.get("reason", "")
         err: BpbfxError
+        if isinstance(exc, ProxyError):
+            return exc  # names the connection and the proxy already
         if isinstance(exc, websocket.WebSocketBadStatusException):
             status = exc.status_code
             err = HandshakeError(
@@ -572,10 +605,11 @@ class Connection:
                 reason=reason,
             )
         elif not outcome.get("tcp"):
+            via = f" through proxy {self.proxy.safe_url}" if self.proxy is not None else ""
             if isinstance(exc, TimeoutError):
-                text = f"could not connect to {self.url} within {self.connect_timeout:g}s"
+                text = f"could not connect to {self.url}{via} within {self.connect_timeout:g}s"
             else:
-                text = f"could not connect to {self.url}: {type(exc).__name__}: {exc}"
+                text = f"could not connect to {self.url}{via}: {type(exc).__name__}: {exc}"
             err = ConnectionLostError(f"{self.name}: {text}", reason=str(exc))
         elif not self.opened_at and isinstance(exc, ssl.SSLError):
             err = HandshakeError(f"{self.name}: TLS handshake with {self.url} failed: {exc}")

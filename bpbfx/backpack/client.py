@@ -104,6 +104,9 @@ class BackpackClient(BaseClient):
             raise ConfigurationError(f"window_ms must be an integer from 1 to {MAX_WINDOW_MS}, got {window_ms!r}")
         self.url = url
         self.rest_url = rest_url.rstrip("/")
+        # Resolved now, so that a bad proxy URL (given or from the environment) is refused here.
+        self._proxy_for(url)
+        self._rest_proxy = self._proxy_for(self.rest_url)
         self.window_ms = window_ms
         self.silence_timeout = silence_timeout
         self.stream_timeout = stream_timeout
@@ -339,7 +342,9 @@ class BackpackClient(BaseClient):
             if self.closed:
                 raise ClientClosedError("BackpackClient is closed")
             if self._rest is None:
-                self._rest = RestClient(self.rest_url, timeout=self.connect_timeout, ssl_context=self.ssl_context)
+                self._rest = RestClient(
+                    self.rest_url, timeout=self.connect_timeout, ssl_context=self.ssl_context, proxy=self._rest_proxy
+                )
             return self._rest
 
     # ------------------------------------------------------------------ lifecycle hooks

@@ -187,6 +187,7 @@ class BitfinexClient(BaseClient):
                     "BITFINEX_API_SECRET in the environment or a .env file"
                 )
         self.url = url or (AUTH_URL if self.credentials else PUBLIC_URL)
+        self._proxy_for(self.url)  # a bad proxy URL (given or from the environment) is refused here
         self.flags = flags
         self.auth_filter = list(auth_filter) if auth_filter is not None else None
         self.dms = dms
