@@ -745,7 +745,11 @@ class BitfinexProtocol:
         code = msg.get("code")
         text = msg.get("msg", "")
         hint = {
-            10114: "nonce too small: another program may be using this key with larger nonces",
+            10114: (
+                "nonce too small: Bitfinex has already seen a larger nonce for this API key, from another "
+                "program or process using the same key, or from before this machine's clock was set back "
+                "(this client's nonces only ever increase); give each program its own API key"
+            ),
             10100: "API key or signature refused: check BITFINEX_API_KEY / BITFINEX_API_SECRET",
             10111: "invalid auth payload",
             10112: "invalid signature",

@@ -520,3 +520,28 @@ def test_bulk_updates_book_verified(sim: BitfinexSimulator) -> None:
         assert sim.wait_for(lambda: client.stats().book_checks >= 10, 10)
         assert client.book("tBTCUSD").valid
     assert not errors.items
+
+
+def test_reauthentication_survives_a_wall_clock_set_back(
+    bitfinex_sim: Callable[..., BitfinexSimulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock behind the nonces jumps back an hour between two connections: the next auth still
+    sends a larger nonce and the exchange (which refuses small ones, 10114) accepts it."""
+    from bpbfx.bitfinex.auth import nonce_source_for
+
+    sim = bitfinex_sim(tick_interval=0.01, accounts={"clock-key": "clock-secret"})
+    source = nonce_source_for("clock-key")
+    now = [1_800_000_000_000_000]
+    monkeypatch.setattr(source, "_clock", lambda: now[0])
+    opens, errors = Recorder(), Recorder()
+    client = BitfinexClient(sim.url, api_key="clock-key", api_secret="clock-secret", backoff=FAST,
+                            on_open=opens, on_error=errors)
+    with client:
+        assert client.wait_ready(10)
+        first = source.last
+        now[0] -= 3_600_000_000  # the wall clock is set back one hour
+        sim.drop_connections()
+        assert opens.wait_count(2)
+        assert client.wait_ready(10), client.readiness()
+        assert source.last > first
+    assert not errors.of(AuthenticationError)
