@@ -36,7 +36,7 @@ from typing import Any, Final, Literal
 
 from .exceptions import ConfigurationError, ProxyAuthenticationError, ProxyError
 
-__all__ = ["PROXY_SCHEMES", "Proxy", "ProxyOption", "proxy_for", "proxy_headers", "tunnel"]
+__all__ = ["PROXY_SCHEMES", "Proxy", "ProxyOption", "proxy_for", "proxy_headers", "proxy_option", "tunnel"]
 
 PROXY_SCHEMES: Final = ("http", "socks5", "socks5h")
 _DEFAULT_PORTS: Final = {"http": 8080, "socks5": 1080, "socks5h": 1080}
@@ -116,6 +116,20 @@ def _mask(url: str) -> str:
     if "@" in authority:
         authority = "***@" + authority.rsplit("@", 1)[1]
     return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+def proxy_option(text: str | None) -> ProxyOption:
+    """A proxy setting written as text (command line, config file): ``None`` or ``""`` for the
+    environment's, ``"none"`` (or ``"direct"``) for no proxy, else a proxy URL (checked).
+
+    Raises:
+        ConfigurationError: not a valid proxy URL (the message hides its credentials).
+    """
+    if text is None or not text.strip():
+        return None
+    if text.strip().lower() in ("none", "direct", "off"):
+        return False
+    return Proxy.parse(text)
 
 
 def proxy_for(option: ProxyOption, url: str) -> Proxy | None:

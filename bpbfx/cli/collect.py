@@ -37,6 +37,7 @@ def _config_from_args(args: argparse.Namespace) -> CollectConfig:
         "cluster": True if args.cluster else None,
         "output_dir": args.output_dir,
         "sim": True if args.sim else None,
+        "proxy": args.proxy,
         "stats_interval": args.stats_interval,
         "duration": args.duration,
         "backpack": tuple(args.backpack or ()) or None,

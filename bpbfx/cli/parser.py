@@ -89,6 +89,14 @@ def _add_source(p: argparse.ArgumentParser) -> None:
         "--connect-timeout", type=_positive_float, default=15.0, metavar="S",
         help="give up when no connection opened within S seconds (default 15)",
     )
+    p.add_argument("--proxy", metavar="URL", help=PROXY_HELP)
+
+
+PROXY_HELP = (
+    "proxy for every connection: http://[user:pass@]host:port, socks5://..., socks5h://... "
+    "(SOCKS needs pip install 'bpbfx[proxy]'); 'none' ignores the environment "
+    "(default: http_proxy / https_proxy / all_proxy / no_proxy)"
+)
 
 
 def add_collect_parsers(sub: Any, positive_int: Callable[[str], int] = _positive_int,
@@ -106,6 +114,7 @@ def add_collect_parsers(sub: Any, positive_int: Callable[[str], int] = _positive
     p.add_argument("--cluster", action="store_true", help="the Redis URL is a Redis Cluster node")
     p.add_argument("--output-dir", metavar="DIR", help="directory of the JSONL files without --redis (default .)")
     p.add_argument("--sim", action="store_true", help="run against the built-in simulators")
+    p.add_argument("--proxy", metavar="URL", help=PROXY_HELP)
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     p.add_argument("--stats-interval", type=positive_float, metavar="S", help="seconds between stats lines (5)")
     p.add_argument("--maxlen", type=positive_int, metavar="N", help="MAXLEN ~ N per Redis stream (100000)")

@@ -23,6 +23,7 @@ from ..factory import (
     start_simulator,
     validate_streams,
 )
+from ..proxy import proxy_option
 from .errors import CommandError, UsageError
 from .format import stats_json
 from .printers import ErrorPrinter, EventPrinter
@@ -108,6 +109,7 @@ def build_client(
     books: bool = False,
     hooks: dict[str, Any] | None = None,
     flags: int | None = None,
+    proxy: str | None = None,
 ) -> BaseClient:
     """A client of ``exchange`` subscribed to ``streams`` (see :func:`bpbfx.factory.make_client`),
     not started.
@@ -119,6 +121,7 @@ def build_client(
     if flags is not None:
         options["flags"] = flags
     try:
+        options["proxy"] = proxy_option(proxy)
         return make_client(exchange, streams, url=url, rest_url=rest_url, keys=keys, books=books, **options)
     except CredentialsError as exc:
         if keys is None:
@@ -205,7 +208,10 @@ def open_source(
             notes.print(f"no keys in {_env_words(exchange)}: using a generated test account on the simulator")
     elif url and not rest_url:
         rest_url = rest_url_for(url)
-    client = build_client(exchange, streams, url=url, rest_url=rest_url, keys=keys, books=books, hooks=hooks)
+    client = build_client(
+        exchange, streams, url=url, rest_url=rest_url, keys=keys, books=books, hooks=hooks,
+        proxy=getattr(args, "proxy", None),
+    )
     stack.callback(client.close)
     target = url or str(getattr(client, "url", ""))
     return Source(client, target, sim, keys)

@@ -10,13 +10,14 @@ from typing import Any, Final
 from ..backoff import Backoff
 from ..exceptions import ConfigurationError
 from ..factory import EXCHANGES
+from ..proxy import proxy_option
 
 __all__ = ["SINK_KEYS", "CollectConfig", "load_config"]
 
 #: The keys a ``[sink]`` table may hold (:class:`~bpbfx.sinks.RedisStreamSink` options).
 SINK_KEYS: Final = ("maxlen", "snapshot_every", "snapshot_interval", "queue_size", "batch_size", "socket_timeout",
                     "prefix")
-_TOP_KEYS: Final = ("workers", "redis", "cluster", "output_dir", "sim", "stats_interval", "duration")
+_TOP_KEYS: Final = ("workers", "redis", "cluster", "output_dir", "sim", "stats_interval", "duration", "proxy")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class CollectConfig:
         output_dir: directory of the JSONL recordings.
         sim: run against the built-in simulators.
         urls: exchange -> WebSocket URL overrides; rest_urls: exchange -> REST URL overrides.
+        proxy: the proxy of every connection (``http://[user:pass@]host:port``, ``socks5://``,
+            ``socks5h://``), ``"none"`` for none; ``None``: the environment's (``https_proxy``...).
         stats_interval: seconds between stats lines.
         duration: stop after this many seconds (None: until Ctrl-C / SIGTERM).
         sink: keyword arguments for :class:`~bpbfx.sinks.RedisStreamSink` (``maxlen``,
@@ -50,6 +53,7 @@ class CollectConfig:
     sim: bool = False
     urls: dict[str, str] = field(default_factory=dict)
     rest_urls: dict[str, str] = field(default_factory=dict)
+    proxy: str | None = None
     stats_interval: float = 5.0
     duration: float | None = None
     sink: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +68,7 @@ class CollectConfig:
             raise ConfigurationError("stats_interval must be > 0 seconds")
         if self.duration is not None and self.duration <= 0:
             raise ConfigurationError("duration must be > 0 seconds")
+        proxy_option(self.proxy)  # a bad proxy URL is refused here, without its credentials
 
     def streams(self) -> list[tuple[str, str]]:
         """Every ``(exchange, stream)`` in order."""

@@ -30,6 +30,7 @@ class WorkerSpec:
     sink: dict[str, Any]
     generation: int = 0
     keys: dict[str, ApiKeys] = field(default_factory=dict)
+    proxy: str | None = None
 
     def recording_path(self, exchange: str) -> Path:
         """The JSONL file of ``exchange`` for this worker (a restarted worker starts a new one)."""
@@ -54,6 +55,6 @@ def shard(config: CollectConfig, urls: dict[str, str] | None = None, rest_urls: 
         parts[i % n].append(item)
     return [
         WorkerSpec(i, tuple(p), dict(urls or config.urls), dict(rest_urls or config.rest_urls), config.redis,
-                   config.cluster, config.output_dir, dict(config.sink), keys=dict(keys or {}))
+                   config.cluster, config.output_dir, dict(config.sink), keys=dict(keys or {}), proxy=config.proxy)
         for i, p in enumerate(parts)
     ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..base import BaseClient, Sink
 from ..factory import make_client
+from ..proxy import proxy_option
 from .resumed import existing_streams
 from .shard import WorkerSpec
 
@@ -70,7 +71,7 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
     for exchange, streams in spec.by_exchange().items():
         client = make_client(exchange, streams, url=spec.urls.get(exchange), rest_url=spec.rest_urls.get(exchange),
                              keys=spec.keys.get(exchange), on_error=lambda c, e: None,
-                             name=f"w{spec.index}-{exchange}")
+                             name=f"w{spec.index}-{exchange}", proxy=proxy_option(spec.proxy))
         client.add_sink(counter)
         clients.append(client)
     taken_over = 0
