@@ -270,18 +270,20 @@ def test_backpack_quiet_delta_equals_on_delta() -> None:
     """The client's delta path (Decimal levels, no changes built) leaves the same book as
     on_delta, over the benchmark's 50-level cycle with deletes."""
     from bpbfx.backpack.book import BackpackBookSync, SyncAction, parse_depth_snapshot
-    from bpbfx.bench.streams import FIRST_ID, depth_levels, depth_rest
+    from bpbfx.bench.streams import FIRST_ID as _FIRST_ID
+    from bpbfx.bench.streams import depth_levels as _depth_levels
+    from bpbfx.bench.streams import depth_rest as _depth_rest
 
-    snap = parse_depth_snapshot(depth_rest(50))
+    snap = parse_depth_snapshot(_depth_rest(50))
     quiet, reference = BackpackBookSync("L50_USDC"), BackpackBookSync("L50_USDC")
     for sync in (quiet, reference):
         sync.on_snapshot(snap.last_update_id, snap.bids, snap.asks)
     import json
 
     for k in range(60):
-        b, a = (json.loads(text) for text in depth_levels(50, k))
+        b, a = (json.loads(text) for text in _depth_levels(50, k))
         bids, asks = bp_protocol._levels(b, "bid"), bp_protocol._levels(a, "ask")
-        uid = FIRST_ID + k
+        uid = _FIRST_ID + k
         got = quiet._delta(uid, uid, bids, asks, True)
         want = reference.on_delta(uid, uid, bids, asks)
         assert got.action is want.action and got.update_id == want.update_id
