@@ -39,9 +39,12 @@ from typing import Any
 from ..backpack.book import BackpackBookSync, SyncAction, parse_depth_snapshot, parse_levels, parse_update_id
 from ..bitfinex.book import BitfinexBook
 from ..bitfinex.checksum import book_checksum
-from ._machine import cpu_model
+from .harness import cpu_model
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_DATA", "PROG", "main"]
+
+PROG = "python -m bpbfx.bench.books"
+"""The program name the usage line shows when the module runs as a script."""
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 """The recorded exchange traffic in the repository (``tests/data``); an installed copy without
@@ -272,9 +275,14 @@ def _runs(label: str, runs: int, n: int, unit: str, once: Callable[[], float]) -
     return median
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print the figures; returns a process exit code."""
-    parser = argparse.ArgumentParser(prog="python -m bpbfx.bench.books", description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run the benchmark and print the figures; returns a process exit code.  ``prog``: the
+    program name of the usage line.
+
+    Raises:
+        SystemExit: from argument parsing (``--help``, or an invalid option).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="recordings directory (default: the repository's tests/data)"
     )

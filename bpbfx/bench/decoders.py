@@ -22,10 +22,11 @@ Decoders, all given each frame as ``bytes`` (as read from the socket):
 Frame sets: recorded traffic from the repository's ``tests/data`` (Backpack ``wire_frames.jsonl``;
 Bitfinex ``bbgo_ws_public.jsonl``, ``cryptofeed_ws_seq_all.txt`` received frames, and
 ``bbgo_ws_private.jsonl`` with the checksum-vector frames), and the synthetic frames of the
-throughput matrix (:mod:`bpbfx.bench.matrix`), produced by running its blaster functions
-against an in-memory socket and splitting the WebSocket frames they write: Backpack trades
-(1,024 distinct frames), Backpack depth 50+50 levels (the 20-delta cycle), Bitfinex ``te``
-trades with SEQ_ALL, Bitfinex BULK book updates of 50 entries (the 20-step cycle).
+throughput matrix (:mod:`bpbfx.bench.matrix`), produced by running the blaster's stream
+functions (:mod:`bpbfx.bench.streams`) against an in-memory socket and splitting the WebSocket
+frames they write: Backpack trades (1,024 distinct frames), Backpack depth 50+50 levels (the
+20-delta cycle), Bitfinex ``te`` trades with SEQ_ALL, Bitfinex BULK book updates of 50 entries
+(the 20-step cycle).
 
 Timing.  One thread, ``time.perf_counter`` around a whole pass loop over a set's frames; the
 pass count is chosen so that one timed run of the current decoder lasts ``--min-time``; after
@@ -65,12 +66,14 @@ from typing import Any
 
 from .._json import make_loads
 from ..bitfinex.book import BitfinexBook
-from ._machine import machine_line
 from .books import DEFAULT_DATA
-from .matrix import _bf_book, _bf_trades, _blast_depth
-from .throughput import _backpack_trade, _ws_frame
+from .harness import machine_line, ws_frame
+from .streams import backpack_trade, write_bitfinex_book, write_bitfinex_trades, write_depth
 
-__all__ = ["main"]
+__all__ = ["PROG", "main"]
+
+PROG = "python -m bpbfx.bench.decoders"
+"""The program name the usage line shows when the module runs as a script."""
 
 Decode = Callable[[bytes], Any]
 
@@ -191,25 +194,25 @@ def _split_server_frames(data: bytes | bytearray) -> list[bytes]:
 def _bitfinex_client(flags: int, subscribe: dict[str, Any]) -> io.BytesIO:
     """What a client sends before the blaster starts streaming: ``conf`` and ``subscribe``."""
     conf = json.dumps({"event": "conf", "flags": flags}).encode()
-    return io.BytesIO(_ws_frame(conf) + _ws_frame(json.dumps({"event": "subscribe", **subscribe}).encode()))
+    return io.BytesIO(ws_frame(conf) + ws_frame(json.dumps({"event": "subscribe", **subscribe}).encode()))
 
 
 def synthetic_sets() -> list[FrameSet]:
     """The throughput matrix's frames, as its blaster writes them."""
     now_us = time.time_ns() // 1000
-    bp_trades = [_backpack_trade(i, now_us + i) for i in range(1024)]
+    bp_trades = [backpack_trade(i, now_us + i) for i in range(1024)]
 
     sock = _CaptureSocket()
-    _blast_depth(sock, 20, 50)
+    write_depth(sock, 20, 50)
     bp_depth = _split_server_frames(sock.data)
 
     sock = _CaptureSocket()
-    _bf_trades(sock, _bitfinex_client(_SEQ_ALL, {"channel": "trades", "symbol": "tBTCUSD"}), 1000)
+    write_bitfinex_trades(sock, _bitfinex_client(_SEQ_ALL, {"channel": "trades", "symbol": "tBTCUSD"}), 1000)
     bf_trades = [frame for frame in _split_server_frames(sock.data) if b',"te",' in frame]
 
     sock = _CaptureSocket()
     subscribe = {"channel": "book", "symbol": "tBTCUSD", "prec": "P0", "len": 25}
-    _bf_book(sock, _bitfinex_client(_SEQ_ALL | _BULK_UPDATES, subscribe), 20, 50)
+    write_bitfinex_book(sock, _bitfinex_client(_SEQ_ALL | _BULK_UPDATES, subscribe), 20, 50)
     # Skip info, conf, subscribed and the snapshot; keep the BULK update frames (not the cs frames).
     bf_book = [frame for frame in _split_server_frames(sock.data)[4:] if b'"cs"' not in frame]
     return [
@@ -409,10 +412,15 @@ def _check_checksums(data_dir: Path, decoders: Sequence[Decoder], out: Callable[
     return ok
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run the benchmark and print the report; returns 0, 1 if msgspec changes a decoded value
-    or a check fails, 2 if it cannot run (no msgspec, no data)."""
-    parser = argparse.ArgumentParser(prog="python -m bpbfx.bench.decoders", description=(__doc__ or "").splitlines()[0])
+    or a check fails, 2 if it cannot run (no msgspec, no data).  ``prog``: the program name of
+    the usage line.
+
+    Raises:
+        SystemExit: from argument parsing (``--help``, or an invalid option).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="recordings directory (default: the repository's tests/data)"
     )

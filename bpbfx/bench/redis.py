@@ -39,9 +39,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ._machine import cpu_model
+from .harness import cpu_model
 
-__all__ = ["main"]
+__all__ = ["PROG", "main"]
+
+PROG = "python -m bpbfx.bench.redis"
+"""The program name the usage line shows when the module runs as a script."""
 
 
 def _free_port() -> int:
@@ -329,9 +332,14 @@ def bench_rss(url: str, events: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ main
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print the figures with how they were obtained."""
-    parser = argparse.ArgumentParser(prog="python -m bpbfx.bench.redis", description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run the benchmark and print the figures with how they were obtained.  ``prog``: the
+    program name of the usage line and of the printed command.
+
+    Raises:
+        SystemExit: from argument parsing (``--help``, or an invalid option).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--redis", metavar="URL",
                         help="a disposable Redis: it is FLUSHALLed between runs (default: start one)")
     parser.add_argument("--events", type=int, default=200_000, help="events for the sink throughput run")
@@ -348,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  machine: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
               f"redis-py {redis_py.__version__} ({_parser()} reply parser); redis-server {info.get('redis_version')} "
               "(--save '' --appendonly no)")
-        print(f"  command: python -m bpbfx.bench.redis {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
+        print(f"  command: {prog} {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"  load average before: {load} (1/5/15 min; any other process shares the 2 cores)")
         if "sink" not in args.skip:

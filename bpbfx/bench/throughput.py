@@ -3,24 +3,24 @@
 Run ``python -m bpbfx.bench.throughput`` (or ``bpbfx bench``; ``--help`` for options).  A
 benchmark, not a test: every figure is printed with how it was obtained.
 
-Set-up.  A *blaster* runs in a separate process (``multiprocessing``, spawn), so that it never
-competes for the client's GIL.  It is a minimal WebSocket server on 127.0.0.1 written on plain
-sockets: after the handshake it writes pre-encoded, unmasked text frames straight into the TCP
-socket, in 256 KiB writes, so that the server is never the bottleneck.  What it sends is chosen
-by the URL path (``/backpack/blast?n=N``, ``/backpack/rate?n=N&rate=R``,
-``/bitfinex/blast?n=N``).  Backpack frames have the recorded shape of ``trade.<symbol>`` data
-(``{"stream":"trade.SOL_USDC","data":{"e":"trade","E":..,"s":..,"p":..,"q":..,"b":..,"a":..,
-"t":..,"T":..,"m":..}}``, 1,024 distinct frames cycled); Bitfinex frames are ``[CHAN,"te",[ID,
-MTS,AMOUNT,PRICE],SEQ]`` after an ``info``, ``conf`` and ``subscribed`` exchange and a trades
-snapshot.
+Set-up.  A *blaster* (:mod:`bpbfx.bench.blaster`) runs in a separate process
+(``multiprocessing``, spawn), so that it never competes for the client's GIL.  It is a minimal
+WebSocket server on 127.0.0.1 written on plain sockets, with a plain and a TLS port: after the
+handshake it writes pre-encoded, unmasked text frames straight into the TCP socket, in large
+writes, so that the server is never the bottleneck.  What it sends is chosen by the URL path
+(:mod:`bpbfx.bench.streams`).  Backpack frames have the recorded shape of ``trade.<symbol>``
+data (``{"stream":"trade.SOL_USDC","data":{"e":"trade","E":..,"s":..,"p":..,"q":..,"b":..,
+"a":..,"t":..,"T":..,"m":..}}``, 1,024 distinct frames cycled); Bitfinex frames are
+``[CHAN,"te",[ID,MTS,AMOUNT,PRICE],SEQ]`` after an ``info``, ``conf`` and ``subscribed``
+exchange and a trades snapshot.
 
 Sections:
 
-1. **throughput matrix** (:mod:`bpbfx.bench.matrix`, which has its own blaster with a TLS
-   port): trades and managed books of both exchanges, ws and wss, 1 and 4 sockets, against the
-   bare ``WebSocketApp`` + ``json.loads`` loop with ``skip_utf8_validation=True`` in the same
-   run, each figure with its target and the context switches per 1,000 messages;
-2. **latency** at fixed rates (default 5,000 and 20,000 msg/s): the blaster above writes
+1. **throughput matrix** (:mod:`bpbfx.bench.matrix`, with a blaster of its own): trades and
+   managed books of both exchanges, ws and wss, 1 and 4 sockets, against the bare
+   ``WebSocketApp`` + ``json.loads`` loop with ``skip_utf8_validation=True`` in the same run,
+   each figure with its target and the context switches per 1,000 messages;
+2. **latency** at fixed rates (default 5,000 and 20,000 msg/s): the blaster writes
    ``time.monotonic_ns() // 1000`` into each frame's ``E`` just before sending it; the callback
    subtracts it from its own ``time.monotonic_ns() // 1000``.  CLOCK_MONOTONIC is one
    system-wide clock on Linux, so the two processes' readings are comparable (1 us resolution).
@@ -35,301 +35,33 @@ Sections:
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
-import multiprocessing
 import platform
-import socket
 import statistics
-import struct
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._machine import machine_line
+from .blaster import Blaster
+from .harness import TIMEOUT, machine_line, stock_reader
+from .matrix import run_matrix
+from .streams import SYMBOL
 
-__all__ = ["main"]
+__all__ = ["PROG", "main"]
 
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_CHUNK_BYTES = 256 * 1024
-_SYMBOL = "SOL_USDC"
-_BITFINEX_CHAN = 17
+PROG = "python -m bpbfx.bench.throughput"
+"""The program name the usage line shows when the module runs as a script."""
+
 _WARMUP = 500
-_TIMEOUT = 120.0
-
-
-# ================================================================================ blaster (child process)
-def _ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    """One unmasked server-to-client frame (FIN set)."""
-    n = len(payload)
-    if n < 126:
-        header = bytes((0x80 | opcode, n))
-    elif n < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return header + payload
-
-
-def _backpack_trade(i: int, event_us: int) -> bytes:
-    """A Backpack ``trade`` frame (field set and value styles as the exchange writes them)."""
-    price = 150 + (i % 200 - 100) / 100
-    qty = 0.01 + (i * 7 % 500) / 100
-    data = {
-        "e": "trade",
-        "E": event_us,
-        "s": _SYMBOL,
-        "p": f"{price:.2f}",
-        "q": f"{qty:.2f}",
-        "b": str(114318470581796864 + 2 * i),
-        "a": str(114318470582386688 + 2 * i + 1),
-        "t": 300_000_000 + i,
-        "T": event_us - 213,
-        "m": i % 3 == 0,
-    }
-    return json.dumps({"stream": f"trade.{_SYMBOL}", "data": data}, separators=(",", ":")).encode()
-
-
-def _read_client_frame(rfile: Any) -> tuple[int, bytes] | None:
-    """Read one (masked) client frame; None at EOF."""
-    head = rfile.read(2)
-    if len(head) < 2:
-        return None
-    opcode = head[0] & 0x0F
-    n = head[1] & 0x7F
-    if n == 126:
-        n = struct.unpack("!H", rfile.read(2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", rfile.read(8))[0]
-    mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
-    payload = bytearray(rfile.read(n))
-    for j in range(len(payload)):
-        payload[j] ^= mask[j & 3]
-    return opcode, bytes(payload)
-
-
-def _drain(conn: socket.socket, rfile: Any) -> None:
-    """Read client frames until it closes; answer its close frame."""
-    while True:
-        try:
-            frame = _read_client_frame(rfile)
-        except OSError:
-            return
-        if frame is None:
-            return
-        if frame[0] == 0x8:
-            try:
-                conn.sendall(_ws_frame(frame[1][:2], 0x8))
-            except OSError:
-                pass
-            return
-
-
-def _blast_backpack(conn: socket.socket, n: int) -> None:
-    now_us = time.time_ns() // 1000
-    frames = [_ws_frame(_backpack_trade(i, now_us + i)) for i in range(1024)]
-    chunk_frames = max(1, _CHUNK_BYTES // len(frames[0]))
-    sent = 0
-    cycle = b"".join(frames)
-    per_cycle = len(frames)
-    while sent < n:
-        left = n - sent
-        if left >= per_cycle:
-            conn.sendall(cycle)
-            sent += per_cycle
-        else:
-            take = min(left, chunk_frames)
-            conn.sendall(b"".join(frames[:take]))
-            sent += take
-
-
-def _rate_backpack(conn: socket.socket, n: int, rate: float) -> None:
-    interval = 1e9 / rate
-    clock = time.monotonic_ns
-    due = float(clock())
-    for i in range(n):
-        now = clock()
-        if now < due:
-            time.sleep((due - now) / 1e9)
-        conn.sendall(_ws_frame(_backpack_trade(i, clock() // 1000)))
-        due += interval
-
-
-def _bitfinex_session(conn: socket.socket, rfile: Any, n: int) -> None:
-    send = conn.sendall
-    send(_ws_frame(b'{"event":"info","version":2,"serverId":"bench","platform":{"status":1}}'))
-    seq_all = False
-    while True:
-        frame = _read_client_frame(rfile)
-        if frame is None or frame[0] == 0x8:
-            return
-        try:
-            msg = json.loads(frame[1])
-        except ValueError:
-            continue
-        if msg.get("event") == "conf":
-            flags = int(msg.get("flags") or 0)
-            seq_all = bool(flags & 65536)
-            send(_ws_frame(json.dumps({"event": "conf", "status": "OK", "flags": flags}).encode()))
-        elif msg.get("event") == "subscribe":
-            reply = {
-                "event": "subscribed",
-                "channel": "trades",
-                "chanId": _BITFINEX_CHAN,
-                "symbol": msg.get("symbol", "tBTCUSD"),
-                "pair": "BTCUSD",
-            }
-            if "subId" in msg:
-                reply["subId"] = msg["subId"]
-            send(_ws_frame(json.dumps(reply).encode()))
-            break
-    mts = time.time_ns() // 1_000_000
-    seq = 1
-    tail = f",{seq}]" if seq_all else "]"
-    snapshot = ",".join(f"[{1795583200 + k},{mts},0.001,118910]" for k in range(30))
-    send(_ws_frame(f"[{_BITFINEX_CHAN},[{snapshot}]{tail}".encode()))
-    sent = 0
-    per_chunk = 1024
-    while sent < n:
-        batch = []
-        for k in range(min(per_chunk, n - sent)):
-            i = sent + k
-            seq += 1
-            amount = "0.00431" if i % 3 else "-0.0125"
-            tail = f",{seq}]" if seq_all else "]"
-            text = f'[{_BITFINEX_CHAN},"te",[{1795583300 + i},{mts + i // 50},{amount},{118900 + i % 40}]{tail}'
-            batch.append(_ws_frame(text.encode()))
-        send(b"".join(batch))
-        sent += len(batch)
-
-
-def _read_request(conn: socket.socket) -> tuple[str, dict[str, str], bytes | None] | None:
-    """Read an HTTP request head: ``(path, query parameters, Sec-WebSocket-Key or None)``, or
-    ``None`` when the peer closed first."""
-    request = b""
-    while b"\r\n\r\n" not in request:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return None
-        request += chunk
-    lines = request.split(b"\r\n")
-    parts = urlsplit(lines[0].split(b" ")[1].decode())
-    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    keys = [line.split(b":", 1)[1].strip() for line in lines if line.lower().startswith(b"sec-websocket-key")]
-    return parts.path, params, keys[0] if keys else None
-
-
-def _accept_upgrade(conn: socket.socket, key: bytes) -> None:
-    """Answer a WebSocket upgrade request (RFC 6455 4.2.2)."""
-    accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-    conn.sendall(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-    )
-
-
-def _handle(conn: socket.socket) -> None:
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    rfile = conn.makefile("rb")
-    try:
-        request = _read_request(conn)
-        if request is None:
-            return
-        path, params, key = request
-        if key is None:
-            return  # not a WebSocket upgrade
-        _accept_upgrade(conn, key)
-        n = int(params.get("n", "100000"))
-        if path == "/backpack/blast":
-            _blast_backpack(conn, n)
-        elif path == "/backpack/rate":
-            _rate_backpack(conn, n, float(params.get("rate", "5000")))
-        elif path == "/bitfinex/blast":
-            _bitfinex_session(conn, rfile, n)
-        _drain(conn, rfile)
-    except OSError:
-        pass
-    finally:
-        rfile.close()
-        conn.close()
-
-
-def serve(ready: Any) -> None:
-    """Blaster process entry point: listen on 127.0.0.1, put the port on ``ready``, serve
-    each connection on its own thread until terminated."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    ready.put(listener.getsockname()[1])
-    while True:
-        conn, _ = listener.accept()
-        threading.Thread(target=_handle, args=(conn,), daemon=True).start()
-
-
-class Blaster:
-    """The blaster process (context manager); ``url(path)`` builds its URLs."""
-
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._ready: Any = ctx.Queue()
-        self._proc = ctx.Process(target=serve, args=(self._ready,), name="bpbfx-blaster", daemon=True)
-        self.port = 0
-
-    def __enter__(self) -> Blaster:
-        self._proc.start()
-        self.port = int(self._ready.get(timeout=30))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._proc.terminate()
-        self._proc.join(10)
-
-    def url(self, path: str) -> str:
-        """``ws://127.0.0.1:<port><path>``."""
-        return f"ws://127.0.0.1:{self.port}{path}"
 
 
 # ================================================================================ measurements (this process)
-@dataclass
-class _Counter:
-    """The callback shared by every variant: counts and timestamps the first and n-th call."""
-
-    target: int
-    count: int = 0
-    first: float = 0.0
-    last: float = 0.0
-    done: threading.Event = field(default_factory=threading.Event)
-
-    def hit(self) -> None:
-        n = self.count + 1
-        self.count = n
-        if n == 1:
-            self.first = time.perf_counter()
-        elif n == self.target:
-            self.last = time.perf_counter()
-            self.done.set()
-
-    def rate(self) -> float:
-        if self.target < 2 or not self.last:
-            return 0.0
-        return (self.target - 1) / (self.last - self.first)
-
-
-def _wait(counter: _Counter, what: str) -> None:
-    if not counter.done.wait(_TIMEOUT):
-        raise RuntimeError(f"{what}: only {counter.count} of {counter.target} messages within {_TIMEOUT:g}s")
-
-
 def _latency_bpbfx(url: str, stock: bool = False) -> list[int]:
     from ..backpack.client import BackpackClient
     from ..backpack.events import Trade
-    from .matrix import _stock_reader
 
     samples: list[int] = []
     clock = time.monotonic_ns
@@ -342,11 +74,11 @@ def _latency_bpbfx(url: str, stock: bool = False) -> list[int]:
             if len(samples) >= expected:
                 done.set()
 
-    with _stock_reader(stock):
-        client = BackpackClient(url, streams=[f"trade.{_SYMBOL}"], books=False, on_message=on_message)
-    client.start()
+    client = BackpackClient(url, streams=[f"trade.{SYMBOL}"], books=False, on_message=on_message)
+    with stock_reader(stock):  # around start(): the client makes its connection there
+        client.start()
     try:
-        if not done.wait(_TIMEOUT):
+        if not done.wait(TIMEOUT):
             raise RuntimeError(f"latency run: only {len(samples)} of {expected} messages")
     finally:
         client.close()
@@ -375,7 +107,7 @@ def _latency_bare(url: str) -> list[int]:
     )
     thread.start()
     try:
-        if not done.wait(_TIMEOUT):
+        if not done.wait(TIMEOUT):
             raise RuntimeError(f"bare latency run: only {len(samples)} of {expected} messages")
     finally:
         app.keep_running = False
@@ -409,10 +141,10 @@ def _memory_run(url: str, n: int, every: int) -> tuple[int, list[tuple[int, int]
                 if count >= n:
                     done.set()
 
-    client = BackpackClient(url, streams=[f"trade.{_SYMBOL}"], books=False, on_message=on_message)
+    client = BackpackClient(url, streams=[f"trade.{SYMBOL}"], books=False, on_message=on_message)
     client.start()
     try:
-        if not done.wait(_TIMEOUT * 3):
+        if not done.wait(TIMEOUT * 3):
             raise RuntimeError(f"memory run: only {count} of {n} messages")
     finally:
         client.close()
@@ -447,21 +179,24 @@ def _versions() -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run the benchmark and print the report; returns the exit status (0, or 1 when a target
-    is missed or a run could not complete)."""
+    is missed or a run could not complete).  ``prog``: the program name of the usage line
+    (the ``bpbfx`` command passes ``"bpbfx bench"``).
+
+    Raises:
+        SystemExit: from argument parsing (``--help``, or an invalid option).
+    """
     try:
-        return _main(argv)
+        return _main(argv, prog)
     except (RuntimeError, OSError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    from .matrix import run_matrix
-
+def _main(argv: Sequence[str] | None, prog: str) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bpbfx.bench.throughput",
+        prog=prog,
         description="Throughput matrix, latency and memory of bpbfx clients against a bare websocket-client loop.",
     )
     parser.add_argument(
@@ -514,7 +249,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 f"first {_WARMUP} dropped), sender's monotonic clock in the frame vs the callback's, 1 us resolution; "
                 f"{args.latency_repeats} interleaved runs per variant, median p50/p99, max over all runs"
             )
-            path = f"/backpack/rate?n={count}&rate={rate:g}"
+            path = f"/bp/rate?n={count}&rate={rate:g}"
             variants: list[tuple[str, Callable[[str], list[int]]]] = [
                 ("bare", _latency_bare),
                 ("stock", lambda url: _latency_bpbfx(url, stock=True)),
@@ -545,7 +280,7 @@ def _main(argv: Sequence[str] | None) -> int:
             m = args.memory_messages
             every = max(1, m // 10)
             out(f"Resident memory (VmRSS) of this process while {m:,} messages go through BackpackClient")
-            before, samples = _memory_run(blaster.url(f"/backpack/blast?n={m}"), m, every)
+            before, samples = _memory_run(blaster.url(f"/bp/trade?n={m}"), m, every)
             out(f"  before start: {before / 1024:8.1f} MiB")
             for count_at, rss in samples:
                 out(f"      after {count_at:>9,}: {rss / 1024:8.1f} MiB")

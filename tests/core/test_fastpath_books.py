@@ -270,7 +270,9 @@ def test_backpack_quiet_delta_equals_on_delta() -> None:
     """The client's delta path (Decimal levels, no changes built) leaves the same book as
     on_delta, over the benchmark's 50-level cycle with deletes."""
     from bpbfx.backpack.book import BackpackBookSync, SyncAction, parse_depth_snapshot
-    from bpbfx.bench.matrix import _FIRST_ID, _depth_levels, _depth_rest
+    from bpbfx.bench.streams import FIRST_ID as _FIRST_ID
+    from bpbfx.bench.streams import depth_levels as _depth_levels
+    from bpbfx.bench.streams import depth_rest as _depth_rest
 
     snap = parse_depth_snapshot(_depth_rest(50))
     quiet, reference = BackpackBookSync("L50_USDC"), BackpackBookSync("L50_USDC")

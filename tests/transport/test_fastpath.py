@@ -20,7 +20,7 @@ import websocket
 
 from bpbfx import _wsfast
 from bpbfx.backoff import Backoff
-from bpbfx.bench._tls import LoopbackTLS, loopback_tls
+from bpbfx.bench.harness import LoopbackTLS, loopback_tls
 from bpbfx.exceptions import BpbfxError, ConnectionLostError, RemoteProtocolError
 from bpbfx.transport import Connection
 
