@@ -10,10 +10,10 @@ __all__ = ["run_bench"]
 
 
 def run_bench(argv: Sequence[str]) -> int:
-    """Run ``python -m bpbfx.bench.throughput ARGV``; returns the exit status (main thread)."""
+    """Run the transport benchmark with ``ARGV`` as ``bpbfx bench``; returns the exit status (main thread)."""
     from ..bench.throughput import main as bench_main
 
     try:
-        return bench_main(list(argv))
+        return bench_main(list(argv), prog="bpbfx bench")
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

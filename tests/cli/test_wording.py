@@ -211,3 +211,12 @@ def test_moved_collect_commands_still_import_with_a_warning() -> None:
             assert getattr(bpbfx.collect, name) is target
     with pytest.raises(AttributeError):
         bpbfx.collect.no_such_name  # noqa: B018
+
+
+def test_bench_help_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """bpbfx bench --help shows 'usage: bpbfx bench', not a module path."""
+    from bpbfx.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert capsys.readouterr().out.startswith("usage: bpbfx bench")
