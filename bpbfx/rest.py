@@ -23,18 +23,15 @@ import ssl
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
-    HTTPError,
     NewConnectionError,
-    ProtocolError,
     ReadTimeoutError,
 )
 
@@ -42,7 +39,7 @@ from .exceptions import ConfigurationError, ProxyError, RequestAbortedError, Req
 from .proxy import Proxy, proxy_headers, tunnel
 from .transport import connect_tcp
 
-__all__ = ["RequestAbortedError", "RequestFailedError", "RestClient", "RestResponse"]
+__all__ = ["PendingRequest", "RequestAbortedError", "RequestFailedError", "RestClient", "RestResponse"]
 
 MAX_BODY = 64 * 1024 * 1024
 """The largest answer read, bytes."""
@@ -204,27 +201,26 @@ class _HTTPSConnection(_AbortableMixin, HTTPSConnection):
         super().__init__(*args, **kwargs)
 
 
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
 class RestClient:
     """Keep-alive HTTP requests to one base URL (``https://api.backpack.exchange``,
     ``http://127.0.0.1:PORT`` for a simulator).  Thread-safe: any thread may call
-    :meth:`request`; up to ``maxsize`` connections are kept for reuse.
+    :meth:`request` or :meth:`send`; up to ``maxsize`` idle connections are kept for reuse.
+
+    :meth:`send` writes a request on the calling thread and returns a :class:`PendingRequest`
+    whose :meth:`~PendingRequest.finish` reads the answer, possibly on another thread: an order
+    leaves at once from the thread that decided it while the answer is awaited elsewhere.
+    :meth:`request` does both.
 
     Args:
         base_url: scheme, host, port and an optional path prefix.
         timeout: default whole-request deadline, seconds.
         ssl_context: TLS settings for ``https://`` (default: the system's verification).
-        maxsize: connections kept alive.
+        maxsize: idle connections kept alive.
         user_agent: the ``User-Agent`` header.
         proxy: go through this proxy (see :mod:`bpbfx.proxy`): a ``CONNECT`` or SOCKS tunnel for
             ``https://``; for plain ``http://`` through an HTTP proxy, requests in absolute form.
+        idle_timeout: an idle connection older than this is not reused (servers close idle
+            keep-alive connections; a request sent on one they just closed is in doubt).
 
     Raises:
         ConfigurationError: ``base_url`` is not an ``http://`` or ``https://`` URL.
@@ -239,39 +235,30 @@ class RestClient:
         maxsize: int = 4,
         user_agent: str = "bpbfx",
         proxy: Proxy | None = None,
+        idle_timeout: float = 15.0,
     ) -> None:
         split = urllib.parse.urlsplit(base_url)
         if split.scheme not in ("http", "https") or not split.hostname:
             raise ConfigurationError(f"REST URL must be http://host[:port] or https://host[:port], got {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.maxsize = maxsize
+        self.idle_timeout = idle_timeout
         self._prefix = split.path.rstrip("/")
         self._sockets = _Sockets()
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
-        port = split.port or (443 if split.scheme == "https" else 80)
+        self._secure = split.scheme == "https"
+        self._host = split.hostname
+        self._port = split.port or (443 if self._secure else 80)
+        self._ssl_context = (ssl_context or ssl.create_default_context()) if self._secure else None
         self.proxy = proxy
         # Plain http:// through an HTTP proxy: absolute-form requests to the proxy itself.
-        self._forward = proxy is not None and proxy.scheme == "http" and split.scheme == "http"
+        self._forward = proxy is not None and proxy.scheme == "http" and not self._secure
         self._origin = f"{split.scheme}://{split.netloc}"
         if proxy is not None and self._forward:
             self._headers.update(proxy_headers(proxy))
-        pool_kw: dict[str, Any] = {
-            "maxsize": maxsize,
-            "block": False,
-            "retries": False,
-            "timeout": urllib3.Timeout(connect=timeout, read=timeout),
-            "bpbfx_sockets": self._sockets,
-            "bpbfx_proxy": None if self._forward else proxy,
-        }
-        self._pool: HTTPConnectionPool
-        if self._forward:
-            assert proxy is not None
-            self._pool = _HTTPPool(proxy.host, proxy.port, **pool_kw)
-        elif split.scheme == "https":
-            context = ssl_context or ssl.create_default_context()
-            self._pool = _HTTPSPool(split.hostname, port, ssl_context=context, **pool_kw)
-        else:
-            self._pool = _HTTPPool(split.hostname, port, **pool_kw)
+        self._idle: deque[tuple[float, HTTPConnection]] = deque()
+        self._idle_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<RestClient {self.base_url}{' closed' if self.closed else ''}>"
@@ -280,6 +267,90 @@ class RestClient:
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._sockets.closed
+
+    # ------------------------------------------------------------------ connections
+    def _new_connection(self, timeout: float) -> HTTPConnection:
+        conn: HTTPConnection
+        if self._forward:
+            assert self.proxy is not None
+            conn = _HTTPConnection(
+                self.proxy.host, self.proxy.port, timeout=timeout, bpbfx_sockets=self._sockets, bpbfx_proxy=None
+            )
+        elif self._secure:
+            conn = _HTTPSConnection(
+                self._host, self._port, timeout=timeout, bpbfx_sockets=self._sockets, bpbfx_proxy=self.proxy,
+                ssl_context=self._ssl_context,
+            )
+        else:
+            conn = _HTTPConnection(
+                self._host, self._port, timeout=timeout, bpbfx_sockets=self._sockets, bpbfx_proxy=self.proxy
+            )
+        return conn
+
+    def _take(self, timeout: float) -> tuple[HTTPConnection, bool]:
+        """An idle connection still connected (True) or a new one (False)."""
+        now = time.monotonic()
+        with self._idle_lock:
+            while self._idle:
+                since, conn = self._idle.pop()
+                if now - since < self.idle_timeout and conn.is_connected:
+                    conn.timeout = timeout
+                    return conn, True
+                conn.close()
+        return self._new_connection(timeout), False
+
+    def _give_back(self, conn: HTTPConnection) -> None:
+        with self._idle_lock:
+            if self._sockets.closed or len(self._idle) >= self.maxsize:
+                conn.close()
+                return
+            self._idle.append((time.monotonic(), conn))
+
+    # ------------------------------------------------------------------ requests
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> PendingRequest:
+        """Write one request on the calling thread (connecting first when no connection is
+        idle) and return the pending answer.  Never retried.
+
+        Raises:
+            RequestFailedError: no connection (``maybe_sent`` False) or the write failed.
+            RequestAbortedError: :meth:`close` was called before or during the request.
+            ProxyError: the proxy refused or could not be reached.
+        """
+        url = f"{self._prefix}{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        if self._forward:
+            url = self._origin + url  # absolute form, for the HTTP proxy
+        where = f"{self.base_url}{path}"
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        if self._sockets.closed:
+            raise RequestAbortedError(f"{method} {where} not sent: the client is closed", maybe_sent=False)
+        conn, reused = self._take(limit)
+        try:
+            if conn.sock is None:
+                conn.connect()
+            conn.request(
+                method, url, body=body, headers={**self._headers, **(headers or {})}, preload_content=False
+            )
+        except Exception as exc:  # noqa: BLE001 - translated once, here at the edge
+            conn.close()
+            # Nothing can have arrived unless bytes were written on a live connection: a reused
+            # one may have taken (part of) the request before failing.
+            raise self._failure(exc, method, where, limit, maybe_sent=reused and conn.sock is not None) from None
+        except BaseException:
+            conn.close()
+            raise
+        return PendingRequest(self, conn, method, where, deadline, limit)
 
     def request(
         self,
@@ -304,43 +375,80 @@ class RestClient:
         Raises:
             RequestFailedError: no connection, reset, timeout, or an answer too large.
             RequestAbortedError: :meth:`close` was called before or during the request.
+            ProxyError: the proxy refused or could not be reached.
         """
-        url = f"{self._prefix}{path}"
-        if self._forward:
-            url = self._origin + url  # absolute form, for the HTTP proxy
-        where = f"{self.base_url}{path}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        if self._sockets.closed:
-            raise RequestAbortedError(f"{method} {where} not sent: the client is closed", maybe_sent=False)
-        sent = False
+        return self.send(method, path, params=params, body=body, headers=headers, timeout=timeout).finish()
+
+    def _failure(self, exc: Exception, method: str, where: str, limit: float, *, maybe_sent: bool) -> Exception:
+        if isinstance(exc, _ProxyFailed):
+            return exc.error
+        proxied = _find(exc, _ProxyFailed)
+        if proxied is not None:
+            return proxied.error
+        if isinstance(exc, _Aborted) or _find_aborted(exc) or self._sockets.closed:
+            return RequestAbortedError(f"{method} {where} aborted: the client is closing", maybe_sent=maybe_sent)
+        if isinstance(exc, (RequestFailedError, RequestAbortedError)):
+            return exc
+        failure = RequestFailedError(
+            f"{method} {where} failed: {_describe(exc, limit)}", url=where, maybe_sent=maybe_sent
+        )
+        failure.__cause__ = exc
+        return failure
+
+    def close(self) -> None:
+        """Abort every request in progress and close every connection (idempotent, any thread,
+        returns at once)."""
+        self._sockets.abort()
+        with self._idle_lock:
+            idle = [conn for _, conn in self._idle]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
+
+
+class PendingRequest:
+    """A request written by :meth:`RestClient.send`, its answer not read yet.  :meth:`finish`
+    reads it once, on any thread."""
+
+    __slots__ = ("_client", "_conn", "_deadline", "_limit", "_method", "_where", "sent_at")
+
+    def __init__(
+        self, client: RestClient, conn: HTTPConnection, method: str, where: str, deadline: float, limit: float
+    ) -> None:
+        self._client = client
+        self._conn = conn
+        self._method = method
+        self._where = where
+        self._deadline = deadline
+        self._limit = limit
+        self.sent_at = time.monotonic()
+        """``time.monotonic()`` when the request had been written."""
+
+    def finish(self) -> RestResponse:
+        """Read the whole answer (whichever thread calls it).
+
+        Raises:
+            RequestFailedError: reset, timeout or an answer too large (``maybe_sent`` True).
+            RequestAbortedError: the client is closing.
+        """
+        conn, client = self._conn, self._client
+        method, where, limit = self._method, self._where, self._limit
         response: Any = None
         try:
-            response = self._pool.urlopen(
-                method,
-                url,
-                body=body,
-                headers={**self._headers, **(headers or {})},
-                timeout=urllib3.Timeout(connect=limit, read=limit),
-                preload_content=False,
-                retries=False,
-                redirect=False,
-                release_conn=False,
-                assert_same_host=False,
-            )
-            sent = True
+            sock = conn.sock
+            if sock is not None:
+                sock.settimeout(max(0.001, self._deadline - time.monotonic()))
+            response = conn.getresponse()
             chunks: list[bytes] = []
             size = 0
             while True:
-                remaining = deadline - time.monotonic()
+                remaining = self._deadline - time.monotonic()
                 if remaining <= 0:
                     raise RequestFailedError(
                         f"{method} {where}: answer not complete within {limit:g}s", url=where, maybe_sent=True
                     )
-                sock = getattr(response.connection, "sock", None)
-                if sock is not None:
+                sock = conn.sock
+                if sock is not None and sock.fileno() != -1:  # closed once the answer ended
                     sock.settimeout(remaining)
                 chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
                 if not chunk:
@@ -353,36 +461,19 @@ class RestClient:
                 chunks.append(chunk)
             headers = {k.lower(): v for k, v in response.headers.items()}
             result = RestResponse(response.status, b"".join(chunks), headers)
-            response.release_conn()
-            response = None
-            return result
-        except _Aborted:
-            raise RequestAbortedError(f"{method} {where} aborted: the client is closing", maybe_sent=False) from None
-        except _ProxyFailed as failed:
-            raise failed.error from None
-        except (HTTPError, OSError) as exc:
-            proxied = _find(exc, _ProxyFailed)
-            if proxied is not None:
-                raise proxied.error from None
-            cause = exc.__cause__ if isinstance(exc, ProtocolError) and exc.__cause__ is not None else exc
-            if isinstance(cause, _Aborted) or self._sockets.closed:
-                raise RequestAbortedError(
-                    f"{method} {where} aborted: the client is closing", maybe_sent=sent or _may_have_sent(exc)
-                ) from None
-            maybe = sent or _may_have_sent(exc)
-            raise RequestFailedError(
-                f"{method} {where} failed: {_describe(exc, limit)}", url=where, maybe_sent=maybe
-            ) from exc
-        finally:
-            if response is not None:  # not read to the end: the connection cannot be reused
-                response.close()
-                response.release_conn()
-
-    def close(self) -> None:
-        """Abort every request in progress and close every connection (idempotent, any thread,
-        returns at once)."""
-        self._sockets.abort()
-        self._pool.close()
+        except Exception as exc:  # noqa: BLE001 - translated once, here at the edge
+            conn.close()
+            raise client._failure(exc, method, where, limit, maybe_sent=True) from None
+        except BaseException:
+            conn.close()
+            raise
+        keep = headers.get("connection", "").lower()
+        sock = conn.sock
+        if keep == "close" or (response.version == 10 and keep != "keep-alive") or sock is None or sock.fileno() == -1:
+            conn.close()
+        else:
+            client._give_back(conn)
+        return result
 
 
 def _find(exc: BaseException, kind: type[_ProxyFailed]) -> _ProxyFailed | None:
@@ -396,6 +487,17 @@ def _find(exc: BaseException, kind: type[_ProxyFailed]) -> _ProxyFailed | None:
         seen += 1
     reason = getattr(exc, "reason", None)
     return reason if isinstance(reason, kind) else None
+
+
+def _find_aborted(exc: BaseException) -> bool:
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return False
+        if isinstance(current, _Aborted):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _may_have_sent(exc: BaseException) -> bool:
