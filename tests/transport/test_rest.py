@@ -19,7 +19,7 @@ from bpbfx.rest import RestClient
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         server: Server = self.server  # type: ignore[assignment]
         server.paths.append(self.path)
         server.seen.set()
