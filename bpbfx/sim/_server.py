@@ -33,49 +33,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "bpbfx.sim needs the 'websockets' package: pip install 'bpbfx[sim]'"
     ) from exc
 
-__all__ = ["SimConnection", "SimServer"]
+from bpbfx.sim._connection import Outbox, SimConnection
+
+__all__ = ["Outbox", "SimConnection", "SimServer"]
 
 log = logging.getLogger("bpbfx.sim")
 
 T = TypeVar("T")
 S = TypeVar("S", bound="SimServer")
-
-
-class SimConnection:
-    """One client connected to a simulator (used from the simulator's loop thread).
-
-    Attributes:
-        id: sequence number of the connection on its server, from 1.
-        ws: the underlying ``websockets`` connection.
-        state: free-form per-connection protocol state for the exchange subclass.
-    """
-
-    def __init__(self, server: SimServer, ws: ServerConnection, conn_id: int) -> None:
-        self.server = server
-        self.ws = ws
-        self.id = conn_id
-        self.state: dict[str, Any] = {}
-        self.silent = False
-        self.frames_sent = 0
-
-    async def send(self, message: str | dict[str, Any] | list[Any]) -> None:
-        """Send one frame (dicts and lists are JSON-encoded) unless the server or this
-        connection has been made silent.  A connection that closed meanwhile is ignored."""
-        if self.silent or self.server._silent:
-            return
-        text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
-        try:
-            await self.ws.send(text)
-        except ConnectionClosed:
-            return
-        self.frames_sent += 1
-
-    async def send_raw(self, message: str | bytes) -> None:
-        """Send a frame exactly as given, even while silent (fault injection)."""
-        try:
-            await self.ws.send(message)
-        except ConnectionClosed:
-            return
 
 
 class SimServer:
@@ -172,6 +137,25 @@ class SimServer:
         return f"{'https' if self.ssl_context is not None else 'http'}://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ controls (any thread)
+    def step(self, ticks: int = 1) -> None:
+        """Run ``ticks`` ticks (:meth:`on_tick`) now on the server loop; returns when done.
+
+        Works with or without the automatic ticker: with ``tick_interval=None`` nothing moves
+        but by this call, which makes tests deterministic.  Any thread but the loop's.
+
+        Raises:
+            RuntimeError: the simulator is not started.
+            ValueError: ``ticks`` < 1.
+        """
+        if ticks < 1:
+            raise ValueError(f"ticks must be >= 1, got {ticks!r}")
+
+        async def go() -> None:
+            for _ in range(ticks):
+                await self.on_tick()
+
+        self.call(go)
+
     def call(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float = 10.0) -> T:
         """Run the coroutine function ``fn()`` on the server loop and return its result."""
         if self._loop is None:
@@ -184,9 +168,7 @@ class SimServer:
         async def go() -> int:
             conns = list(self.connections.values())
             for c in conns:
-                transport = c.ws.transport
-                if transport is not None:
-                    transport.abort()
+                c.abort()
             return len(conns)
 
         return self.call(go)
@@ -207,6 +189,24 @@ class SimServer:
     def set_silent(self, silent: bool = True) -> None:
         """Stop (or resume) sending anything at all, pings included, on every connection."""
         self._silent = silent
+
+    @property
+    def silent(self) -> bool:
+        """Nothing is sent on any connection (:meth:`set_silent`)."""
+        return self._silent
+
+    def silence_connection(self, conn_id: int, silent: bool = True) -> None:
+        """Stop (or resume) sending anything, pings included, to one client.  Frames produced
+        meanwhile are lost, as on a dead link (numbered frames keep their numbers, so the
+        client sees a gap).  Any thread.
+
+        Raises:
+            ValueError: no such connection.
+        """
+        conn = self.connections.get(conn_id)
+        if conn is None:
+            raise ValueError(f"no connection {conn_id!r}; connected: {sorted(self.connections.copy())}")
+        conn.silent = silent
 
     def refuse_connections(self, status: int | None = 429) -> None:
         """Answer new WebSocket handshakes with HTTP ``status`` (``None`` to accept again)."""
@@ -286,6 +286,19 @@ class SimServer:
         """Wake up :meth:`wait_for` callers after a state change."""
         with self._cond:
             self._cond.notify_all()
+
+    def receive_json(self, conn: SimConnection, message: str | bytes) -> tuple[str, Any] | None:
+        """Decode a client frame: ``(text, value)``, or ``None`` when it is not UTF-8 JSON.
+        Either way the frame is remembered for :meth:`received_frames` (decoded when it is
+        JSON, as received otherwise).  Loop thread."""
+        try:
+            text = message if isinstance(message, str) else message.decode("utf-8")
+            frame = json.loads(text)
+        except (UnicodeDecodeError, ValueError):
+            self.record(conn, message)
+            return None
+        self.record(conn, frame)
+        return text, frame
 
     def record(self, conn: SimConnection, frame: Any) -> None:
         """Remember a decoded client frame for :meth:`received_frames`."""
