@@ -2,7 +2,7 @@
 
 The package's parts: :mod:`~bpbfx.sim.backpack.wire` (error frames, stream names, number
 text, event times), :mod:`~bpbfx.sim.backpack.market` (markets and their evolving books),
-:mod:`~bpbfx.sim.backpack.ticks` (what each tick publishes, cadences),
+:mod:`~bpbfx.sim.backpack.feeds` (market data on each tick, cadences),
 :mod:`~bpbfx.sim.backpack.accounts` (private stream events),
 :mod:`~bpbfx.sim.backpack.subscriptions` (clients, SUBSCRIBE / UNSUBSCRIBE),
 :mod:`~bpbfx.sim.backpack.auth` (signed private subscriptions),

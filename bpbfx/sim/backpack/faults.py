@@ -1,8 +1,8 @@
 """Bookkeeping of the Backpack simulator's fault controls.
 
 The controls themselves are methods of :class:`~bpbfx.sim.backpack.BackpackSimulator`; what
-they arm is kept here and read by the tick (:mod:`~bpbfx.sim.backpack.ticks`) and the REST
-endpoints (:mod:`~bpbfx.sim.backpack.rest`).  No I/O; used under the simulator's lock.
+they arm is kept here and read by the market feeds (:mod:`~bpbfx.sim.backpack.feeds`) and
+the REST endpoints (:mod:`~bpbfx.sim.backpack.rest`).  No I/O; used under the simulator's lock.
 """
 
 from __future__ import annotations

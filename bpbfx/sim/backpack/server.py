@@ -16,10 +16,10 @@ from bpbfx.sim._server import Outbox, SimConnection, SimServer
 from bpbfx.sim.backpack.accounts import Accounts
 from bpbfx.sim.backpack.auth import verify_signature
 from bpbfx.sim.backpack.faults import Faults, MarketFaults
+from bpbfx.sim.backpack.feeds import PERIODS, MarketFeeds
 from bpbfx.sim.backpack.market import DEFAULT_MARKETS, BookState, MarketSpec, _Market
 from bpbfx.sim.backpack.rest import Rest
 from bpbfx.sim.backpack.subscriptions import Subscriptions, _Client
-from bpbfx.sim.backpack.ticks import PERIODS, MarketTicks
 from bpbfx.sim.backpack.wire import DEPTH_WINDOWS, ERR_PARSE, Stamper
 
 __all__ = ["BackpackSimulator"]
@@ -98,8 +98,8 @@ class BackpackSimulator(SimServer):
         self._faults = Faults(self._markets)
         self._subs = Subscriptions(self._counters)
         self._accounts = Accounts(self.seed, self._markets, self._subs, self._stamp)
-        self._ticks = MarketTicks(
-            self._markets, self._subs, self._accounts, self._faults, self._stamp, self.cadence_ticks,
+        self._feeds = MarketFeeds(
+            self._markets, self._subs, self._faults, self._stamp, self.cadence_ticks,
             random.Random(f"{self.seed}:global"), self._counters,
         )
         self._rest = Rest(self._markets, self._subs, self._faults, self._stamp, self._counters)
@@ -156,7 +156,7 @@ class BackpackSimulator(SimServer):
         now_us = self._stamp.now_us()
         for st, new in added:
             if st.kind == "kline" and st.symbol in self._markets and st.interval is not None:
-                self._ticks.kline(self._markets[st.symbol], st.interval, now_us)
+                self._feeds.kline(self._markets[st.symbol], st.interval, now_us)
             if st.private and key is not None:
                 account = self._accounts.get(key)
                 if new and st.kind == "positionUpdate":
@@ -166,9 +166,14 @@ class BackpackSimulator(SimServer):
         return verify_signature(signature, self._accounts_allowed, self._stamp.clock)
 
     async def on_tick(self) -> None:
-        """Advance every market by one tick and queue the resulting frames (loop thread)."""
+        """Advance every market by one tick, and the accounts on their cadence, and queue the
+        resulting frames (loop thread)."""
         with self._lock:
-            self._ticks.tick()
+            now_us = self._stamp.now_us()
+            tick = self._feeds.tick(now_us)
+            if tick % self.cadence_ticks("account") == 0:
+                for key in sorted(self._subs.active_keys()):
+                    self._accounts.step(self._accounts.get(key), now_us)
         self.notify()
 
     def http_get(self, path: str, params: dict[str, str]) -> tuple[int, Any] | None:
@@ -225,7 +230,7 @@ class BackpackSimulator(SimServer):
         def go() -> int:
             held = len(faults.held_deltas)
             if faults.held:
-                self._ticks.release(m, self._stamp.now_us())
+                self._feeds.release(m, self._stamp.now_us())
             return held
 
         return self._run_locked(go)

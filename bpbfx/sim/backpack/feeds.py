@@ -1,9 +1,10 @@
-"""The Backpack market tick: every market moves, and what moved is published.
+"""Backpack market data feeds: every market moves tick by tick, and what moved is published.
 
 Each tick applies one to three book updates per market and queues the realtime
 ``depth.<s>`` delta, trades and ``bookTicker``; the aggregated depth windows, ``ticker``,
-``kline``, ``markPrice``, ``openInterest``, ``liquidation`` and the accounts' events follow
-their cadences (:meth:`~bpbfx.sim.backpack.BackpackSimulator.cadence_ticks`).  Armed faults
+``kline``, ``markPrice``, ``openInterest`` and ``liquidation`` follow their cadences
+(:data:`PERIODS`, counted in ticks by
+:meth:`~bpbfx.sim.backpack.BackpackSimulator.cadence_ticks`).  Armed faults
 (:mod:`~bpbfx.sim.backpack.faults`) act here.  No I/O but queuing; used under the
 simulator's lock on its loop thread.
 """
@@ -16,7 +17,6 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from bpbfx.sim.backpack.accounts import Accounts
 from bpbfx.sim.backpack.faults import Faults
 from bpbfx.sim.backpack.market import _Fill, _Kline, _kline_bounds, _Market, _Window
 from bpbfx.sim.backpack.subscriptions import Subscriptions
@@ -39,7 +39,7 @@ PERIODS: dict[str, float] = {
 }
 
 
-class MarketTicks:
+class MarketFeeds:
     """Advances the markets tick by tick and queues the resulting frames.
 
     ``cadence_ticks`` turns a cadence name into ticks; ``rng`` picks liquidations;
@@ -50,7 +50,6 @@ class MarketTicks:
         self,
         markets: Mapping[str, _Market],
         subs: Subscriptions,
-        accounts: Accounts,
         faults: Faults,
         stamp: Stamper,
         cadence_ticks: Callable[[str], int],
@@ -59,7 +58,6 @@ class MarketTicks:
     ) -> None:
         self.markets = markets
         self.subs = subs
-        self.accounts = accounts
         self.faults = faults
         self.stamp = stamp
         self.cadence_ticks = cadence_ticks
@@ -67,19 +65,17 @@ class MarketTicks:
         self.counters = counters
         self.count = 0
 
-    def tick(self) -> None:
-        """Advance every market (but paused ones) by one tick and queue the frames."""
+    def tick(self, now_us: int) -> int:
+        """Advance every market (but paused ones) by one tick and queue the frames; returns
+        the number of the tick, from 1."""
         self.count += 1
         self.counters["ticks"] = self.count
-        now_us = self.stamp.now_us()
         for m in self.markets.values():
             if not self.faults.of(m.symbol).paused:
                 self._tick_market(m, now_us)
         if self.count % self.cadence_ticks("liquidation") == 0:
             self._liquidation(now_us)
-        if self.count % self.cadence_ticks("account") == 0:
-            for key in sorted(self.subs.active_keys()):
-                self.accounts.step(self.accounts.get(key), now_us)
+        return self.count
 
     def _tick_market(self, m: _Market, now_us: int) -> None:
         faults = self.faults.of(m.symbol)
