@@ -282,6 +282,17 @@ class SimServer:
         self.notify()
         return result
 
+    def later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` under the state lock on the server loop ``delay`` seconds from now, then
+        wake up :meth:`wait_for` callers (loop thread)."""
+
+        def run() -> None:
+            with self._lock:
+                fn()
+            self.notify()
+
+        asyncio.get_running_loop().call_later(delay, run)
+
     def notify(self) -> None:
         """Wake up :meth:`wait_for` callers after a state change."""
         with self._cond:

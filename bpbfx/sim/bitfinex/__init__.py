@@ -2,9 +2,15 @@
 
 The package's parts: :mod:`~bpbfx.sim.bitfinex.wire` (``conf`` flags, numbers as JavaScript
 writes them, checksums, status texts), :mod:`~bpbfx.sim.bitfinex.market` (markets and their
-evolving books), :mod:`~bpbfx.sim.bitfinex.accounts` (wallets, the order engine, positions,
-funding offers) and :mod:`~bpbfx.sim.bitfinex.server` (connections, subscriptions, auth,
-channel 0, fault controls).
+evolving books), :mod:`~bpbfx.sim.bitfinex.feeds` (snapshots and what each tick publishes,
+cadences), :mod:`~bpbfx.sim.bitfinex.accounts` (wallets, the order engine, positions,
+funding offers), :mod:`~bpbfx.sim.bitfinex.clients` (a socket: its channels and how its
+frames are numbered), :mod:`~bpbfx.sim.bitfinex.subscriptions` (subscribe / unsubscribe,
+channel ids, heartbeats), :mod:`~bpbfx.sim.bitfinex.auth` (authentication, nonces,
+filters), :mod:`~bpbfx.sim.bitfinex.channel0` (account inputs and events),
+:mod:`~bpbfx.sim.bitfinex.faults` (what the fault controls arm) and
+:mod:`~bpbfx.sim.bitfinex.server` (:class:`BitfinexSimulator`: wiring and the public
+controls).
 
 :class:`BitfinexSimulator` speaks the Bitfinex v2 protocol closely enough for an SDK to be
 tested against it without the internet:
@@ -104,8 +110,9 @@ from bpbfx.sim.bitfinex.accounts import (
     SimOrder,
     SimPosition,
 )
+from bpbfx.sim.bitfinex.auth import AuthAttempt
 from bpbfx.sim.bitfinex.market import CANDLE_TIMEFRAMES, DEFAULT_MARKETS, BookView, MarketSpec
-from bpbfx.sim.bitfinex.server import AuthAttempt, BitfinexSimulator
+from bpbfx.sim.bitfinex.server import BitfinexSimulator
 from bpbfx.sim.bitfinex.wire import (
     BULK_UPDATES,
     INFO_MESSAGES,
