@@ -2,7 +2,7 @@
 authenticated sockets exchange with them.
 
 Inputs ``[0,TYPE,null,DATA]`` (``on ou oc oc_multi ox_multi calc fon foc``) go to the
-account's order engine (:mod:`~bpbfx.sim.bitfinex.accounts`), rate limited per account;
+account's order engine (:mod:`~bpbfx.sim.bitfinex.orders`), rate limited per account;
 the messages it returns go to every socket of the account, filtered as each socket chose
 (:func:`~bpbfx.sim.bitfinex.auth.wants`), with the armed faults (refused orders, a socket
 dropped before its notification, late notifications, maintenance).  Used under the
@@ -18,11 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bpbfx.sim.bitfinex.accounts import Out, _Account
+import bpbfx.sim.bitfinex.execution as execution
+import bpbfx.sim.bitfinex.orders as orders
+from bpbfx.sim.bitfinex.accounts import _Account
 from bpbfx.sim.bitfinex.auth import wants
 from bpbfx.sim.bitfinex.clients import _Client
 from bpbfx.sim.bitfinex.faults import Faults
 from bpbfx.sim.bitfinex.market import _Market
+from bpbfx.sim.bitfinex.records import Out
 from bpbfx.sim.bitfinex.subscriptions import Subscriptions
 from bpbfx.sim.bitfinex.wire import _js
 
@@ -88,7 +91,7 @@ class Channel0:
         if client.account is not None and client.dms:
             # Bitfinex auth "dms": 4 -> "when socket is closed, cancel all account orders".
             account = self.account(client.account)
-            events = account.cancel_all(self.clock_ms())
+            events = orders.cancel_all(account, self.clock_ms())
             self.counters["dms_cancels"] += sum(1 for e in events if e[0] == "oc")
             self.broadcast(account.key, events, self.clock_ms())
 
@@ -98,7 +101,7 @@ class Channel0:
             return
         for key, account in sorted(self.accounts.items()):
             if account.orders:
-                self.broadcast(key, account.match_resting(now_ms), now_ms)
+                self.broadcast(key, execution.match_resting(account, now_ms), now_ms)
 
     def synthetic_activity(self, now_ms: int) -> None:
         """One step of invented activity on every synthetic account with a socket."""
@@ -131,7 +134,7 @@ class Channel0:
             self.counters["rate_limited"] += 1
             # Bitfinex answers a refused request with an ERROR notification; the text is the
             # exchange's "ratelimit: error" (code 11010 on REST, ccxt #6384).
-            refusal = account.reject(kind, body, "ERROR", "ratelimit: error", now_ms)
+            refusal = orders.reject(account, kind, body, "ERROR", "ratelimit: error", now_ms)
             self.broadcast(account.key, refusal, now_ms)
             return
         if kind == "on":
@@ -139,10 +142,10 @@ class Channel0:
             if reject is not None:
                 status, reason = reject
                 self.counters["orders_rejected_by_fault"] += 1
-                self.broadcast(account.key, account.reject(kind, body, status, reason, now_ms), now_ms)
+                self.broadcast(account.key, orders.reject(account, kind, body, status, reason, now_ms), now_ms)
                 return
         account.last_accepted = None
-        events = account.handle(kind, body, now_ms)
+        events = orders.handle(account, kind, body, now_ms)
         self.counters["orders"] += kind == "on"
         if kind == "on" and account.last_accepted is not None and self.faults.take_drop(account.key):
             # The order exists on the exchange; this socket goes down before its notification.

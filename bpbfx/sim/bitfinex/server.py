@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import bpbfx.sim.bitfinex.execution as execution
 from bpbfx.sim._exchange import Cadences, check_options, check_symbols, lookup_market, pick_seed
 from bpbfx.sim._server import Outbox, SimConnection, SimServer
 from bpbfx.sim.bitfinex.accounts import SimOffer, SimOrder, SimPosition, _Account
@@ -533,7 +534,8 @@ class BitfinexSimulator(SimServer):
             for account in self._channel0.accounts.values():
                 o = account.orders.get(order_id)
                 if o is not None:
-                    self._channel0.broadcast(account.key, account.fill(o, size, self._now_ms()), self._now_ms())
+                    now_ms = self._now_ms()
+                    self._channel0.broadcast(account.key, execution.fill(account, o, size, now_ms), now_ms)
                     return o.public()
             raise ValueError(f"no open order {order_id!r}")
 
