@@ -2,8 +2,11 @@
 
 A :class:`SimServer` runs a ``websockets`` asyncio server on 127.0.0.1 in a background thread,
 so that synchronous tests, the demo and users' own programs can start it, point a client at
-``server.url`` and drive faults from their own thread.  Exchange behaviour lives in the
-subclasses (:mod:`bpbfx.sim.backpack`, :mod:`bpbfx.sim.bitfinex`).
+``server.url`` and drive faults from their own thread.  It owns the WebSocket and HTTP GET
+handling on one port, the tick loop and :meth:`SimServer.step`, and the fault controls every
+simulator has (drops, closes, silence, refused handshakes, injected frames).  One client and
+its queue of frames are :mod:`bpbfx.sim._connection`'s; exchange behaviour lives in the
+subclasses (:mod:`bpbfx.sim.backpack`, :mod:`bpbfx.sim.bitfinex`, :mod:`bpbfx.sim.replay`).
 
 Every public method is thread-safe and may be called from any thread except the server's own
 loop thread (they wait for the loop).  ``websockets`` is an optional dependency: install the

@@ -30,7 +30,7 @@ __all__ = ["AuthAttempt", "BitfinexSimulator"]
 
 
 class BitfinexSimulator(SimServer):
-    """A Bitfinex WebSocket API v2 server on 127.0.0.1 (see the module docstring).
+    """A Bitfinex WebSocket API v2 server on 127.0.0.1 (see :mod:`bpbfx.sim.bitfinex`).
 
     Args:
         host: interface to bind (loopback).

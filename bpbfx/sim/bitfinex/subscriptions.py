@@ -113,7 +113,6 @@ class Subscriptions:
         channel: str | None,
         symbol: str | None,
         conn_id: int | None,
-        books_only: bool = False,
     ) -> list[_Channel]:
         """The channels matching every criterion given (``symbol``: a symbol or a candles /
         status key), on every socket or on ``conn_id``.
@@ -129,8 +128,6 @@ class Subscriptions:
                 if channel is not None and ch.topic[0] != channel:
                     continue
                 if symbol is not None and symbol not in (ch.symbol, ch.key):
-                    continue
-                if books_only and ch.topic[0] != "book":
                     continue
                 out.append(ch)
         return out
