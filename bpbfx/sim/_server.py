@@ -340,6 +340,20 @@ class SimServer:
             else:
                 log.exception("simulator crashed")
         finally:
+            self._finish(loop)
+
+    @staticmethod
+    def _finish(loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel what still runs on ``loop`` (a handshake that arrived while the server was
+        closing, say) and let it end, then close the loop: no task is left pending."""
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
             loop.close()
 
     async def _main(self) -> None:

@@ -3,7 +3,12 @@ per-client outbox and the controls of the common server, driven with websocket-c
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
+import socket
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -143,3 +148,52 @@ def test_replay_server_shares_the_connection_controls() -> None:
         replay.inject('"after the silence"')
         assert ws.recv() == '"after the silence"'  # both frames came while silenced: lost
         ws.close()
+
+
+_HANDSHAKE = (
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def _hammer(port: int, done: threading.Event) -> None:
+    """Connect, complete a handshake and hang up, again and again until ``done``."""
+    while not done.is_set():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(_HANDSHAKE)
+                s.recv(100)  # the 101 (or the refusal of a closing server)
+        except OSError:
+            pass
+
+
+def test_stop_leaves_no_task_pending_when_handshakes_arrive_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stop() while clients keep connecting ends every task: none is destroyed pending later."""
+    unraisable: list[Any] = []
+    logged: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage())
+
+    handler = Catch(logging.ERROR)
+    logging.getLogger("asyncio").addHandler(handler)
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    try:
+        for _ in range(4):
+            sim = BackpackSimulator(tick_interval=None).start()
+            done = threading.Event()
+            threads = [threading.Thread(target=_hammer, args=(sim.port, done)) for _ in range(4)]
+            for t in threads:
+                t.start()
+            assert sim.wait_for(lambda sim=sim: sim.total_connections >= 20)
+            sim.stop()
+            done.set()
+            for t in threads:
+                t.join()
+            del sim
+            gc.collect()  # a task left pending would be destroyed here, and say so
+    finally:
+        logging.getLogger("asyncio").removeHandler(handler)
+    assert unraisable == []
+    assert [m for m in logged if "pending" in m] == []
