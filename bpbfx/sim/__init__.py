@@ -10,6 +10,8 @@ controls (drops, silence, gaps, bad checksums, error frames...).  They need the 
     with BackpackSimulator() as sim:
         client = BackpackClient(sim.url, rest_url=sim.http_url, streams=["trade.SOL_USDC"])
         ...
+
+The guide, with every option and fault control: ``bpbfx/docs/simulators.md``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 A :class:`SimServer` runs a ``websockets`` asyncio server on 127.0.0.1 in a background thread,
 so that synchronous tests, the demo and users' own programs can start it, point a client at
-``server.url`` and drive faults from their own thread.  Exchange behaviour lives in the
-subclasses (:mod:`bpbfx.sim.backpack`, :mod:`bpbfx.sim.bitfinex`).
+``server.url`` and drive faults from their own thread.  It owns the WebSocket and HTTP GET
+handling on one port, the tick loop and :meth:`SimServer.step`, and the fault controls every
+simulator has (drops, closes, silence, refused handshakes, injected frames).  One client and
+its queue of frames are :mod:`bpbfx.sim._connection`'s; exchange behaviour lives in the
+subclasses (:mod:`bpbfx.sim.backpack`, :mod:`bpbfx.sim.bitfinex`, :mod:`bpbfx.sim.replay`).
 
 Every public method is thread-safe and may be called from any thread except the server's own
 loop thread (they wait for the loop).  ``websockets`` is an optional dependency: install the
@@ -33,49 +36,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "bpbfx.sim needs the 'websockets' package: pip install 'bpbfx[sim]'"
     ) from exc
 
-__all__ = ["SimConnection", "SimServer"]
+from bpbfx.sim._connection import Outbox, SimConnection
+
+__all__ = ["Outbox", "SimConnection", "SimServer"]
 
 log = logging.getLogger("bpbfx.sim")
 
 T = TypeVar("T")
 S = TypeVar("S", bound="SimServer")
-
-
-class SimConnection:
-    """One client connected to a simulator (used from the simulator's loop thread).
-
-    Attributes:
-        id: sequence number of the connection on its server, from 1.
-        ws: the underlying ``websockets`` connection.
-        state: free-form per-connection protocol state for the exchange subclass.
-    """
-
-    def __init__(self, server: SimServer, ws: ServerConnection, conn_id: int) -> None:
-        self.server = server
-        self.ws = ws
-        self.id = conn_id
-        self.state: dict[str, Any] = {}
-        self.silent = False
-        self.frames_sent = 0
-
-    async def send(self, message: str | dict[str, Any] | list[Any]) -> None:
-        """Send one frame (dicts and lists are JSON-encoded) unless the server or this
-        connection has been made silent.  A connection that closed meanwhile is ignored."""
-        if self.silent or self.server._silent:
-            return
-        text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
-        try:
-            await self.ws.send(text)
-        except ConnectionClosed:
-            return
-        self.frames_sent += 1
-
-    async def send_raw(self, message: str | bytes) -> None:
-        """Send a frame exactly as given, even while silent (fault injection)."""
-        try:
-            await self.ws.send(message)
-        except ConnectionClosed:
-            return
 
 
 class SimServer:
@@ -172,6 +140,25 @@ class SimServer:
         return f"{'https' if self.ssl_context is not None else 'http'}://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ controls (any thread)
+    def step(self, ticks: int = 1) -> None:
+        """Run ``ticks`` ticks (:meth:`on_tick`) now on the server loop; returns when done.
+
+        Works with or without the automatic ticker: with ``tick_interval=None`` nothing moves
+        but by this call, which makes tests deterministic.  Any thread but the loop's.
+
+        Raises:
+            RuntimeError: the simulator is not started.
+            ValueError: ``ticks`` < 1.
+        """
+        if ticks < 1:
+            raise ValueError(f"ticks must be >= 1, got {ticks!r}")
+
+        async def go() -> None:
+            for _ in range(ticks):
+                await self.on_tick()
+
+        self.call(go)
+
     def call(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float = 10.0) -> T:
         """Run the coroutine function ``fn()`` on the server loop and return its result."""
         if self._loop is None:
@@ -184,9 +171,7 @@ class SimServer:
         async def go() -> int:
             conns = list(self.connections.values())
             for c in conns:
-                transport = c.ws.transport
-                if transport is not None:
-                    transport.abort()
+                c.abort()
             return len(conns)
 
         return self.call(go)
@@ -207,6 +192,24 @@ class SimServer:
     def set_silent(self, silent: bool = True) -> None:
         """Stop (or resume) sending anything at all, pings included, on every connection."""
         self._silent = silent
+
+    @property
+    def silent(self) -> bool:
+        """Nothing is sent on any connection (:meth:`set_silent`)."""
+        return self._silent
+
+    def silence_connection(self, conn_id: int, silent: bool = True) -> None:
+        """Stop (or resume) sending anything, pings included, to one client.  Frames produced
+        meanwhile are lost, as on a dead link (numbered frames keep their numbers, so the
+        client sees a gap).  Any thread.
+
+        Raises:
+            ValueError: no such connection.
+        """
+        conn = self.connections.get(conn_id)
+        if conn is None:
+            raise ValueError(f"no connection {conn_id!r}; connected: {sorted(self.connections.copy())}")
+        conn.silent = silent
 
     def refuse_connections(self, status: int | None = 429) -> None:
         """Answer new WebSocket handshakes with HTTP ``status`` (``None`` to accept again)."""
@@ -282,10 +285,34 @@ class SimServer:
         self.notify()
         return result
 
+    def later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` under the state lock on the server loop ``delay`` seconds from now, then
+        wake up :meth:`wait_for` callers (loop thread)."""
+
+        def run() -> None:
+            with self._lock:
+                fn()
+            self.notify()
+
+        asyncio.get_running_loop().call_later(delay, run)
+
     def notify(self) -> None:
         """Wake up :meth:`wait_for` callers after a state change."""
         with self._cond:
             self._cond.notify_all()
+
+    def receive_json(self, conn: SimConnection, message: str | bytes) -> tuple[str, Any] | None:
+        """Decode a client frame: ``(text, value)``, or ``None`` when it is not UTF-8 JSON.
+        Either way the frame is remembered for :meth:`received_frames` (decoded when it is
+        JSON, as received otherwise).  Loop thread."""
+        try:
+            text = message if isinstance(message, str) else message.decode("utf-8")
+            frame = json.loads(text)
+        except (UnicodeDecodeError, ValueError):
+            self.record(conn, message)
+            return None
+        self.record(conn, frame)
+        return text, frame
 
     def record(self, conn: SimConnection, frame: Any) -> None:
         """Remember a decoded client frame for :meth:`received_frames`."""
@@ -312,6 +339,20 @@ class SimServer:
                 self._started.set()
             else:
                 log.exception("simulator crashed")
+        finally:
+            self._finish(loop)
+
+    @staticmethod
+    def _finish(loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel what still runs on ``loop`` (a handshake that arrived while the server was
+        closing, say) and let it end, then close the loop: no task is left pending."""
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
 

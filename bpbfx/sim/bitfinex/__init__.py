@@ -2,9 +2,17 @@
 
 The package's parts: :mod:`~bpbfx.sim.bitfinex.wire` (``conf`` flags, numbers as JavaScript
 writes them, checksums, status texts), :mod:`~bpbfx.sim.bitfinex.market` (markets and their
-evolving books), :mod:`~bpbfx.sim.bitfinex.accounts` (wallets, the order engine, positions,
-funding offers) and :mod:`~bpbfx.sim.bitfinex.server` (connections, subscriptions, auth,
-channel 0, fault controls).
+evolving books), :mod:`~bpbfx.sim.bitfinex.feeds` (snapshots and what each tick publishes,
+cadences), :mod:`~bpbfx.sim.bitfinex.accounts` (wallets, positions, funding offers, synthetic
+activity), :mod:`~bpbfx.sim.bitfinex.records` (orders, positions and offers as values and
+rows), :mod:`~bpbfx.sim.bitfinex.orders` (the order engine: inputs validated and answered),
+:mod:`~bpbfx.sim.bitfinex.execution` (fills, fees, wallet and position updates),
+:mod:`~bpbfx.sim.bitfinex.clients` (a socket: its channels and how its frames are numbered),
+:mod:`~bpbfx.sim.bitfinex.subscriptions` (subscribe / unsubscribe, channel ids, heartbeats),
+:mod:`~bpbfx.sim.bitfinex.auth` (authentication, nonces, filters),
+:mod:`~bpbfx.sim.bitfinex.channel0` (account inputs and events),
+:mod:`~bpbfx.sim.bitfinex.faults` (what the fault controls arm) and
+:mod:`~bpbfx.sim.bitfinex.server` (:class:`BitfinexSimulator`: wiring and the public controls).
 
 :class:`BitfinexSimulator` speaks the Bitfinex v2 protocol closely enough for an SDK to be
 tested against it without the internet:
@@ -68,7 +76,7 @@ tested against it without the internet:
   :meth:`~BitfinexSimulator.fill_order`; orders outlive sockets unless ``dms`` 4 cancels them
   on disconnect; inputs are rate limited (``order_rate_limit``).  Other accounts are
   synthetic: random wallets, a position, an offer and invented activity shaped like the
-  recorded session (see :mod:`~bpbfx.sim.bitfinex.accounts` for the texts and their sources).
+  recorded session (see :mod:`~bpbfx.sim.bitfinex.orders` for the texts and their sources).
 * Faults (see the methods): info 20051 / 20060 / 20061 (maintenance: between 20060 and 20061
   no data or account events, snapshots included, while heartbeats go on), a silenced channel,
   a wrong ``cs``, a withheld book update, a ``SEQ_ALL`` gap, a paused market, a silenced
@@ -104,8 +112,9 @@ from bpbfx.sim.bitfinex.accounts import (
     SimOrder,
     SimPosition,
 )
+from bpbfx.sim.bitfinex.auth import AuthAttempt
 from bpbfx.sim.bitfinex.market import CANDLE_TIMEFRAMES, DEFAULT_MARKETS, BookView, MarketSpec
-from bpbfx.sim.bitfinex.server import AuthAttempt, BitfinexSimulator
+from bpbfx.sim.bitfinex.server import BitfinexSimulator
 from bpbfx.sim.bitfinex.wire import (
     BULK_UPDATES,
     INFO_MESSAGES,

@@ -277,6 +277,18 @@ class _Candles:
         self.tf = tf_ms
         self.rows: deque[list[Any]] = deque(maxlen=_CANDLES_SNAPSHOT)  # [mts, o, c, h, l, vol]
 
+    def add_trade(self, t: _Trade) -> None:
+        """Count a trade in its candle (a new candle when it starts a new period)."""
+        start = t.mts // self.tf * self.tf
+        row = self.rows[-1]
+        if start > row[0]:
+            self.rows.append([start, t.tick, t.tick, t.tick, t.tick, 0.0])
+            row = self.rows[-1]
+        row[2] = t.tick
+        row[3] = max(row[3], t.tick)
+        row[4] = min(row[4], t.tick)
+        row[5] = round(row[5] + abs(t.units) / 1e8, 8)
+
 
 class _Market:
     """One market: its book, trades, daily figures and candles (used under the simulator lock)."""

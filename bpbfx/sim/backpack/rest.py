@@ -1,0 +1,107 @@
+"""The Backpack REST endpoints the simulator answers on its WebSocket port.
+
+``GET /api/v1/depth`` (the book snapshot: prices without trailing zeros, bids ascending with
+the best bid last, ``lastUpdateId`` as text), ``/api/v1/markets`` (symbols, tick and step
+sizes) and ``/api/v1/time``; errors are ``{"code": "<UPPER_CASE>", "message": "..."}``.
+Armed faults (``fail_rest``, ``stale_snapshots``) act here.  Used under the simulator's lock
+on its loop thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from bpbfx.sim.backpack.faults import Faults
+from bpbfx.sim.backpack.market import _Market
+from bpbfx.sim.backpack.subscriptions import Subscriptions
+from bpbfx.sim.backpack.wire import Stamper, _plain
+
+__all__: list[str] = []
+
+
+class Rest:
+    """Answers REST GETs from the markets' state; ``counters`` (the simulator's) counts
+    ``rest_depth_requests``."""
+
+    def __init__(
+        self,
+        markets: Mapping[str, _Market],
+        subs: Subscriptions,
+        faults: Faults,
+        stamp: Stamper,
+        counters: dict[str, int],
+    ) -> None:
+        self.markets = markets
+        self.subs = subs
+        self.faults = faults
+        self.stamp = stamp
+        self.counters = counters
+
+    def get(self, path: str, params: dict[str, str]) -> tuple[int, Any] | None:
+        """``(status, json_body)`` for a GET of ``path``, or ``None`` for an unknown route."""
+        if path.startswith("/api/"):
+            status = self.faults.take_rest_failure()
+            if status is not None:
+                code = {429: "TOO_MANY_REQUESTS", 503: "SERVICE_UNAVAILABLE"}.get(status, "INTERNAL_SERVER_ERROR")
+                return status, {"code": code, "message": HTTPStatus(status).phrase}
+        if path == "/api/v1/depth":
+            return self._depth(params)
+        if path == "/api/v1/time":
+            return 200, int(self.stamp.clock() * 1000)
+        if path == "/api/v1/markets":
+            return 200, [self._market_info(m) for m in self.markets.values()]
+        return None
+
+    def _market_info(self, m: _Market) -> dict[str, Any]:
+        base, _, quote = m.symbol.partition("_")
+        return {
+            "symbol": m.symbol,
+            "baseSymbol": base,
+            "quoteSymbol": quote.removesuffix("_PERP") or "USDC",
+            "marketType": "PERP" if m.spec.perp else "SPOT",
+            "filters": {"price": {"tickSize": _plain(m.spec.tick_size)},
+                        "quantity": {"stepSize": _plain(m.spec.step_size)}},
+            "orderBookState": "Open",
+        }
+
+    def _depth(self, params: dict[str, str]) -> tuple[int, Any]:
+        symbol = params.get("symbol")
+        if not symbol:
+            return 400, {"code": "INVALID_CLIENT_REQUEST", "message": "Missing symbol"}
+        m = self.markets.get(symbol)
+        if m is None:
+            # Backpack REST errors are {"code": "<UPPER_CASE>", "message": "..."}.
+            return 400, {"code": "INVALID_CLIENT_REQUEST", "message": "Market not found"}
+        try:
+            limit = int(params.get("limit", "1000"))
+        except ValueError:
+            limit = 0
+        if not 0 < limit <= 1000:
+            return 400, {"code": "INVALID_CLIENT_REQUEST", "message": "Invalid limit"}
+        self.counters["rest_depth_requests"] += 1
+        faults = self.faults.of(m.symbol)
+        if faults.stale_left > 0:
+            faults.stale_left -= 1
+            last_id, bids, asks = self._stale_state(m)
+        else:
+            last_id, bids, asks = m.last_id, m.bids.levels, m.asks.levels
+        bid_prices = sorted(bids, reverse=True)[:limit][::-1]  # Backpack REST: bids ascending, best LAST
+        ask_prices = sorted(asks)[:limit]
+        return 200, {
+            "asks": [[_plain(m.price(p)), _plain(m.size(asks[p]))] for p in ask_prices],
+            "bids": [[_plain(m.price(p)), _plain(m.size(bids[p]))] for p in bid_prices],
+            "lastUpdateId": str(last_id),
+            "timestamp": self.stamp.now_us(),
+        }
+
+    def _stale_state(self, m: _Market) -> tuple[int, dict[int, int], dict[int, int]]:
+        """A past book older than the first delta any current depth subscriber received."""
+        firsts = self.subs.first_deltas(m.symbol)
+        target = min(firsts) if firsts else m.last_id + 1
+        for last_id, bids, asks in reversed(m.history):
+            if last_id + 1 < target:
+                return last_id, bids, asks
+        last_id, bids, asks = m.history[0]  # history too short: claim an id that is behind anyway
+        return min(last_id, target - 2), bids, asks
