@@ -37,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from bpbfx.sim._connection import Outbox, SimConnection
+from bpbfx.sim._http import HttpReply, HttpRequest, serve_http
 
 __all__ = ["Outbox", "SimConnection", "SimServer"]
 
@@ -81,6 +82,9 @@ class SimServer:
         self.total_connections = 0
         self.received: list[tuple[int, Any]] = []
         self.http_requests: list[tuple[str, dict[str, str]]] = []
+        self.rest_requests: list[HttpRequest] = []
+        """Every request the REST server (:attr:`http_url`) took, whole, in arrival order."""
+        self.http_port = 0
         self._silent = False
         self._refuse_status: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -136,8 +140,10 @@ class SimServer:
 
     @property
     def http_url(self) -> str:
-        """``http://127.0.0.1:<port>``: the same port answers plain HTTP GETs (REST endpoints)."""
-        return f"{'https' if self.ssl_context is not None else 'http'}://{self.host}:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https://`` with :attr:`ssl_context`) of the REST
+        endpoints: an HTTP/1.1 keep-alive server on a port of its own (:attr:`http_port`).
+        The WebSocket port also answers plain GETs, as it always did."""
+        return f"{'https' if self.ssl_context is not None else 'http'}://{self.host}:{self.http_port}"
 
     # ------------------------------------------------------------------ controls (any thread)
     def step(self, ticks: int = 1) -> None:
@@ -268,6 +274,25 @@ class SimServer:
         """Answer a plain HTTP GET with ``(status, json_body)``, or ``None`` for 404."""
         return None
 
+    def http_request(self, request: HttpRequest) -> HttpReply | None:
+        """Answer one REST request on :attr:`http_url` (loop thread, under the state lock);
+        ``None`` is a 404.  By default a GET is answered by :meth:`http_get`; simulators
+        that take other methods (orders) override this."""
+        if request.method != "GET":
+            return HttpReply(405, {"code": "METHOD_NOT_ALLOWED", "message": f"{request.method} {request.path}"})
+        answer = self.http_get(request.path, request.params)
+        return None if answer is None else HttpReply(answer[0], answer[1])
+
+    async def _http(self, request: HttpRequest) -> HttpReply | None:
+        with self._cond:
+            self.http_requests.append((request.path, request.params))
+            self.rest_requests.append(request)
+            self._cond.notify_all()
+        with self._lock:
+            reply = self.http_request(request)
+        self.notify()
+        return reply
+
     # ------------------------------------------------------------------ helpers for subclasses
     def _run_locked(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` under the state lock on the server loop (it may queue frames), or right
@@ -372,6 +397,8 @@ class SimServer:
         self._server = server
         sock = next(iter(server.sockets))
         self.port = sock.getsockname()[1]
+        http = await serve_http(self._http, self.host, ssl_context=self.ssl_context)
+        self.http_port = next(iter(http.sockets)).getsockname()[1]
         ticker = self.spawn(self._ticker()) if self.tick_interval else None
         self._started.set()
         try:
@@ -381,6 +408,7 @@ class SimServer:
                 ticker.cancel()
             server.close(close_connections=True)
             await server.wait_closed()
+            http.close()
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:

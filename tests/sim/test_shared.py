@@ -197,3 +197,24 @@ def test_stop_leaves_no_task_pending_when_handshakes_arrive_meanwhile(monkeypatc
         logging.getLogger("asyncio").removeHandler(handler)
     assert unraisable == []
     assert [m for m in logged if "pending" in m] == []
+
+
+def test_rest_server_keeps_connections_alive_and_records_requests() -> None:
+    """The simulators' REST port speaks HTTP/1.1 keep-alive: several GETs over one connection,
+    every request recorded whole; a method a simulator does not take is a 405."""
+    import http.client
+
+    from bpbfx.sim import BackpackSimulator
+
+    with BackpackSimulator(tick_interval=None) as sim:
+        conn = http.client.HTTPConnection("127.0.0.1", sim.http_port, timeout=5)
+        for _ in range(3):
+            conn.request("GET", "/api/v1/time")
+            response = conn.getresponse()
+            assert response.status == 200 and int(response.read()) > 0
+        conn.request("PUT", "/api/v1/time", body=b"{}")
+        response = conn.getresponse()
+        assert response.status == 405
+        response.read()
+        conn.close()
+        assert [r.method for r in sim.rest_requests] == ["GET", "GET", "GET", "PUT"]
