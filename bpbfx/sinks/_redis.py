@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ..exceptions import ConfigurationError, RedisUnavailableError  # noqa: F401 - imported here before
 from .connection import REDIS_ERRORS, connect, is_cluster, safe_url, unavailable
 from .hooks import log, report
 from .pipeline import RawPipeline, pack_command

@@ -31,9 +31,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..backoff import Backoff
+from ..base import BaseClient
 from ..events import Event
 from ..exceptions import ConfigurationError, RedisUnavailableError
 from ..live import OrderBookUpdate
@@ -43,9 +44,6 @@ from .hooks import report
 from .plan import Planner
 from .publish import Publisher
 from .writer import Writer
-
-if TYPE_CHECKING:
-    from ..base import BaseClient
 
 __all__ = ["DEFAULT_MAXLEN", "RedisStreamSink", "SinkStats", "check_options"]
 
@@ -340,3 +338,21 @@ class RedisStreamSink(Sink):
     def _report(self, exc: BaseException) -> None:
         self._errors += 1
         report(self, self.on_report, "on_report", exc)
+
+
+# Names this module imported before its rules moved to .publish, .plan and .writer: still
+# reachable here for code that took them from this module.
+from ..book import BookSnapshot  # noqa: E402, F401
+from ..exceptions import (  # noqa: E402, F401
+    BookError,
+    ChecksumMismatchError,
+    ConnectionLostError,
+    SequenceGapError,
+    StaleBookError,
+    StreamGapError,
+)
+from ..live import LiveBook  # noqa: E402, F401
+from . import wire  # noqa: E402, F401
+from .connection import REDIS_ERRORS, connect, unavailable  # noqa: E402, F401
+from .hooks import log  # noqa: E402, F401
+from .pipeline import RawPipeline  # noqa: E402, F401
