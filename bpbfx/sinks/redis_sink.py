@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from ..backoff import Backoff
 from ..base import BaseClient
@@ -51,6 +51,7 @@ DEFAULT_MAXLEN = 100_000
 """Entries kept per stream (``MAXLEN ~``) unless ``maxlen`` says otherwise."""
 
 ErrorHook = Callable[["RedisStreamSink", BaseException], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,34 @@ def check_options(
     if isinstance(redis, str) and redis.split(":", 1)[0] not in ("redis", "rediss", "unix", "redis+cluster"):
         raise ConfigurationError(f"not a Redis URL: {safe_url(redis)!r} (redis://host:port/db, redis+cluster://...)")
     return limits
+
+
+class _Option(Generic[T]):
+    """An option of the sink kept on the part that uses it (``_publisher`` or ``_writer``),
+    read and written through."""
+
+    def __init__(self, part: str, doc: str) -> None:
+        self.part = part
+        self.__doc__ = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, sink: None, owner: type | None = None) -> _Option[T]: ...
+
+    @overload
+    def __get__(self, sink: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, sink: object | None, owner: type | None = None) -> T | _Option[T]:
+        if sink is None:
+            return self
+        value: T = getattr(getattr(sink, self.part), self.name)
+        return value
+
+    def __set__(self, sink: object, value: T) -> None:
+        setattr(getattr(sink, self.part), self.name, value)
 
 
 class RedisStreamSink(Sink):
@@ -191,68 +220,14 @@ class RedisStreamSink(Sink):
                 f"written={self._planner.written} dropped={self._publisher.dropped}>")
 
     # ------------------------------------------------------------------ options
-    @property
-    def backoff(self) -> Backoff:
-        """The reconnect policy for Redis (read at each retry; may be replaced)."""
-        return self._writer.backoff
-
-    @backoff.setter
-    def backoff(self, value: Backoff) -> None:
-        self._writer.backoff = value
-
-    @property
-    def queue_size(self) -> int:
-        """Items the in-memory queue holds."""
-        return self._publisher.queue_size
-
-    @queue_size.setter
-    def queue_size(self, value: int) -> None:
-        self._publisher.queue_size = value
-
-    @property
-    def batch_size(self) -> int:
-        """Entries per pipelined round."""
-        return self._writer.batch_size
-
-    @batch_size.setter
-    def batch_size(self, value: int) -> None:
-        self._writer.batch_size = value
-
-    @property
-    def snapshot_every(self) -> int:
-        """A periodic book snapshot after this many deltas."""
-        return self._publisher.snapshot_every
-
-    @snapshot_every.setter
-    def snapshot_every(self, value: int) -> None:
-        self._publisher.snapshot_every = value
-
-    @property
-    def snapshot_interval(self) -> float | None:
-        """And at least every this many seconds of deltas (None: never)."""
-        return self._publisher.snapshot_interval
-
-    @snapshot_interval.setter
-    def snapshot_interval(self, value: float | None) -> None:
-        self._publisher.snapshot_interval = value
-
-    @property
-    def socket_timeout(self) -> float:
-        """Seconds Redis may take to answer before it counts as down (at the next connection)."""
-        return self._writer.socket_timeout
-
-    @socket_timeout.setter
-    def socket_timeout(self, value: float) -> None:
-        self._writer.socket_timeout = value
-
-    @property
-    def prefix(self) -> str:
-        """The key prefix (for streams not seen yet)."""
-        return self._publisher.prefix
-
-    @prefix.setter
-    def prefix(self, value: str) -> None:
-        self._publisher.prefix = value
+    # Kept by the part that uses them, read when used: setting one takes effect from then on.
+    backoff: _Option[Backoff] = _Option("_writer", "The reconnect policy for Redis (read at each retry).")
+    queue_size: _Option[int] = _Option("_publisher", "Items the in-memory queue holds.")
+    batch_size: _Option[int] = _Option("_writer", "Entries per pipelined round.")
+    snapshot_every: _Option[int] = _Option("_publisher", "A periodic book snapshot after this many deltas.")
+    snapshot_interval: _Option[float | None] = _Option("_publisher", "And every this many seconds (None: never).")
+    socket_timeout: _Option[float] = _Option("_writer", "Seconds Redis may take to answer (next connection).")
+    prefix: _Option[str] = _Option("_publisher", "The key prefix (streams not seen yet).")
 
     # ------------------------------------------------------------------ public API
     def attach(self, client: BaseClient) -> None:
