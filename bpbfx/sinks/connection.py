@@ -93,6 +93,9 @@ def connect(url: str, *, cluster: bool | None = None, socket_timeout: float = 2.
 
 
 def unavailable(exc: BaseException, url: str = "") -> RedisUnavailableError:
-    """A :class:`RedisUnavailableError` for a redis-py / socket error (no password shown)."""
+    """A :class:`RedisUnavailableError` for a redis-py / socket error (no password shown); one
+    that already is a :class:`RedisUnavailableError` (from :func:`connect`) is returned as it is."""
+    if isinstance(exc, RedisUnavailableError):
+        return exc
     where = f" at {safe_url(url)}" if url else ""
     return RedisUnavailableError(f"Redis{where} is unavailable: {type(exc).__name__}: {exc}", url=safe_url(url))

@@ -405,3 +405,15 @@ def test_take_marks_the_consumer_busy_and_wakes_are_skipped_meanwhile() -> None:
     assert core.woken == woken
     core.publisher.done()
     assert not core.publisher.busy and core.publisher.abandon() == 2 and core.publisher.dropped == 2
+
+
+def test_an_unavailable_error_is_not_wrapped_twice() -> None:
+    """unavailable() translates a redis-py error once, without the password, and hands back a
+    RedisUnavailableError (what connect() raises) as it is."""
+    from bpbfx import RedisUnavailableError
+    from bpbfx.sinks.connection import unavailable
+
+    first = unavailable(ConnectionError("Error 111 connecting"), "redis://user:secret@127.0.0.1:1/0")
+    assert isinstance(first, RedisUnavailableError) and "secret" not in str(first)
+    assert str(first) == "Redis at redis://user:***@127.0.0.1:1/0 is unavailable: ConnectionError: Error 111 connecting"
+    assert unavailable(first, "redis://127.0.0.1:1/0") is first
