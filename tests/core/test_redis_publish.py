@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from bpbfx import ChecksumMismatchError, ConnectionLostError, SequenceGapError, StreamGapError
+from bpbfx import ChecksumMismatchError, ConnectionLostError, RedisUnavailableError, SequenceGapError, StreamGapError
 from bpbfx.backpack.events import Depth, Trade
 from bpbfx.bitfinex.events import Heartbeat
 from bpbfx.book import BookChange, OrderBook, Side
 from bpbfx.live import LiveBook, OrderBookUpdate
 from bpbfx.sinks import wire
+from bpbfx.sinks.connection import unavailable
 from bpbfx.sinks.plan import Planner
 from bpbfx.sinks.publish import Item, Publisher
 from bpbfx.sinks.wire import WireEntry
@@ -410,9 +411,6 @@ def test_take_marks_the_consumer_busy_and_wakes_are_skipped_meanwhile() -> None:
 def test_an_unavailable_error_is_not_wrapped_twice() -> None:
     """unavailable() translates a redis-py error once, without the password, and hands back a
     RedisUnavailableError (what connect() raises) as it is."""
-    from bpbfx import RedisUnavailableError
-    from bpbfx.sinks.connection import unavailable
-
     first = unavailable(ConnectionError("Error 111 connecting"), "redis://user:secret@127.0.0.1:1/0")
     assert isinstance(first, RedisUnavailableError) and "secret" not in str(first)
     assert str(first) == "Redis at redis://user:***@127.0.0.1:1/0 is unavailable: ConnectionError: Error 111 connecting"
