@@ -207,22 +207,33 @@ class Poller:
             self._hole(src, entry, check, previous)
         self._deliver(src, entry)
         kind = entry.kind
-        if kind == wire.SNAPSHOT:
+        if kind == wire.GAP:
+            self._gap_entry(src, entry)
+        elif kind in wire.BOOK_KINDS:
             if src.needs_meta():
                 self._meta(src)
+            try:
+                self._apply(src, entry)
+            except MalformedFrameError as exc:
+                self._invalidate(src)  # the book missed this entry: wrong until the next snapshot
+                self._report(exc)
+
+    def _apply(self, src: Source, entry: wire.WireEntry) -> None:
+        """Apply a ``snapshot`` or ``delta`` entry to the rebuilt book and tell ``on_book``.
+
+        Raises:
+            MalformedFrameError: the entry's levels are not the documented shape (nothing applied).
+        """
+        if entry.kind == wire.SNAPSHOT:
             mismatch = src.apply_snapshot(entry)
             if mismatch is not None:
                 self.counters.gaps += 1
                 self._report(mismatch)
             self._emit_book(src, (), True)
-        elif kind == wire.DELTA:
-            if src.needs_meta():
-                self._meta(src)
-            changes = src.apply_delta(entry)
-            if changes is not None:
-                self._emit_book(src, changes, False)
-        elif kind == wire.GAP:
-            self._gap_entry(src, entry)
+            return
+        changes = src.apply_delta(entry)
+        if changes is not None:
+            self._emit_book(src, changes, False)
 
     def _hole(self, src: Source, entry: wire.WireEntry, check: wire.Check, previous: str) -> None:
         """Entries are missing before ``entry``: report, invalidate the book, jump to the
