@@ -7,9 +7,9 @@ numbering or a cursor that fell behind the trimmed start of a stream each reach 
 a :class:`~bpbfx.exceptions.StreamGapError` (:class:`~bpbfx.exceptions.StreamTrimmedError`), and
 the book stays invalid until the next snapshot (the reader jumps to the latest one when it can).
 
-Threads: one **reader thread** (named after ``name``: ``redis-reader``, ``redis-reader-1``, ...)
-per group of streams that can be read with one ``XREAD`` (all of them on a single Redis; one
-per hash slot on Redis Cluster).  It runs
+Threads: one **reader thread** per group of streams that can be read with one ``XREAD`` (all
+of them on a single Redis: ``redis-reader``; one per hash slot on Redis Cluster:
+``redis-reader-0``, ``redis-reader-1``, ..., after ``name``).  It runs
 ``on_message``, ``on_book`` and ``on_error`` one at a time, in stream order; a slow callback
 only delays this reader (Redis keeps the entries, up to the stream's ``MAXLEN``).
 
