@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from bpbfx import Backoff, BackpackClient, BitfinexClient, ConfigurationError, StreamGapError
+from bpbfx import Backoff, BackpackClient, BitfinexClient, ConfigurationError, MalformedFrameError, StreamGapError
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
 from bpbfx.sinks import RedisStreamReader, RedisStreamSink, StreamEntry, stream_key
@@ -181,3 +181,24 @@ def test_latest_start_finds_a_snapshot_not_yet_recorded_in_meta(redis_url: str, 
     with reader:
         assert seen.wait_for(lambda s: s.count(BOOK) >= 10, 10), "the reader skipped the only snapshot"
         assert reader.book(BOOK).valid
+
+
+def test_a_book_entry_whose_levels_cannot_be_read_is_reported_as_malformed(redis_url: str) -> None:
+    """A snapshot with unreadable levels is reported as MalformedFrameError (not as Redis
+    trouble); the book is invalid from there until the next good snapshot."""
+    r = redis.Redis.from_url(redis_url)
+    key = stream_key("backpack", "depth.SOL_USDC")
+    r.hset(key + ":meta", mapping={"v": "1", "ex": "backpack", "stream": "depth.SOL_USDC", "sym": "SOL_USDC",
+                                   "epoch": "1"})
+    _add(r, key, "snapshot", 1, 0, '{"b":[["100.0","1"]],"a":[]}', seq=10)
+    _add(r, key, "snapshot", 1, 1, '{"b":[["not a price","1"]],"a":[]}', seq=11)
+    _add(r, key, "delta", 1, 2, '{"b":[["100.0","2"]],"a":[]}', seq=12, prev=11)
+    _add(r, key, "snapshot", 1, 3, '{"b":[["100.0","5"]],"a":[]}', seq=13)
+    errors, books = Recorder(), Recorder()
+    reader = RedisStreamReader(redis_url, ["backpack:depth.SOL_USDC"], start="earliest", on_error=errors,
+                               on_book=books, block=0.2)
+    with reader:
+        assert books.wait_for(lambda items: bool(items) and items[-1].update_id == 13, 10)
+    assert [type(e) for e in errors.items] == [MalformedFrameError]
+    assert [(u.update_id, u.valid) for u in books.items] == [(10, True), (10, False), (13, True)]
+    assert reader.stats().errors == 1

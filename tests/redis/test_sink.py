@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -272,3 +273,34 @@ def test_reconnect_is_a_gap_on_every_stream(redis_url: str, bpx: BackpackSimulat
     sink.close()
     assert all(e.data["reason"] == "reconnect" for e in entries.of(StreamEntry) if e.kind == "gap")
     assert_books_equal(live, seen, "depth.SOL_USDC", 3)
+
+
+def _trade_frame(i: int) -> str:
+    data = {"e": "trade", "E": 1_700_000_000_000_000 + i, "s": "SOL_USDC", "p": "142.35", "q": "0.10", "b": "1",
+            "a": "2", "t": i, "T": 1_700_000_000_000_000, "m": True}
+    return json.dumps({"stream": "trade.SOL_USDC", "data": data})
+
+
+def test_stats_count_gap_entries_by_reason(redis_url: str) -> None:
+    """stats().gaps_by_reason tells a stream taken over from an earlier writer (writer_restart)
+    from entries lost to a dropped connection (reconnect); together they are stats().gaps."""
+    first = RedisStreamSink(redis_url)
+    client = BackpackClient("ws://127.0.0.1:9", books=False)
+    client.add_sink(first)
+    client.feed(_trade_frame(1))
+    assert first.flush(5)
+    client.remove_sink(first)
+    first.close()
+    assert first.stats().gaps == 0 and first.stats().gaps_by_reason == {}
+    second = RedisStreamSink(redis_url)
+    client.add_sink(second)
+    client.feed(_trade_frame(2))
+    client.feed_lifecycle("close", reason="test")
+    client.feed(_trade_frame(3))
+    assert second.flush(5)
+    client.close()
+    second.close()
+    stats = second.stats()
+    assert stats.gaps_by_reason == {"writer_restart": 1, "reconnect": 1} and stats.gaps == 2
+    entries = redis.Redis.from_url(redis_url).xrange(stream_key("backpack", "trade.SOL_USDC"))
+    assert [f[b"kind"] for _, f in entries] == [b"trade", b"gap", b"trade", b"gap", b"trade"]
