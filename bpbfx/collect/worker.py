@@ -12,7 +12,6 @@ from typing import Any
 from ..base import BaseClient, Sink
 from ..factory import make_client
 from ..proxy import proxy_option
-from .resumed import existing_streams
 from .shard import WorkerSpec
 
 __all__ = ["worker_main"]
@@ -38,26 +37,15 @@ class _Counting(Sink):
         self.last_error = f"{client.name}: {type(error).__name__}: {error}"
 
 
-def _stream_keys(spec: WorkerSpec, clients: list[BaseClient]) -> list[str]:
-    """The Redis keys the worker's sink will write (one per subscribed stream)."""
-    from ..sinks.wire import stream_key
-
-    prefix = str(spec.sink.get("prefix", "bpbfx"))
-    subscriptions: list[tuple[str, str]] = []
-    for client in clients:
-        subscriptions.extend((client.exchange, s) for s in client.subscriptions)  # type: ignore[attr-defined]
-    return [stream_key(exchange, stream, prefix) for exchange, stream in subscriptions]
-
-
 def worker_main(spec: WorkerSpec, reports: Any) -> None:
     """Entry point of a worker process: run the clients until SIGTERM; send counters twice a
     second through ``reports`` (the worker's own end of a one-way pipe: nothing is shared with
     other workers, so a worker killed mid-write cannot wedge the others).  Runs on the
     worker's main thread.
 
-    The counters include ``writer_restarts``: gaps the sink wrote because the worker took
-    over a stream an earlier writer left in Redis (an earlier run, or the worker's previous
-    generation), at most one per such stream.
+    The counters include ``writer_restarts``: the gap entries the sink wrote because the worker
+    took over a stream an earlier writer left in Redis (an earlier run, or the worker's previous
+    generation), counted by the sink itself (``SinkStats.gaps_by_reason``).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the supervisor decides
     halt = threading.Event()
@@ -74,11 +62,9 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
                              name=f"w{spec.index}-{exchange}", proxy=proxy_option(spec.proxy))
         client.add_sink(counter)
         clients.append(client)
-    taken_over = 0
     if spec.redis is not None:
         from ..sinks import RedisStreamSink
 
-        taken_over = len(existing_streams(spec.redis, spec.cluster, _stream_keys(spec, clients)))
         sink = RedisStreamSink(spec.redis, cluster=spec.cluster, name=f"collect-w{spec.index}",
                                on_report=lambda s, exc: problems.append(f"{type(exc).__name__}: {exc}"), **spec.sink)
         for client in clients:
@@ -107,7 +93,7 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
             "dropped": s.dropped if s else 0,
             "lost": s.lost if s else 0,
             "gaps": gaps,
-            "writer_restarts": min(taken_over, gaps),
+            "writer_restarts": s.gaps_by_reason.get("writer_restart", 0) if s else 0,
             "queued": s.queued if s else 0,
             "connected": s.connected if s else True,
             "reconnects": sum(c.stats().reconnects for c in clients),
