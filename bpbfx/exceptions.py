@@ -31,8 +31,10 @@ itself fails), **reported** to ``on_error`` (and to sinks) while the client carr
     │       ├── OrderRejectedError              the exchange refused it (status, text)
     │       │   └── OrderRateLimitError         input rate limit (also a RateLimitError)
     │       ├── OrderNotSentError               not sent: not authenticated, maintenance, offline
-    │       └── OrderStatusUnknownError         sent, outcome not confirmed by any record (open, order)
+    │       ├── OrderStatusUnknownError         sent, outcome not confirmed by any record (open, order)
+    │       └── OrdersCancelledError            reported: open orders cancelled by cancel_on_disconnect (orders)
     ├── StreamSilentError                       reported: a subscribed stream never delivered / went quiet
+    ├── ClockSkewError                          reported once: this machine's clock is off the exchange's (offset_ms)
     ├── EventsDroppedError                      reported (and raised by a pull queue with overflow="error")
     ├── StreamGapError                          reported: entries of a published stream are missing
     │   └── StreamTrimmedError                  reported: a reader fell behind the start of a trimmed stream
@@ -63,6 +65,7 @@ __all__ = [
     "CallbackError",
     "ChecksumMismatchError",
     "ClientClosedError",
+    "ClockSkewError",
     "ConfigurationError",
     "ConnectionLostError",
     "CredentialsError",
@@ -78,6 +81,7 @@ __all__ = [
     "OrderRateLimitError",
     "OrderRejectedError",
     "OrderStatusUnknownError",
+    "OrdersCancelledError",
     "ProxyAuthenticationError",
     "ProxyError",
     "RateLimitError",
@@ -284,13 +288,16 @@ class RateLimitError(ExchangeError):
 
 
 class OrderError(ExchangeError):
-    """An order input (Bitfinex channel 0: ``on``, ``ou``, ``oc``, ``oc_multi``, ``ox_multi``,
-    ``calc``, ``fon``, ``foc``) did not get the outcome asked for; see the subclasses.
+    """An order input did not get the outcome asked for; see the subclasses.  Bitfinex inputs
+    go over channel 0 (``on``, ``ou``, ``oc``, ``oc_multi``, ``ox_multi``, ``calc``, ``fon``,
+    ``foc``); Backpack's over REST (``execute``, ``batch``, ``cancel``, ``cancel_all``).
 
     Attributes:
-        kind: the input type (``"on"``, ``"oc"``, ...).
-        cid / cid_date: client order id and its UTC day (``"YYYY-MM-DD"``), where known.
-        order_id: the exchange's order (or funding offer) id, where known.
+        kind: the input type (``"on"``, ``"oc"``, ``"execute"``, ``"cancel"``...).
+        cid / cid_date: client order id (Bitfinex ``cid``, Backpack ``clientId``) and, on
+            Bitfinex, its UTC day (``"YYYY-MM-DD"``), where known.
+        order_id: the exchange's order (or funding offer) id, where known (Backpack order ids
+            are text).
     """
 
     def __init__(
@@ -300,7 +307,7 @@ class OrderError(ExchangeError):
         kind: str | None = None,
         cid: int | None = None,
         cid_date: str | None = None,
-        order_id: int | None = None,
+        order_id: int | str | None = None,
         code: int | None = None,
         request: dict[str, Any] | None = None,
         payload: Any = None,
@@ -353,6 +360,26 @@ class OrderStatusUnknownError(OrderError):
         super().__init__(message, **fields)
         self.open = open
         self.order = order
+
+
+class OrdersCancelledError(OrderError):
+    """Open orders were cancelled by the client's own safety rule (Backpack
+    ``cancel_on_disconnect=``: the private stream stayed down that long); ``orders`` lists the
+    orders the exchange confirmed cancelled."""
+
+    def __init__(self, message: str, *, orders: Any = (), **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.orders = orders
+
+
+class ClockSkewError(BpbfxError):
+    """This machine's clock differs from the exchange's by ``offset_ms`` milliseconds (the
+    exchange's minus this machine's).  Requests are signed with the corrected time, so nothing
+    fails; reported once so that the machine's clock can be fixed (NTP)."""
+
+    def __init__(self, message: str, *, offset_ms: int) -> None:
+        super().__init__(message)
+        self.offset_ms = offset_ms
 
 
 class StreamSilentError(BpbfxError):

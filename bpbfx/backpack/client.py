@@ -10,12 +10,13 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._json import make_loads
 from ..base import BaseClient, unique
 from ..exceptions import (
+    AuthenticationError,
     BpbfxError,
     ClientClosedError,
     ConfigurationError,
@@ -31,8 +32,11 @@ from ..transport import Connection
 from . import streams as names
 from .auth import DEFAULT_WINDOW_MS, MAX_WINDOW_MS, Signer, load_credentials
 from .book import SyncAction, parse_depth_snapshot
-from .events import Depth
+from .events import Depth, OrderUpdate
+from .orders import ClientIdSource, Number, Order, OrderChange, Request
+from .orders.rules import RATE_LIMIT
 from .protocol import OTHER_STREAMS, BackpackProtocol, BookResult, FetchSnapshot, ManagedBook
+from .trading import Trader
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -43,6 +47,9 @@ DEFAULT_URL = "wss://ws.backpack.exchange"
 DEFAULT_REST_URL = "https://api.backpack.exchange"
 
 BookHook = Callable[[Any, OrderBookUpdate], None]
+OrderHook = Callable[[Any, OrderChange], None]
+CLOCK_REMEASURE = 3600.0
+"""Seconds after which a (re)connect measures the exchange's clock again."""
 
 
 class BackpackClient(BaseClient):
@@ -67,12 +74,32 @@ class BackpackClient(BaseClient):
             :meth:`book`); the raw deltas still reach ``on_message``.
         on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader
             thread; when a resync completes from a REST snapshot, the snapshot thread).
+        on_order: ``(client, OrderChange)`` after every change to :meth:`orders` (see "Trading").
+        order_timeout: seconds an order request may take before it is in doubt (default 10).
+        order_rate_limit: ``(requests, seconds)`` of order requests before more are refused
+            locally (default about 2,000 a minute, Backpack's limit per account).
+        cancel_on_disconnect: seconds the private stream may stay down before every open
+            order is cancelled through REST and :class:`~bpbfx.OrdersCancelledError` is
+            reported; ``None`` (default): never (Backpack has no dead-man switch of its own).
+        client_ids: the source of generated ``clientId`` values
+            (:class:`~bpbfx.backpack.orders.ClientIdSource`; give each program trading on one
+            account its own ``shard``).
         options: every client option (:class:`~bpbfx.options.ClientOptions`): ``on_message``
             ``(client, event)`` for every event (reader thread), ``on_error`` ``(client, exc)``
             for every problem (reader, watchdog or snapshot thread), ``on_ping`` (the server
             pings every 60 s), ``on_open`` / ``on_close`` / ``on_reconnect``, ``backoff``,
             ``name``, ``ssl_context`` (also used for the ``https://`` REST snapshots),
             ``unified``, ``dispatch`` and the unified hooks (see :class:`~bpbfx.base.BaseClient`).
+
+    Trading (with API keys): :meth:`submit_order`, :meth:`submit_orders`, :meth:`cancel_order`
+    and :meth:`cancel_all_orders` validate their arguments (against the market's tick and step
+    sizes), sign and send one REST request from the calling thread and return at once a
+    :class:`~bpbfx.backpack.orders.Request`, a :class:`concurrent.futures.Future` completed on
+    the ``<name>-orders`` thread.  An order is sent once and never replayed; one whose answer is
+    lost is decided from the ``account.orderUpdate`` stream, then the exchange's records
+    (:mod:`bpbfx.backpack.orders.core`).  :meth:`orders` is the live view of open orders.  With
+    keys, the client subscribes to ``account.orderUpdate`` itself, fetches the open orders after
+    every (re)connect, and measures the exchange's clock to sign with the corrected time.
 
     Raises:
         CredentialsError: malformed keys (the message never contains the secret).
@@ -97,6 +124,11 @@ class BackpackClient(BaseClient):
         rest_url: str = DEFAULT_REST_URL,
         books: bool = True,
         on_book: BookHook | None = None,
+        on_order: OrderHook | None = None,
+        order_timeout: float = 10.0,
+        order_rate_limit: tuple[int, float] = RATE_LIMIT,
+        cancel_on_disconnect: float | None = None,
+        client_ids: ClientIdSource | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(**options)
@@ -112,6 +144,9 @@ class BackpackClient(BaseClient):
         self.stream_timeout = stream_timeout
         self.connect_timeout = connect_timeout
         self.on_book = on_book
+        self.on_order: OrderHook | None = on_order
+        """``on_order(client, OrderChange)`` after every change to :meth:`orders` (reader thread
+        for stream events, the ``<name>-orders`` thread for REST answers and snapshots)."""
         self.books_enabled = books
         proto = self._proto = BackpackProtocol(books=books, backoff_delay=self.backoff.delay, loads=make_loads())
         if api_secret is not None or api_key is not None:
@@ -126,6 +161,13 @@ class BackpackClient(BaseClient):
         self._rest: RestClient | None = None
         self._fetch_queue: queue.Queue[FetchSnapshot | None] = queue.Queue()
         self._fetcher: threading.Thread | None = None
+        self._trader = Trader(
+            self, self._rest_client, self._ensure_signer, client_ids=client_ids, timeout=order_timeout,
+            rate_limit=order_rate_limit, cancel_on_disconnect=cancel_on_disconnect,
+        )
+        self._trading = False
+        if proto.signer is not None:
+            self._enable_trading()  # with keys, the client follows its orders itself
         if streams:
             self.subscribe(*streams)
 
@@ -213,6 +255,103 @@ class BackpackClient(BaseClient):
         with self._lock:
             return dict(self._live)
 
+    # ------------------------------------------------------------------ trading
+    def submit_order(
+        self,
+        symbol: str,
+        side: str,
+        quantity: Number | None = None,
+        price: Number | None = None,
+        *,
+        order_type: str = "Limit",
+        time_in_force: str | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        client_id: int | None = None,
+        quote_quantity: Number | None = None,
+        self_trade_prevention: str | None = None,
+    ) -> Request[Order]:
+        """Place one order (``POST /api/v1/order``); returns its handle at once.
+
+        ``side`` is ``"Bid"``/``"Ask"`` (``"buy"``/``"sell"`` too); ``order_type`` ``"Limit"``
+        (needs ``price`` and ``quantity``) or ``"Market"`` (``quantity`` or ``quote_quantity``);
+        amounts are ``Decimal``, ``int`` or decimal text.  ``client_id`` (a 32-bit integer) is
+        generated when not given and never reused (``handle.client_id``).  The request is signed
+        and written on the calling thread; ``handle.result()`` is the
+        :class:`~bpbfx.backpack.orders.Order` as the exchange placed it.
+
+        Raises:
+            InvalidOrderError: an argument would be refused (the field is named).
+            CredentialsError: no usable API keys.
+            ClientClosedError: the client is closed.
+        """
+        self._enable_trading()
+        return self._trader.submit(
+            symbol, side, quantity, price, order_type=order_type, time_in_force=time_in_force, post_only=post_only,
+            reduce_only=reduce_only, client_id=client_id, quote_quantity=quote_quantity,
+            self_trade_prevention=self_trade_prevention,
+        )
+
+    def submit_orders(self, orders: Sequence[Mapping[str, Any]]) -> Request[list[Order]]:
+        """Place several orders in one request (``POST /api/v1/orders``): each a mapping of
+        :meth:`submit_order`'s arguments (``symbol``, ``side``, ``quantity``, ``price``,
+        ``order_type``...).  The handle's ``requests`` hold one handle per order.
+
+        Raises:
+            InvalidOrderError: an order would be refused (nothing is sent).
+            CredentialsError / ClientClosedError: as for :meth:`submit_order`.
+        """
+        self._enable_trading()
+        return self._trader.submit_batch(orders)
+
+    def cancel_order(self, symbol: str, order_id: str | None = None, *, client_id: int | None = None) -> Request[Order]:
+        """Cancel one order by its id or its client id (``DELETE /api/v1/order``).  The handle's
+        result is the cancelled order; a cancel the exchange answers ``202 Accepted`` completes
+        when the stream confirms it.
+
+        Raises:
+            InvalidOrderError: neither or both ids.
+            CredentialsError / ClientClosedError: as for :meth:`submit_order`.
+        """
+        self._enable_trading()
+        return self._trader.cancel(symbol, order_id, client_id)
+
+    def cancel_all_orders(self, symbol: str) -> Request[list[Order]]:
+        """Cancel every open order of ``symbol`` (``DELETE /api/v1/orders``); the result lists
+        the cancelled orders.
+
+        Raises:
+            InvalidOrderError: a bad symbol.
+            CredentialsError / ClientClosedError: as for :meth:`submit_order`.
+        """
+        self._enable_trading()
+        return self._trader.cancel_all(symbol)
+
+    def orders(self) -> dict[str, Order]:
+        """The open orders by order id: a copy of the live view (any thread)."""
+        with self._lock:
+            return dict(self._trader.core.orders)
+
+    def keys_refused(self, error: AuthenticationError) -> None:
+        """The exchange refused the API keys on a signed REST request: reported, and
+        :meth:`wait_ready` is False until they are accepted (orders thread)."""
+        self._refuse("keys", error)
+        self._report(error)
+
+    def keys_accepted(self) -> None:
+        """A signed REST request succeeded: the keys are good (orders thread)."""
+        self._accept("keys")
+
+    def _enable_trading(self) -> None:
+        """Follow the account's orders: keys, ``account.orderUpdate``, the orders thread."""
+        if self._trading:
+            return
+        self._ensure_signer()
+        self._trading = True
+        self.subscribe("account.orderUpdate")
+        if self._conn is not None and self._conn.is_open:
+            self._trader.connected()
+
     # ------------------------------------------------------------------ internals
     def _ensure_signer(self) -> Signer:
         proto = self._proto
@@ -240,7 +379,10 @@ class BackpackClient(BaseClient):
         conn = self._conn
         if conn is None or not conn.is_open:
             return ["connection"]
-        return self._proto.missing()
+        missing = self._proto.missing()
+        if self._trading and not self._trader.snapshot_done:
+            missing.append("open orders (GET /api/v1/orders, which also proves the keys)")
+        return missing
 
     # ------------------------------------------------------------------ books
     def _book_result(self, stream: str, outcome: BookResult, wants_books: bool | None = None) -> None:
@@ -359,26 +501,35 @@ class BackpackClient(BaseClient):
     def _on_stop(self) -> None:
         with self._lock:
             rest = self._rest
+        self._trader.stop()
         self._fetch_queue.put(None)
         if rest is not None:
             rest.close()  # ends a snapshot fetch in progress at once
 
     def _extra_threads(self) -> list[threading.Thread]:
-        fetcher = self._fetcher
-        return [fetcher] if fetcher is not None else []
+        return [t for t in (self._fetcher, self._trader.thread) if t is not None]
 
     # ------------------------------------------------------------------ ConnectionListener hooks
     def _handle_open(self, conn: Connection) -> None:
+        signer = self._proto.signer
+        if signer is not None and time.monotonic() - self._trader.clock_measured_at > CLOCK_REMEASURE:
+            # Signatures carry this machine's time: measure the exchange's first (one round
+            # trip, before anything is subscribed on this connection).
+            self._trader.measure_clock(signer)
         with self._lock:
             # Every (re)connect re-sends every subscription; private ones are re-signed with a
             # fresh timestamp (Backpack: the signature window is checked per SUBSCRIBE).
             self._send(self._proto.connection_made(time.monotonic()))
+        if self._trading:
+            self._trader.connected()
 
     def _handle_closed(self, conn: Connection, error: Any) -> None:
         # Deltas were lost with the socket: every book is rebuilt after the reconnect.
         with self._lock:
             lost = self._proto.connection_lost()
         self._resyncs += lost
+        if self._trading:
+            self._trader.disconnected()
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         proto = self._proto
@@ -389,10 +540,13 @@ class BackpackClient(BaseClient):
             return
         if event is None:
             return
-        if event.__class__ is Depth:
+        cls = event.__class__
+        if cls is Depth:
             managed = proto.books.get(event.stream)
             if managed is not None:
-                self._on_depth(managed, event)
+                self._on_depth(managed, event)  # type: ignore[arg-type]
+        elif cls is OrderUpdate and self._trading:
+            self._trader.on_event(event)  # type: ignore[arg-type]
         self._deliver(event)
 
     def _frame_error(self, error: BpbfxError) -> None:
@@ -402,6 +556,17 @@ class BackpackClient(BaseClient):
                 refused = self._proto.refused(error)
             if refused:
                 self._readiness_changed()
+            signer = self._proto.signer
+            text = error.message.lower()
+            if refused and signer is not None and any(w in text for w in ("expired", "timestamp", "window")):
+                # A signature outside its window: the clocks disagree.  Measure the exchange's
+                # and subscribe the private streams again, signed with the corrected time.
+                self._report(error)
+                self._trader.measure_clock(signer)
+                with self._lock:
+                    self._send(self._proto.resubscribe_refused())
+                self._readiness_changed()
+                return
         elif isinstance(error, MalformedFrameError) and error.stream is not None:
             with self._lock:
                 outcome = self._proto.invalidate(error.stream)

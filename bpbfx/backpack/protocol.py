@@ -280,6 +280,16 @@ class BackpackProtocol:
             managed.fetching = False
         return lost
 
+    def resubscribe_refused(self) -> list[str]:
+        """The frames subscribing again every stream of a refused request (private ones signed
+        anew, e.g. after the clock was corrected); the refusals are forgotten: the new requests
+        are judged afresh."""
+        streams: list[str] = []
+        for error in self.refusals.values():
+            streams.extend(s for s in sorted(_names(error)) if s in self.subscriptions and s not in streams)
+        self.refusals.clear()
+        return self._subscribe_frames(streams) if streams and self.open else []
+
     # ------------------------------------------------------------------ frames (reader thread)
     def receive(self, data: bytes | str, now: float) -> Event | None:
         """One frame in: the typed event to deliver, or ``None`` (a frame of a stream
