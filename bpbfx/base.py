@@ -16,8 +16,10 @@ Threading contract (the same for both exchanges):
   ``on_open``, ``on_message``, ``on_ping``, ``on_close``, ``on_reconnect``, ``on_book`` and most
   ``on_error`` calls for that connection, one at a time and in arrival order.  A slow callback
   delays reading (and the pong to a server ping), so hand heavy work to your own thread.
-- A **watchdog thread** per connection detects silence; its reports reach ``on_error`` from
-  that thread.
+- A **watchdog thread** per connection detects silence.  A silent stream or channel is
+  reported to ``on_error`` from that thread; a silent connection is replaced, and its
+  :class:`~bpbfx.WatchdogTimeout` reaches ``on_error`` from the reader thread as the
+  connection ends.
 - Methods you call (``subscribe``, ``close``, ...) may be called from any thread, including from
   inside a callback.
 - An exception raised by your callback is caught, wrapped in :class:`CallbackError` (the
@@ -497,7 +499,7 @@ class BaseClient:
             open_connections=sum(1 for c in conns if c.is_open),
             last_message_age=(now - last) if last else None,
             streams=MappingProxyType(streams),
-            dropped_events=sum(getattr(sink, "dropped", 0) for sink in self._delivery.sinks),
+            dropped_events=self._delivery.dropped_events(),
         )
 
     # ------------------------------------------------------------------ deprecated

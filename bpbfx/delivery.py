@@ -44,7 +44,7 @@ class Delivery:
         errors: reports delivered so far.
     """
 
-    __slots__ = ("_host", "_lock", "_sinks", "errors", "inline_book", "inline_message", "silenced")
+    __slots__ = ("_detached_drops", "_host", "_lock", "_sinks", "errors", "inline_book", "inline_message", "silenced")
 
     def __init__(self, host: Any, lock: threading.RLock) -> None:
         self._host = host
@@ -54,6 +54,7 @@ class Delivery:
         self.inline_book = True
         self.errors = 0
         self.silenced = False
+        self._detached_drops = 0  # events lost by queues since detached (counts never go back)
 
     # ------------------------------------------------------------------ sinks
     @property
@@ -74,7 +75,12 @@ class Delivery:
                 return False
             self._sinks = tuple(s for s in self._sinks if s is not sink)
         self.sink_call(sink, "on_detach")
+        self._detached_drops += int(getattr(sink, "dropped", 0) or 0)
         return True
+
+    def dropped_events(self) -> int:
+        """Events lost by the bounded queues of this client's sinks, attached now or before."""
+        return self._detached_drops + sum(int(getattr(s, "dropped", 0) or 0) for s in self._sinks)
 
     def detach_all(self) -> None:
         """Detach every sink, calling each one's ``on_detach``."""

@@ -19,7 +19,8 @@ itself fails), **reported** to ``on_error`` (and to sinks) while the client carr
     │   ├── WatchdogTimeout                     reported: nothing arrived for too long (silence); reconnecting
     │   ├── ProxyError                          reported: the proxy refused or could not be reached (proxy, status)
     │   │   └── ProxyAuthenticationError        reported: the proxy wants (other) credentials (407, SOCKS auth)
-    │   └── RequestFailedError                  raised/reported: a REST request failed (url, maybe_sent)
+    │   └── RequestFailedError                  raised by bpbfx.rest.RestClient: a REST request failed (url,
+    │                                           maybe_sent); the clients turn it into what it means
     ├── RemoteProtocolError                     reported: the peer sent something we cannot understand
     │   ├── MalformedFrameError                 reported: not JSON / unexpected shape (keeps the frame)
     │   └── UnsupportedVersionError             reported: a Bitfinex server that is not API version 2

@@ -467,13 +467,13 @@ class BackpackClient(BaseClient):
             if retry is None:
                 return  # unsubscribed meanwhile
             self._schedule_fetch(retry)
-            self._report(
-                StaleBookError(
-                    f"{fetch.stream}: could not fetch the REST depth snapshot ({exc}); retrying",
-                    symbol=fetch.symbol,
-                    stream=fetch.stream,
-                )
+            stale = StaleBookError(
+                f"{fetch.stream}: could not fetch the REST depth snapshot ({exc}); retrying",
+                symbol=fetch.symbol,
+                stream=fetch.stream,
             )
+            stale.__cause__ = exc
+            self._report(stale)
             return
         with self._lock:
             outcome = self._proto.snapshot_received(fetch.stream, snapshot)

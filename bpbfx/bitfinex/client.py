@@ -741,24 +741,32 @@ class BitfinexClient(BaseClient):
             outputs = self._take_outputs(shard)
         self._run(shard, outputs)
 
-    @staticmethod
-    def _take_outputs(shard: _Shard) -> list[Output]:
+    def _take_outputs(self, shard: _Shard) -> list[Output]:
         """Take a socket's queued outputs and send its frames now (under the lock); the rest is
         for :meth:`_run`, outside the lock.
 
         Frames go out in the order the protocol queued them, whichever thread queued them:
         a subscribe and an unsubscribe of the same channel from two threads reach the server in
-        the order the client's state changed, so client and server always agree."""
+        the order the client's state changed, so client and server always agree.  Refusals are
+        recorded here, under the lock, before anything is reported: a :meth:`wait_ready` caller
+        never sees the client ready while a refusal is on its way to ``on_error``."""
         outputs = shard.proto.take_outputs()
         if not outputs:
             return outputs
         send = shard.conn.send
         rest = []
         for out in outputs:
-            if out.__class__ is Send:
-                send(out.text)
-            else:
-                rest.append(out)
+            cls = out.__class__
+            if cls is Send:
+                send(out.text)  # type: ignore[union-attr]
+                continue
+            if cls is DropChannel:
+                self._refusals[f"subscription {out.sub.stream}"] = out.error  # type: ignore[union-attr]
+                self._ready_cond.notify_all()
+            elif cls is Report and isinstance(out.error, AuthenticationError):  # type: ignore[union-attr]
+                self._refusals["authentication"] = out.error  # type: ignore[union-attr]
+                self._ready_cond.notify_all()
+            rest.append(out)
         return rest
 
     def _run(self, shard: _Shard, outputs: list[Output]) -> None:
@@ -771,8 +779,6 @@ class BitfinexClient(BaseClient):
             if isinstance(out, Deliver):
                 self._deliver(out.event)
             elif isinstance(out, Report):
-                if isinstance(out.error, AuthenticationError):
-                    self._refuse("authentication", out.error)
                 self._report(out.error)
             elif isinstance(out, Reconnect):
                 conn.reconnect(out.reason)  # its books are counted as they are lost
@@ -784,7 +790,6 @@ class BitfinexClient(BaseClient):
                         self._place(out.sub, avoid=shard)
                 self._flush_all()
             elif isinstance(out, DropChannel):
-                self._refuse(f"subscription {out.sub.stream}", out.error)
                 with self._lock:
                     self._wanted.pop(out.sub, None)
                     self._live.pop(out.sub.stream, None)

@@ -119,3 +119,16 @@ def test_bitfinex_refused_keys_make_wait_ready_false(bitfinex_sim: Callable[...,
         assert time.monotonic() - started < 10
         readiness = client.readiness()
         assert readiness.failed and "authentication" in str(readiness).lower()
+
+
+def test_bitfinex_refusal_never_lets_wait_ready_say_true(bitfinex_sim: Callable[..., BitfinexSimulator]) -> None:
+    """Round after round, a refused channel makes wait_ready False: the refusal is recorded
+    before it is reported, so no waiter sees the client ready in between."""
+    sim = bitfinex_sim(tick_interval=0.01)
+    for _ in range(12):
+        errors = Recorder()
+        client = BitfinexClient(sim.url, auth=False, on_error=errors, backoff=FAST)
+        client.subscribe("ticker", symbol="tNOSUCHPAIR")
+        with client:
+            assert client.wait_ready(10) is False
+            assert errors.of(SubscriptionError)
