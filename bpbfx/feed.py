@@ -19,17 +19,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .backoff import Backoff
 from .base import BaseClient, ClientStats
 from .exceptions import ConfigurationError
 from .factory import make_client
 from .live import LiveBook
+from .options import UnifiedHookOptions
 from .pull import DEFAULT_MAXSIZE, EventStream, Overflow
 from .unified.convert import UnifiedHook, UnifiedSink
-from .unified.events import Quote
+from .unified.events import Order, Quote
+from .unified.orders import UnifiedRequest, unified_order
+from .unified.orders import cancel_order as cancel_unified
+from .unified.orders import submit_order as submit_unified
 from .unified.symbols import EXCHANGES, native_interval, to_native
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["KINDS", "BestQuotes", "Feed", "native_stream"]
 
@@ -69,44 +76,47 @@ def native_stream(kind: str, symbol: str, exchange: str, interval: str | None = 
 
 
 class Feed:
-    """Runs one client per exchange and delivers unified events to one set of hooks.
+    """Runs one client per exchange and delivers unified events to one set of hooks; places and
+    cancels orders on either exchange with unified values.
 
     Args:
         streams: ``"<exchange>:<native stream>"`` names (``"backpack:depth.SOL_USDC"``,
             ``"bitfinex:book:tBTCUSD:P0:F0:25"``).
         on_event: every unified event ``(client, event)``.
-        on_trade / on_quote / on_ticker / on_candle / on_book_change / on_funding_rate /
-            on_mark_price: unified events of that type.
+        on_order: ``(client, unified Order)`` after every change to an order of the account on
+            either exchange (needs keys in ``client_options``; the thread is the client's: its
+            reader thread, or Backpack's orders thread for REST answers).
         on_error: ``(client, exc)`` for every problem of every client.
         urls: WebSocket endpoint per exchange (default: the real exchanges; ``sim.url`` in tests).
-        rest_url: Backpack REST base for book snapshots (``sim.http_url`` in tests).
+        rest_url: Backpack REST base for book snapshots and orders (``sim.http_url`` in tests).
         backoff: reconnect policy for every client.
-        client_options: extra keyword arguments per exchange for its client constructor.
+        client_options: extra keyword arguments per exchange for its client constructor; an
+            exchange given ``api_key``/``api_secret`` here gets a client even without streams,
+            for trading.
+        hooks: the typed unified hooks (``on_trade``, ``on_quote``, ``on_ticker``,
+            ``on_candle``, ``on_book_change``, ``on_funding_rate``, ``on_mark_price``): unified
+            events of that type.
 
     Hooks run on the reader thread of the client that received the data (Backpack resyncs: its
     snapshot thread); keep them quick or pull with :meth:`events`.
 
     Raises:
         ConfigurationError / InvalidStreamError: a malformed stream name or unknown exchange.
+        TypeError: an unknown hook name.
     """
 
     def __init__(
         self,
-        streams: Iterable[str],
+        streams: Iterable[str] = (),
         *,
         on_event: UnifiedHook | None = None,
-        on_trade: UnifiedHook | None = None,
-        on_quote: UnifiedHook | None = None,
-        on_ticker: UnifiedHook | None = None,
-        on_candle: UnifiedHook | None = None,
-        on_book_change: UnifiedHook | None = None,
-        on_funding_rate: UnifiedHook | None = None,
-        on_mark_price: UnifiedHook | None = None,
+        on_order: UnifiedHook | None = None,
         on_error: Callable[[Any, BaseException], None] | None = None,
         urls: Mapping[str, str] | None = None,
         rest_url: str | None = None,
         backoff: Backoff | None = None,
         client_options: Mapping[str, Mapping[str, Any]] | None = None,
+        **hooks: Unpack[UnifiedHookOptions],
     ) -> None:
         per_exchange: dict[str, list[str]] = {}
         for spec in streams:
@@ -117,34 +127,86 @@ class Feed:
                     "e.g. 'backpack:trade.SOL_USDC' or 'bitfinex:trades:tBTCUSD'"
                 )
             per_exchange.setdefault(exchange, []).append(stream)
-        if not per_exchange:
-            raise ConfigurationError("Feed needs at least one stream")
-        unknown = sorted(set(urls or {}) - set(EXCHANGES))
+        options = {k: dict(v) for k, v in (client_options or {}).items()}
+        unknown = sorted((set(urls or {}) | set(options)) - set(EXCHANGES))
         if unknown:
-            raise ConfigurationError(f"urls for unknown exchange(s) {', '.join(unknown)}")
-        self.sink = UnifiedSink(
-            on_event,
-            on_trade=on_trade,
-            on_quote=on_quote,
-            on_ticker=on_ticker,
-            on_candle=on_candle,
-            on_book_change=on_book_change,
-            on_funding_rate=on_funding_rate,
-            on_mark_price=on_mark_price,
-        )
+            raise ConfigurationError(f"urls or client_options for unknown exchange(s) {', '.join(unknown)}")
+        for exchange, extra in options.items():
+            if extra.get("api_key") is not None or extra.get("api_secret") is not None:
+                per_exchange.setdefault(exchange, [])  # trading: a client even without streams
+        if not per_exchange:
+            raise ConfigurationError("Feed needs at least one stream (or keys in client_options, for trading)")
+        self.sink = UnifiedSink(on_event, **hooks)
+        self.on_order = on_order
         self.clients: dict[str, BaseClient] = {}
         urls = dict(urls or {})
-        options = {k: dict(v) for k, v in (client_options or {}).items()}
         try:
             for exchange, names in per_exchange.items():
                 extra = options.get(exchange, {})
                 client = make_client(exchange, names, url=urls.get(exchange), rest_url=rest_url,
                                      books=extra.pop("books", True), backoff=backoff, on_error=on_error, **extra)
                 client.add_sink(self.sink)
+                client.on_order = self._order_changed  # type: ignore[attr-defined]
                 self.clients[exchange] = client
         except BaseException:
             self.close()
             raise
+
+    def _order_changed(self, client: Any, change: Any) -> None:
+        """A client's ``on_order``: the change as a unified Order, to the feed's hook."""
+        hook = self.on_order
+        if hook is not None:
+            hook(client, unified_order(client.exchange, change.order, stream=str(getattr(change, "source", ""))))
+
+    # ------------------------------------------------------------------ orders
+    def submit_order(
+        self,
+        exchange: str,
+        symbol: str,
+        side: str,
+        amount: Decimal | int | str,
+        price: Decimal | int | str | None = None,
+        *,
+        type: str = "limit",
+        post_only: bool = False,
+        client_id: int | None = None,
+    ) -> UnifiedRequest:
+        """Place an order with unified values (``"SOL/USDC"``, ``"buy"``, an amount in the base
+        currency, a price for ``type="limit"``); returns at once a handle whose result is the
+        unified :class:`~bpbfx.unified.Order` (``handle.native`` is the exchange's own handle,
+        ``handle.client_id`` the client order id).  The exchange's guarantees hold: validated
+        before sending, sent once, decided from the exchange's records when the answer is lost.
+        Any thread.
+
+        Raises:
+            KeyError: the feed has no client on ``exchange``.
+            InvalidOrderError / SymbolMappingError / CredentialsError / ClientClosedError: see
+                :func:`bpbfx.unified.orders.submit_order`.
+        """
+        return submit_unified(
+            self.client(exchange), symbol, side, amount, price, type=type, post_only=post_only, client_id=client_id
+        )
+
+    def cancel_order(
+        self, exchange: str, symbol: str, order_id: str | None = None, *, client_id: int | None = None
+    ) -> UnifiedRequest:
+        """Cancel an order by its id (:attr:`~bpbfx.unified.Order.id`) or client id; the result
+        is the unified cancelled order.  Any thread.
+
+        Raises:
+            KeyError: no client on ``exchange``.
+            InvalidOrderError / SymbolMappingError: see :func:`bpbfx.unified.orders.cancel_order`.
+        """
+        return cancel_unified(self.client(exchange), symbol, order_id, client_id=client_id)
+
+    def orders(self) -> list[Order]:
+        """The account's open orders on every exchange of the feed, unified (any thread)."""
+        out: list[Order] = []
+        for name, client in self.clients.items():
+            view = getattr(client, "orders", None)
+            if callable(view):
+                out.extend(unified_order(name, o, stream="view") for o in view().values())
+        return out
 
     # ------------------------------------------------------------------ by unified symbol
     @classmethod

@@ -74,7 +74,8 @@ class BackpackClient(BaseClient):
             :meth:`book`); the raw deltas still reach ``on_message``.
         on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader
             thread; when a resync completes from a REST snapshot, the snapshot thread).
-        on_order: ``(client, OrderChange)`` after every change to :meth:`orders` (see "Trading").
+        on_order: ``(client, OrderChange)`` after every change to :meth:`orders` (see "Trading";
+            with ``unified=True``: the unified :class:`~bpbfx.unified.Order` instead).
         order_timeout: seconds an order request may take before it is in doubt (default 10).
         order_rate_limit: ``(requests, seconds)`` of order requests before more are refused
             locally (default about 2,000 a minute, Backpack's limit per account).

@@ -35,6 +35,7 @@ from ..exceptions import (
     RequestFailedError,
 )
 from ..rest import PendingRequest, RestClient
+from ..unified.orders import order_hook_argument
 from .auth import Signer, clock_offset_ms
 from .events import OrderUpdate
 from .orders import (
@@ -144,6 +145,8 @@ class Trader:
         self._cancelled_on_disconnect = False
         self.snapshot_done = False
         """True once the open orders were fetched since the private stream last connected."""
+        self._snapshot_due: float | None = None
+        self._snapshot_failures = 0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -427,7 +430,10 @@ class Trader:
             )
             return
         if status != 200:
-            return  # read again on the next connect; the stream keeps the view meanwhile
+            # Read again after a pause (the stream keeps the view meanwhile).
+            self._snapshot_failures += 1
+            self._snapshot_due = time.monotonic() + client.backoff.delay(min(self._snapshot_failures, 8))
+            return
         try:
             rows = json.loads(body)
             orders = [order_from_rest(r) for r in rows if isinstance(r, Mapping)] if isinstance(rows, list) else []
@@ -436,6 +442,8 @@ class Trader:
         with client._lock:
             self.core.snapshot(orders)
             self.snapshot_done = True
+            self._snapshot_failures = 0
+            self._snapshot_due = None
             outputs = self._take()
         client.keys_accepted()
         self._deliver(outputs)
@@ -448,6 +456,10 @@ class Trader:
             lookups = self.core.take_lookups()
         for lookup in lookups:
             self._tasks.put(("lookup", lookup))
+        due = self._snapshot_due
+        if due is not None and now >= due and self._down_since is None:
+            self._snapshot_due = None
+            self._snapshot()
         limit = self.cancel_on_disconnect
         since = self._down_since
         if limit is not None and since is not None and not self._cancelled_on_disconnect and now - since >= limit:
@@ -490,7 +502,7 @@ class Trader:
         client = self._client
         hook = client.on_order
         for change in changes:
-            client.call_hook("on_order", hook, change)
+            client.call_hook("on_order", hook, order_hook_argument(client, change))
         for error in errors:
             client.report_error(error)
         if completions:

@@ -20,6 +20,7 @@ from ..exceptions import (
 from ..live import LiveBook, OrderBookUpdate
 from ..options import ClientOptions
 from ..transport import Connection, RateLimiter
+from ..unified.orders import order_hook_argument
 from . import orders as orders_mod
 from . import protocol as proto_mod
 from .auth import Credentials, nonce_source_for
@@ -99,7 +100,8 @@ class BitfinexClient(BaseClient):
         books: keep a self-verifying local order book for every ``book`` channel (see
             :meth:`book`); raw book frames still reach ``on_message``.
         on_book: ``(client, OrderBookUpdate)`` after every change to a managed book (reader thread).
-        on_order: ``(client, OrderChange)`` after every change to the open-orders view
+        on_order: ``(client, OrderChange)`` after every change to the open-orders view (with
+            ``unified=True``: the unified :class:`~bpbfx.unified.Order` instead)
             (:meth:`orders`), reader thread; see "Trading" below.
         order_rate_limit: ``(orders, seconds)`` of new orders this client sends before it
             refuses more locally (default 1000 per 300 s, Bitfinex's base limit per user, shared
@@ -562,7 +564,7 @@ class BitfinexClient(BaseClient):
         """Run ``on_order``, complete futures and report problems (outside the lock)."""
         completions, changes, errors = out
         for change in changes:
-            self._call_hook("on_order", self.on_order, change)
+            self._call_hook("on_order", self.on_order, order_hook_argument(self, change))
         if completions:
             orders_mod.complete(completions)
         for error in errors:

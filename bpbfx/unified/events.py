@@ -32,6 +32,9 @@ __all__ = [
     "Candle",
     "FundingRate",
     "MarkPrice",
+    "Order",
+    "OrderStatus",
+    "OrderType",
     "Quote",
     "Side",
     "Ticker",
@@ -40,6 +43,8 @@ __all__ = [
 ]
 
 Side = Literal["buy", "sell"]
+OrderStatus = Literal["open", "closed", "canceled"]
+OrderType = Literal["limit", "market"]
 _TWO = Decimal(2)
 
 
@@ -196,3 +201,47 @@ class MarkPrice(UnifiedEvent):
 
     mark_price: Decimal
     index_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Order(UnifiedEvent):
+    """One of the account's orders, the same on both exchanges (the mapping table is in
+    ``docs/trading.md``, "One order API").
+
+    Attributes:
+        id: the exchange's order id, as text.
+        client_id: the client order id (Bitfinex ``cid``, Backpack ``clientId``), or ``None``.
+        side: ``"buy"`` or ``"sell"``.
+        type: ``"limit"``, ``"market"``, or the exchange's own type in lower case for others
+            (Bitfinex ``"exchange stop"``...).
+        status: ``"open"`` (resting, maybe partly filled), ``"closed"`` (filled) or
+            ``"canceled"`` (cancelled, expired, or refused by the matching engine after it was
+            accepted).
+        price: the limit price (``None`` for a market order).
+        amount: the quantity ordered in the base currency (``None`` for a Backpack market
+            order given in quote currency).
+        filled: the quantity executed so far; ``remaining``: what is left (``None`` when
+            ``amount`` is).
+        average: the average fill price, or ``None`` before a fill.
+        fee / fee_currency: fees, when the exchange reports them on the order (else ``None``).
+        created_ms / updated_ms: creation and last-change times, milliseconds, when known.
+        native_status: the exchange's own status text (``"EXECUTED @ 107.0(1.0)"``, ``"Filled"``).
+
+    ``data`` is the native order (a Bitfinex or Backpack ``Order``).
+    """
+
+    id: str
+    client_id: int | None
+    side: Side
+    type: str
+    status: OrderStatus
+    price: Decimal | None
+    amount: Decimal | None
+    filled: Decimal
+    remaining: Decimal | None
+    average: Decimal | None
+    fee: Decimal | None = None
+    fee_currency: str | None = None
+    created_ms: int | None = None
+    updated_ms: int | None = None
+    native_status: str = ""
