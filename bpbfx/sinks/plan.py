@@ -43,7 +43,7 @@ from typing import Any
 
 from ..book import BookSnapshot
 from . import wire
-from .publish import Item
+from .item import Item
 
 __all__ = ["Command", "Confirmed", "Plan", "Planner"]
 

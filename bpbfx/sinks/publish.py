@@ -48,6 +48,7 @@ from ..exceptions import (
 from ..live import LiveBook, OrderBookUpdate
 from ..sink import SinkHost
 from . import wire
+from .item import Item
 
 __all__ = ["SKIP", "Item", "Publisher", "event_seq", "exchange_time"]
 
@@ -88,46 +89,6 @@ def event_seq(event: Event) -> tuple[int | None, int | None]:
         return last, (first - 1 if type(first) is int else None)
     seq = getattr(event, "seq", None)
     return (seq if type(seq) is int else None), None
-
-
-class Item:
-    """One thing to publish, made on a producer thread, numbered and encoded by the writer.
-
-    Attributes:
-        key / exchange / stream / symbol: where it goes.
-        kind: ``snapshot``, ``delta``, ``gap`` or the event kind (``trade``, ...).
-        payload: a :class:`~bpbfx.book.BookSnapshot` (snapshot), the book's changes (delta),
-            the gap's fields (gap) or the event's ``data``.
-        rt / et: receive and exchange time in microseconds (``et`` None when unknown).
-        seq / prev: the entry's ``seq`` and ``prev`` fields, when known.
-        ev: the event class name (events only).
-        rebuild: a snapshot after a rebuild of the book (it starts a new epoch), not a
-            periodic one.
-        after: a periodic snapshot taken right after this delta (queued with it).
-    """
-
-    __slots__ = ("after", "et", "ev", "exchange", "key", "kind", "payload", "prev", "rebuild", "rt", "seq",
-                 "stream", "symbol")
-
-    def __init__(self, key: str, exchange: str, stream: str, symbol: str | None, kind: str, payload: Any,
-                 rt: int, seq: int | None = None, prev: int | None = None, et: int | None = None,
-                 ev: str = "", rebuild: bool = False) -> None:
-        self.key = key
-        self.exchange = exchange
-        self.stream = stream
-        self.symbol = symbol
-        self.kind = kind
-        self.payload = payload
-        self.rt = rt
-        self.seq = seq
-        self.prev = prev
-        self.et = et
-        self.ev = ev
-        self.rebuild = rebuild
-        self.after: Item | None = None
-
-    def __repr__(self) -> str:
-        return f"<Item {self.key} {self.kind} seq={self.seq}>"
 
 
 class _Stream:

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..book import BookChange as LevelChange
 from ..events import Event
-from ..live import LiveBook
+
+if TYPE_CHECKING:
+    from ..live import LiveBook
 
 __all__ = [
     "BookChange",

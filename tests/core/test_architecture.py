@@ -134,3 +134,86 @@ def test_every_error_is_in_the_tree_and_exported() -> None:
     tree = exceptions.__doc__ or ""
     assert sorted(c.__name__ for c in found if c.__name__ not in tree) == []
     assert sorted(c.__name__ for c in found if c.__name__ not in bpbfx.__all__) == []
+
+
+# The sans-I/O cores: frames, answers and the current time go in; events and outputs come out.
+CORES = (
+    "bpbfx.exceptions", "bpbfx.events", "bpbfx.book", "bpbfx.backoff", "bpbfx.stats",
+    "bpbfx.readiness", "bpbfx._json", "bpbfx.sink",
+    "bpbfx.backpack.streams", "bpbfx.backpack.events", "bpbfx.backpack.decode",
+    "bpbfx.backpack.book", "bpbfx.backpack.protocol", "bpbfx.backpack.orders.rules",
+    "bpbfx.backpack.orders.markets", "bpbfx.backpack.orders.model", "bpbfx.backpack.orders.inputs",
+    "bpbfx.backpack.orders.handles", "bpbfx.backpack.orders.core",
+    "bpbfx.bitfinex.channels", "bpbfx.bitfinex.checksum", "bpbfx.bitfinex.events",
+    "bpbfx.bitfinex.decode", "bpbfx.bitfinex.book", "bpbfx.bitfinex.outputs",
+    "bpbfx.bitfinex.protocol",
+    "bpbfx.unified.events", "bpbfx.unified.symbols", "bpbfx.sinks.wire", "bpbfx.sinks.item",
+    "bpbfx.sinks.plan",
+)
+IO_MODULES = {"threading", "socket", "ssl", "selectors", "queue", "websocket", "urllib3", "redis",
+              "subprocess", "multiprocessing", "http"}
+# Credentials and signing, shared by cores and shells: they read keys from the environment, the
+# clock (Backpack's signing time) and hold the process-wide Bitfinex nonce source under a lock,
+# but do no network I/O.
+AUTH = ("bpbfx.backpack.auth", "bpbfx.bitfinex.auth")
+NETWORK_MODULES = IO_MODULES - {"threading"}
+APPLICATIONS = ("bpbfx.cli", "bpbfx.collect", "bpbfx.bench", "bpbfx.sim", "bpbfx.__main__")
+
+
+def _in(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _stdlib_imports(module: str) -> set[str]:
+    parts = module.split(".")
+    path = PACKAGE.parent.joinpath(*parts).with_suffix(".py")
+    if not path.exists():
+        path = PACKAGE.parent.joinpath(*parts, "__init__.py")
+    found: set[str] = set()
+    for node in _imports(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_cores_do_no_io() -> None:
+    """A core module imports no threading, socket, TLS, HTTP or Redis module, and no module
+    outside the cores but credentials and signing (a package core may import its own
+    submodules)."""
+    graph = import_graph()
+    cores = {name for name in graph if _in(name, CORES)}
+    assert len(cores) >= len(CORES)
+    io = {name: sorted(_stdlib_imports(name) & IO_MODULES) for name in sorted(cores)}
+    assert {name: found for name, found in io.items() if found} == {}
+    outside = {name: sorted(d for d in graph[name] if d not in cores and d not in AUTH) for name in sorted(cores)}
+    assert {name: deps for name, deps in outside.items() if deps} == {}
+
+
+def test_credentials_and_signing_do_no_network_io() -> None:
+    """The auth modules the cores may import touch no socket, TLS, HTTP or Redis module, and
+    import nothing but the error tree."""
+    graph = import_graph()
+    for name in AUTH:
+        assert sorted(_stdlib_imports(name) & NETWORK_MODULES) == []
+        assert graph[name] <= {"bpbfx.exceptions"}
+
+
+def test_the_library_does_not_import_the_applications() -> None:
+    """Nothing but the applications imports the command line, the collector, the benchmarks or
+    the simulators (the factory builds simulators for ``--sim``); the simulators import nothing
+    else of the package, so their protocol code stays independent of the clients'."""
+    graph = import_graph()
+    allowed = {"bpbfx.factory": ("bpbfx.sim",)}
+    wrong = {}
+    for name, deps in sorted(graph.items()):
+        if _in(name, APPLICATIONS):
+            continue
+        bad = sorted(d for d in deps if _in(d, APPLICATIONS) and not _in(d, allowed.get(name, ())))
+        if bad:
+            wrong[name] = bad
+    assert wrong == {}
+    sim_outside = {name: sorted(d for d in deps if not _in(d, ("bpbfx.sim",)))
+                   for name, deps in graph.items() if _in(name, ("bpbfx.sim",))}
+    assert {name: deps for name, deps in sim_outside.items() if deps} == {}
