@@ -12,7 +12,7 @@ import logging
 from .backoff import Backoff
 from .backpack.client import BackpackClient
 from .bitfinex.client import BitfinexClient
-from .book import BookSnapshot, Level
+from .book import FrozenBook, Level
 from .dispatch import Dispatch
 from .events import Event, UnknownEvent
 from .exceptions import (
@@ -77,7 +77,7 @@ __all__ = [
     "BackpackClient",
     "BitfinexClient",
     "BookError",
-    "BookSnapshot",
+    "FrozenBook",
     "BpbfxError",
     "CallbackError",
     "ChecksumMismatchError",
@@ -134,3 +134,12 @@ __all__ = [
     "WatchdogTimeout",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "BookSnapshot":  # an earlier name of FrozenBook (also a Bitfinex event's name)
+        import warnings
+
+        warnings.warn("bpbfx.BookSnapshot is now bpbfx.FrozenBook", DeprecationWarning, stacklevel=2)
+        return FrozenBook
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,7 +11,7 @@ WebSocket writes ``"86700.0"``, and both land on the same level.  A size of zero
 (``"0"``, ``"0.00"``, ``"0.00000"``) deletes the level.
 
 Threading: the live book is not locked.  The client mutates it only under its own protocol lock,
-and users read it through :meth:`OrderBook.snapshot` (an immutable :class:`BookSnapshot`) or the
+and users read it through :meth:`OrderBook.snapshot` (an immutable :class:`FrozenBook`) or the
 copying accessors (:meth:`OrderBook.bids`, ...) taken under that same lock; a snapshot can then be
 read from any thread while updates continue.
 
@@ -30,16 +30,16 @@ from typing import NamedTuple
 
 from .exceptions import ConfigurationError
 
-__all__ = ["ZERO", "BookChange", "BookSnapshot", "Level", "OrderBook", "Side"]
+__all__ = ["ZERO", "BookSide", "FrozenBook", "Level", "LevelChange", "OrderBook"]
 
 ZERO = Decimal(0)
-"""The size of an absent level (``BookChange.old_size`` of a new level, ``new_size`` of a removed one)."""
+"""The size of an absent level (``LevelChange.old_size`` of a new level, ``new_size`` of a removed one)."""
 
 _TWO = Decimal(2)
 
 
-class Side(str, Enum):
-    """A side of the book; compares equal to its value (``Side.BID == "bid"``)."""
+class BookSide(str, Enum):
+    """A side of the book; compares equal to its value (``BookSide.BID == "bid"``)."""
 
     BID = "bid"
     ASK = "ask"
@@ -48,8 +48,8 @@ class Side(str, Enum):
         return self.value
 
 
-BID = Side.BID
-ASK = Side.ASK
+BID = BookSide.BID
+ASK = BookSide.ASK
 
 
 class Level(NamedTuple):
@@ -59,7 +59,7 @@ class Level(NamedTuple):
     size: Decimal
 
 
-class BookChange(NamedTuple):
+class LevelChange(NamedTuple):
     """What one update did to one price level, as handed to an ``on_book`` hook.
 
     ``old_size`` is :data:`ZERO` when the level is new; ``new_size`` is :data:`ZERO` when the
@@ -67,14 +67,14 @@ class BookChange(NamedTuple):
     Bitfinex order count).
     """
 
-    side: Side
+    side: BookSide
     price: Decimal
     old_size: Decimal
     new_size: Decimal
 
 
 @dataclass(frozen=True, slots=True)
-class BookSnapshot:
+class FrozenBook:
     """An immutable copy of a book, safe to keep and to read from any thread.
 
     Attributes:
@@ -130,12 +130,12 @@ class SideLevels:
 
     __slots__ = ("prices", "side", "sizes")
 
-    def __init__(self, side: Side) -> None:
+    def __init__(self, side: BookSide) -> None:
         self.side = side
         self.prices: list[Decimal] = []
         self.sizes: dict[Decimal, Decimal] = {}
 
-    def set(self, price: Decimal, size: Decimal) -> BookChange:
+    def set(self, price: Decimal, size: Decimal) -> LevelChange:
         """Set ``price`` to ``size`` (must be > 0) and return the change."""
         sizes = self.sizes
         old = sizes.get(price)
@@ -144,16 +144,16 @@ class SideLevels:
             prices = self.prices
             prices.insert(bisect_left(prices, price), price)
             old = ZERO
-        return BookChange(self.side, price, old, size)
+        return LevelChange(self.side, price, old, size)
 
-    def remove(self, price: Decimal) -> BookChange | None:
+    def remove(self, price: Decimal) -> LevelChange | None:
         """Remove ``price``; return the change, or ``None`` if there was no such level."""
         old = self.sizes.pop(price, None)
         if old is None:
             return None
         prices = self.prices
         del prices[bisect_left(prices, price)]
-        return BookChange(self.side, price, old, ZERO)
+        return LevelChange(self.side, price, old, ZERO)
 
     def load(self, sizes: dict[Decimal, Decimal]) -> None:
         """Replace the whole side with ``sizes`` (sizes must be > 0); sorts once."""
@@ -200,11 +200,11 @@ def _to_decimal(value: Decimal | str | int, what: str) -> Decimal:
     return result
 
 
-def _to_side(side: Side | str) -> Side:
-    if isinstance(side, Side):
+def _to_side(side: BookSide | str) -> BookSide:
+    if isinstance(side, BookSide):
         return side
     try:
-        return Side(side)
+        return BookSide(side)
     except ValueError:
         raise ConfigurationError(f"side must be 'bid' or 'ask', got {side!r}") from None
 
@@ -247,12 +247,14 @@ class OrderBook:
         """Number of price levels on both sides."""
         return len(self._bids.prices) + len(self._asks.prices)
 
-    def _levels(self, side: Side | str) -> SideLevels:
+    def _levels(self, side: BookSide | str) -> SideLevels:
         return self._bids if _to_side(side) is BID else self._asks
 
     # -- mutation (owner's thread, under the owner's lock) ---------------------------------------
 
-    def set_level(self, side: Side | str, price: Decimal | str | int, size: Decimal | str | int) -> BookChange | None:
+    def set_level(
+        self, side: BookSide | str, price: Decimal | str | int, size: Decimal | str | int
+    ) -> LevelChange | None:
         """Set the absolute ``size`` at ``price``; a zero size (any spelling) deletes the level.
 
         Returns the change, or ``None`` when deleting a level that is not in the book.
@@ -336,7 +338,7 @@ class OrderBook:
         ask = self._asks.best()
         return None if bid is None or ask is None else (bid + ask) / _TWO
 
-    def size_at(self, side: Side | str, price: Decimal | str | int) -> Decimal:
+    def size_at(self, side: BookSide | str, price: Decimal | str | int) -> Decimal:
         """The size at ``price`` on ``side`` (:data:`ZERO` if there is no level).
 
         Raises:
@@ -354,7 +356,7 @@ class OrderBook:
         sizes = self._asks.sizes
         return [Level(p, sizes[p]) for p in self._asks.best_first(n)]
 
-    def depth(self, side: Side | str, n: int | None = None) -> Decimal:
+    def depth(self, side: BookSide | str, n: int | None = None) -> Decimal:
         """Total size of the best ``n`` levels (all if ``None``) of ``side``.
 
         Raises:
@@ -372,7 +374,7 @@ class OrderBook:
         ask = self._asks.best()
         return bid is not None and ask is not None and bid >= ask
 
-    def snapshot(self, n: int | None = None) -> BookSnapshot:
+    def snapshot(self, n: int | None = None) -> FrozenBook:
         """An immutable copy of the best ``n`` levels per side (all if ``None``).
 
         The copy carries ``symbol``, ``valid`` and ``update_id`` as they are now; it does not
@@ -380,7 +382,7 @@ class OrderBook:
         """
         bsz = self._bids.sizes
         asz = self._asks.sizes
-        return BookSnapshot(
+        return FrozenBook(
             symbol=self.symbol,
             bids=tuple([Level(p, bsz[p]) for p in self._bids.best_first(n)]),
             asks=tuple([Level(p, asz[p]) for p in self._asks.best_first(n)]),
@@ -388,3 +390,18 @@ class OrderBook:
             update_id=self.update_id,
             stream=self.stream,
         )
+
+
+# Names of earlier releases: each said two things in the package (``BookSnapshot`` is also a
+# Bitfinex event, ``BookChange`` a unified event, ``Side`` three literal types).
+_RENAMED = {"BookSnapshot": "FrozenBook", "BookChange": "LevelChange", "Side": "BookSide"}
+
+
+def __getattr__(name: str) -> object:
+    new = _RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn(f"bpbfx.book.{name} is now bpbfx.book.{new}", DeprecationWarning, stacklevel=2)
+    return globals()[new]

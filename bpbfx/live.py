@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .book import BookChange, BookSnapshot, Level, OrderBook, Side
+from .book import BookSide, FrozenBook, Level, LevelChange, OrderBook
 from .events import Event
 
 __all__ = ["LiveBook", "OrderBookUpdate"]
@@ -86,7 +86,7 @@ class LiveBook:
         with self._lock:
             return self._book.asks(n)
 
-    def depth(self, side: Side | str, n: int | None = None) -> Decimal:
+    def depth(self, side: BookSide | str, n: int | None = None) -> Decimal:
         """Total size of the best ``n`` levels of ``side`` ("bid" or "ask").
 
         Raises:
@@ -95,7 +95,7 @@ class LiveBook:
         with self._lock:
             return self._book.depth(side, n)
 
-    def snapshot(self, n: int | None = None) -> BookSnapshot:
+    def snapshot(self, n: int | None = None) -> FrozenBook:
         """Immutable, consistent copy of the best ``n`` levels per side (all if None)."""
         with self._lock:
             return self._book.snapshot(n)
@@ -118,7 +118,7 @@ class OrderBookUpdate(Event):
     """
 
     book: LiveBook = field(repr=False, compare=False)
-    changes: tuple[BookChange, ...]
+    changes: tuple[LevelChange, ...]
     snapshot: bool
     update_id: int | None
     valid: bool

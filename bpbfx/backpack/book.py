@@ -30,7 +30,7 @@ from enum import Enum
 from typing import Any
 
 from .._json import make_loads
-from ..book import ZERO, BookChange, OrderBook, SideLevels
+from ..book import ZERO, LevelChange, OrderBook, SideLevels
 from ..events import positional_factory
 from ..exceptions import BookError, MalformedFrameError, SequenceGapError, StaleBookError
 from .decode import CACHE_MAX as _CACHE_MAX
@@ -112,7 +112,7 @@ class SyncResult:
     """
 
     action: SyncAction
-    changes: tuple[BookChange, ...] = ()
+    changes: tuple[LevelChange, ...] = ()
     reason: SyncReason | None = None
     error: BookError | None = None
     update_id: int | None = None
@@ -249,7 +249,7 @@ class BackpackBookSync:
                 )
             if quiet:
                 self._apply_quiet(bids, asks)
-                applied: tuple[BookChange, ...] = ()
+                applied: tuple[LevelChange, ...] = ()
             else:
                 applied = self._apply(bids, asks)
             book.update_id = self._last_id = last_id
@@ -314,11 +314,11 @@ class BackpackBookSync:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _apply(self, bids: Levels, asks: Levels) -> tuple[BookChange, ...]:
+    def _apply(self, bids: Levels, asks: Levels) -> tuple[LevelChange, ...]:
         # SideLevels.set/remove inlined: one frame often carries dozens of levels per side.
-        changes: list[BookChange] = []
+        changes: list[LevelChange] = []
         append = changes.append
-        make = tuple.__new__  # BookChange without its Python-level __new__
+        make = tuple.__new__  # LevelChange without its Python-level __new__
         for levels, rows in ((self._bids, bids), (self._asks, asks)):
             sizes, prices, side = levels.sizes, levels.prices, levels.side
             for price, qty in rows:
@@ -331,12 +331,12 @@ class BackpackBookSync:
                     if old is None:
                         insort(prices, price)
                         old = ZERO
-                    append(make(BookChange, (side, price, old, qty)))
+                    append(make(LevelChange, (side, price, old, qty)))
                 else:
                     old = sizes.pop(price, None)
                     if old is not None:
                         del prices[bisect_left(prices, price)]
-                        append(make(BookChange, (side, price, old, ZERO)))
+                        append(make(LevelChange, (side, price, old, ZERO)))
         return tuple(changes)
 
     def _apply_quiet(self, bids: Levels, asks: Levels) -> None:

@@ -42,7 +42,7 @@ from collections.abc import Callable, Hashable, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from ..book import ZERO, BookChange, OrderBook, Side, SideLevels
+from ..book import ZERO, BookSide, LevelChange, OrderBook, SideLevels
 from ..exceptions import ChecksumMismatchError, ConfigurationError, MalformedFrameError
 from . import events as ev
 from .checksum import CHECKSUM_DEPTH, checksum_of_texts, signed_crc32, wire_text
@@ -56,9 +56,9 @@ PRECISIONS = ("P0", "P1", "P2", "P3", "P4", "R0")
 BOOK_LENGTHS = (1, 25, 100, 250)
 """Valid ``len`` values of the ``book`` channel."""
 
-BID = Side.BID
-ASK = Side.ASK
-_NO_CHANGE: tuple[BookChange, ...] = ()
+BID = BookSide.BID
+ASK = BookSide.ASK
+_NO_CHANGE: tuple[LevelChange, ...] = ()
 _DEPTH = CHECKSUM_DEPTH
 _BID_SLICE = slice(None, -CHECKSUM_DEPTH - 1, -1)  # best 25 bids of an ascending list, best first
 _MALFORMED = (TypeError, ValueError, IndexError, KeyError, ArithmeticError, AttributeError)
@@ -200,7 +200,7 @@ class BitfinexBook:
         self._bid_order: list[tuple[Decimal, int]] = []
         self._ask_order: list[tuple[Decimal, int]] = []
         self._members: dict[tuple[bool, Decimal], int] = {}
-        apply_one: Callable[[Entry], tuple[BookChange, ...]]
+        apply_one: Callable[[Entry], tuple[LevelChange, ...]]
         if self._raw:
             apply_one = self._apply_funding_raw if self._funding else self._apply_trading_raw
         else:
@@ -276,7 +276,7 @@ class BitfinexBook:
         book.update_id = seq
         book.valid = True
 
-    def apply_update(self, entry: Entry, *, seq: int | None = None) -> tuple[BookChange, ...]:
+    def apply_update(self, entry: Entry, *, seq: int | None = None) -> tuple[LevelChange, ...]:
         """Apply one update entry; return the changes to the price-level view (maybe none).
 
         ``seq`` is the frame's sequence number (``SEQ_ALL``), recorded as ``book.update_id``.
@@ -295,14 +295,14 @@ class BitfinexBook:
             self._book.update_id = seq
         return changes
 
-    def apply_bulk(self, entries: Sequence[Entry], *, seq: int | None = None) -> list[BookChange]:
+    def apply_bulk(self, entries: Sequence[Entry], *, seq: int | None = None) -> list[LevelChange]:
         """Apply a ``BULK_UPDATES`` frame (a list of update entries, in order); return all changes.
 
         Raises:
             MalformedFrameError: an entry does not have the expected shape; the book is marked
                 invalid.
         """
-        changes: list[BookChange] = []
+        changes: list[LevelChange] = []
         apply_one = self._apply_one
         try:
             for entry in entries:
@@ -316,7 +316,7 @@ class BitfinexBook:
 
     def decode_apply_bulk(
         self, entries: list[Any], *, seq: int | None = None, changes: bool = True
-    ) -> tuple[tuple[ev.BookEntry, ...], list[BookChange]]:
+    ) -> tuple[tuple[ev.BookEntry, ...], list[LevelChange]]:
         """Decode and apply a ``BULK_UPDATES`` frame of a trading P book in one pass: the
         event's entries (as :mod:`bpbfx.bitfinex.decode` builds them) and the changes to the
         price-level view (empty with ``changes=False``, for when nobody reads them).
@@ -334,7 +334,7 @@ class BitfinexBook:
             raise ConfigurationError("decode_apply_bulk takes trading P books only")
         out: list[ev.BookEntry] = []
         append = out.append
-        changed: list[BookChange] = []
+        changed: list[LevelChange] = []
         bids, asks = self._bids, self._asks
         counts = self._counts
         length = self._length
@@ -386,11 +386,11 @@ class BitfinexBook:
                 if old is not None:
                     texts[i] = ptxt + atxt
                     if changes:
-                        changed.append(BookChange(levels.side, price, old, size))
+                        changed.append(LevelChange(levels.side, price, old, size))
                     continue
                 prices.insert(i, price)
                 texts.insert(i, ptxt + atxt)
-                change = BookChange(levels.side, price, ZERO, size)
+                change = LevelChange(levels.side, price, ZERO, size)
                 if price not in other.sizes and len(prices) <= length:
                     if changes:
                         changed.append(change)
@@ -473,7 +473,7 @@ class BitfinexBook:
 
     # -- entry access ------------------------------------------------------------------------------
 
-    def entries(self, side: Side | str, n: int | None = None) -> list[BookEntry]:
+    def entries(self, side: BookSide | str, n: int | None = None) -> list[BookEntry]:
         """The best ``n`` entries of ``side`` (all if ``None``) in checksum order, best first.
 
         P books: one entry per level; raw books: one per order (price, then id); funding P
@@ -504,7 +504,7 @@ class BitfinexBook:
 
     # -- trading P books (the hot path) -------------------------------------------------------------
 
-    def _apply_trading_p(self, entry: Entry) -> tuple[BookChange, ...]:
+    def _apply_trading_p(self, entry: Entry) -> tuple[LevelChange, ...]:
         ptok = entry[0]
         count = entry[1]
         atok = entry[2]
@@ -548,7 +548,7 @@ class BitfinexBook:
         count: int,
         ptxt: str,
         atxt: str,
-    ) -> tuple[BookChange, ...]:
+    ) -> tuple[LevelChange, ...]:
         sizes = levels.sizes
         old = sizes.get(price)
         sizes[price] = size
@@ -557,17 +557,17 @@ class BitfinexBook:
         i = bisect_left(prices, price)
         if old is not None:
             texts[i] = f"{ptxt}:{atxt}"
-            return (BookChange(levels.side, price, old, size),)
+            return (LevelChange(levels.side, price, old, size),)
         prices.insert(i, price)
         texts.insert(i, f"{ptxt}:{atxt}")
-        change = BookChange(levels.side, price, ZERO, size)
+        change = LevelChange(levels.side, price, ZERO, size)
         if price not in other.sizes and len(prices) <= self._length:
             return (change,)
         return self._after_insert(levels, texts, other, price, change)
 
     def _after_insert(
-        self, levels: SideLevels, texts: list[str], other: SideLevels, price: Decimal, change: BookChange
-    ) -> tuple[BookChange, ...]:
+        self, levels: SideLevels, texts: list[str], other: SideLevels, price: Decimal, change: LevelChange
+    ) -> tuple[LevelChange, ...]:
         """Rare cases after an insert: the price moved sides, or the side outgrew ``length``."""
         changes = [change]
         if price in other.sizes:
@@ -576,7 +576,7 @@ class BitfinexBook:
             i = bisect_left(other.prices, price)
             del other.prices[i]
             del other_texts[i]
-            changes.append(BookChange(other.side, price, other.sizes.pop(price), ZERO))
+            changes.append(LevelChange(other.side, price, other.sizes.pop(price), ZERO))
         prices = levels.prices
         if len(prices) > self._length:
             # The server keeps `len` levels per side and deletes the one pushed out: keep as many.
@@ -584,10 +584,10 @@ class BitfinexBook:
             gone = prices.pop(worst)
             del texts[worst]
             self._counts.pop(gone, None)
-            changes.append(BookChange(levels.side, gone, levels.sizes.pop(gone), ZERO))
+            changes.append(LevelChange(levels.side, gone, levels.sizes.pop(gone), ZERO))
         return tuple(changes)
 
-    def _delete_trading_p(self, levels: SideLevels, price: Decimal) -> tuple[BookChange, ...]:
+    def _delete_trading_p(self, levels: SideLevels, price: Decimal) -> tuple[LevelChange, ...]:
         old = levels.sizes.pop(price, None)
         if old is None:
             return _NO_CHANGE
@@ -599,7 +599,7 @@ class BitfinexBook:
         else:
             del self._ask_texts[i]
         self._counts.pop(price, None)
-        return (BookChange(levels.side, price, old, ZERO),)
+        return (LevelChange(levels.side, price, old, ZERO),)
 
     def _load_trading_p(self, entries: Sequence[Entry]) -> None:
         bid_sizes: dict[Decimal, Decimal] = {}
@@ -642,7 +642,7 @@ class BitfinexBook:
 
     # -- funding and raw books ---------------------------------------------------------------------
 
-    def _apply_funding_p(self, entry: Entry) -> tuple[BookChange, ...]:
+    def _apply_funding_p(self, entry: Entry) -> tuple[LevelChange, ...]:
         rtxt = _text(entry[0])
         period = _as_int(entry[1])
         count = _as_int(entry[2])
@@ -661,7 +661,7 @@ class BitfinexBook:
         item = _Item(amount < ZERO, key, abs(amount), f"{rtxt}:{atxt}", BookEntry(rate, amount, count, period))
         return self._put_item(key, item)
 
-    def _apply_trading_raw(self, entry: Entry) -> tuple[BookChange, ...]:
+    def _apply_trading_raw(self, entry: Entry) -> tuple[LevelChange, ...]:
         oid = _as_int(entry[0])
         ptxt = _text(entry[1])
         atxt = _text(entry[2])
@@ -678,7 +678,7 @@ class BitfinexBook:
         item = _Item(is_bid, order, abs(amount), f"{oid}:{atxt}", BookEntry(price, amount, order_id=oid))
         return self._put_item(oid, item)
 
-    def _apply_funding_raw(self, entry: Entry) -> tuple[BookChange, ...]:
+    def _apply_funding_raw(self, entry: Entry) -> tuple[LevelChange, ...]:
         oid = _as_int(entry[0])
         period = _as_int(entry[1])
         rtxt = _text(entry[2])
@@ -696,7 +696,7 @@ class BitfinexBook:
         item = _Item(is_bid, order, abs(amount), f"{oid}:{atxt}", BookEntry(rate, amount, None, period, oid))
         return self._put_item(oid, item)
 
-    def _put_item(self, key: Hashable, item: _Item) -> tuple[BookChange, ...]:
+    def _put_item(self, key: Hashable, item: _Item) -> tuple[LevelChange, ...]:
         items = self._items
         old = items.get(key)
         items[key] = item
@@ -704,7 +704,7 @@ class BitfinexBook:
             order, texts = (self._bid_order, self._bid_texts) if item.is_bid else (self._ask_order, self._ask_texts)
             texts[bisect_left(order, item.order)] = item.text
             return (self._adjust(item.is_bid, item.entry.price, item.size - old.size, 0),)
-        changes: list[BookChange] = []
+        changes: list[LevelChange] = []
         if old is not None:
             self._unlink(old)
             changes.append(self._adjust(old.is_bid, old.entry.price, -old.size, -1))
@@ -715,7 +715,7 @@ class BitfinexBook:
         changes.append(self._adjust(item.is_bid, item.entry.price, item.size, 1))
         return tuple(changes)
 
-    def _remove_item(self, key: Hashable) -> tuple[BookChange, ...]:
+    def _remove_item(self, key: Hashable) -> tuple[LevelChange, ...]:
         old = self._items.pop(key, None)
         if old is None:
             return _NO_CHANGE
@@ -728,7 +728,7 @@ class BitfinexBook:
         del order[i]
         del texts[i]
 
-    def _adjust(self, is_bid: bool, price: Decimal, delta: Decimal, members: int) -> BookChange:
+    def _adjust(self, is_bid: bool, price: Decimal, delta: Decimal, members: int) -> LevelChange:
         """Change the aggregated level ``price`` by ``delta`` and ``members`` entries."""
         levels = self._bids if is_bid else self._asks
         key = (is_bid, price)
@@ -736,7 +736,7 @@ class BitfinexBook:
         if remaining <= 0:
             self._members.pop(key, None)
             change = levels.remove(price)
-            return change if change is not None else BookChange(levels.side, price, ZERO, ZERO)
+            return change if change is not None else LevelChange(levels.side, price, ZERO, ZERO)
         self._members[key] = remaining
         return levels.set(price, levels.sizes.get(price, ZERO) + delta)
 
@@ -776,7 +776,7 @@ def _as_int(token: Any) -> int:
     return int(value)
 
 
-def _is_bid(side: Side | str) -> bool:
+def _is_bid(side: BookSide | str) -> bool:
     if side is BID or side == "bid":
         return True
     if side is ASK or side == "ask":

@@ -13,7 +13,7 @@ class Item:
     Attributes:
         key / exchange / stream / symbol: where it goes.
         kind: ``snapshot``, ``delta``, ``gap`` or the event kind (``trade``, ...).
-        payload: a :class:`~bpbfx.book.BookSnapshot` (snapshot), the book's changes (delta),
+        payload: a :class:`~bpbfx.book.FrozenBook` (snapshot), the book's changes (delta),
             the gap's fields (gap) or the event's ``data``.
         rt / et: receive and exchange time in microseconds (``et`` None when unknown).
         seq / prev: the entry's ``seq`` and ``prev`` fields, when known.

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..book import BookSnapshot
+from ..book import FrozenBook
 from . import wire
 from .item import Item
 
@@ -265,7 +265,7 @@ class Planner:
         if kind == wire.DELTA:
             data = wire.encode_changes(payload)
         elif kind == wire.SNAPSHOT:
-            assert isinstance(payload, BookSnapshot)
+            assert isinstance(payload, FrozenBook)
             data = wire.encode_snapshot(payload)
         else:
             data = json.dumps(payload, separators=(",", ":"), default=str)

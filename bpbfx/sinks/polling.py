@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..backoff import Backoff
-from ..book import BookChange
+from ..book import LevelChange
 from ..exceptions import CallbackError, MalformedFrameError
 from ..live import OrderBookUpdate
 from . import reading, wire
@@ -350,7 +350,7 @@ class Poller:
             return False
         return True
 
-    def _emit_book(self, src: Source, changes: tuple[BookChange, ...], snapshot: bool) -> None:
+    def _emit_book(self, src: Source, changes: tuple[LevelChange, ...], snapshot: bool) -> None:
         owner = self.owner
         hook = owner.on_book
         if hook is None:

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..book import BookSnapshot
+from ..book import FrozenBook
 from ..events import Event
 from ..exceptions import (
     BookError,
@@ -302,7 +302,7 @@ class Publisher:
         return [s for s in list(self._streams.values()) if s.client == cid and (books is None or s.book == books)]
 
     def _snapshot_item(self, st: _Stream, book: LiveBook, now_us: int, now: float, *, rebuild: bool) -> Item:
-        snap: BookSnapshot = book.snapshot()
+        snap: FrozenBook = book.snapshot()
         st.since_snap = 0
         st.snap_at = now
         st.last_uid = snap.update_id

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..book import BookChange, OrderBook, Side
+from ..book import BookSide, LevelChange, OrderBook
 from ..events import Event
 from ..exceptions import StreamGapError, StreamTrimmedError
 from ..live import LiveBook, OrderBookUpdate
@@ -242,7 +242,7 @@ class Source:
         return StreamGapError(f"{self.name}: the book differs from the periodic snapshot {entry.id}; replaced by it",
                               stream=self.stream, reason="mismatch", epoch=entry.epoch)
 
-    def apply_delta(self, entry: wire.WireEntry) -> tuple[BookChange, ...] | None:
+    def apply_delta(self, entry: wire.WireEntry) -> tuple[LevelChange, ...] | None:
         """Apply a ``delta`` entry to a valid book; returns the levels it changed, or None when
         the book is not valid (the delta is not applied).
 
@@ -253,9 +253,9 @@ class Source:
         if not book.valid:
             return None
         bids, asks = wire.decode_levels(entry.data)
-        changes: list[BookChange] = []
+        changes: list[LevelChange] = []
         with self.lock:
-            for side, levels in ((Side.BID, bids), (Side.ASK, asks)):
+            for side, levels in ((BookSide.BID, bids), (BookSide.ASK, asks)):
                 for price, size in levels:
                     change = book.set_level(side, price, size)
                     if change is not None:
@@ -272,7 +272,7 @@ class Source:
             book.valid = False
         return True
 
-    def book_update(self, changes: tuple[BookChange, ...], snapshot: bool) -> OrderBookUpdate | None:
+    def book_update(self, changes: tuple[LevelChange, ...], snapshot: bool) -> OrderBookUpdate | None:
         """What ``on_book`` receives after a change to the book (None before there is one)."""
         book, live = self.book, self.live
         if book is None or live is None:

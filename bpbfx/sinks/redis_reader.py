@@ -275,7 +275,7 @@ class RedisStreamReader:
 
 # Names this module imported before its rules moved to .reading and .polling: still reachable
 # here for code that took them from this module.
-from ..book import BookChange, OrderBook, Side  # noqa: E402, F401
+from ..book import BookSide, LevelChange, OrderBook  # noqa: E402, F401
 from ..events import Event  # noqa: E402, F401
 from ..exceptions import CallbackError, MalformedFrameError, StreamGapError, StreamTrimmedError  # noqa: E402, F401
 from .connection import REDIS_ERRORS, unavailable  # noqa: E402, F401

@@ -317,7 +317,7 @@ class RedisStreamSink(Sink):
 
 # Names this module imported before its rules moved to .publish, .plan and .writer: still
 # reachable here for code that took them from this module.
-from ..book import BookSnapshot  # noqa: E402, F401
+from ..book import FrozenBook  # noqa: E402, F401
 from ..exceptions import (  # noqa: E402, F401
     BookError,
     ChecksumMismatchError,

@@ -54,7 +54,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from ..book import BookChange, BookSnapshot, Level, Side
+from ..book import BookSide, FrozenBook, Level, LevelChange
 from ..exceptions import ConfigurationError, MalformedFrameError
 
 __all__ = [
@@ -142,7 +142,7 @@ def _num(value: Decimal) -> str:
     return "0" if not value else str(value)
 
 
-def encode_snapshot(snapshot: BookSnapshot) -> str:
+def encode_snapshot(snapshot: FrozenBook) -> str:
     """``data`` of a ``snapshot`` entry: every level, best first."""
     return json.dumps(
         {
@@ -153,13 +153,13 @@ def encode_snapshot(snapshot: BookSnapshot) -> str:
     )
 
 
-def encode_changes(changes: Iterable[BookChange]) -> str:
+def encode_changes(changes: Iterable[LevelChange]) -> str:
     """``data`` of a ``delta`` entry: the new size of every changed level (``"0"`` removes)."""
     bids: list[list[str]] = []
     asks: list[list[str]] = []
     for change in changes:
         row = [str(change.price), _num(change.new_size)]
-        (bids if change.side is Side.BID else asks).append(row)
+        (bids if change.side is BookSide.BID else asks).append(row)
     return json.dumps({"b": bids, "a": asks}, separators=(",", ":"))
 
 

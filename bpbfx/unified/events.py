@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from ..book import BookChange as LevelChange
+from ..book import LevelChange
 from ..events import Event
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ class BookChange(UnifiedEvent):
 
     Attributes:
         book: the live book (already updated; read it, or ``book.snapshot()`` to keep a copy).
-        changes: the levels this update changed (:class:`bpbfx.book.BookChange`; empty for a
+        changes: the levels this update changed (:class:`bpbfx.book.LevelChange`; empty for a
             snapshot).
         snapshot: True when the book was (re)built from a snapshot.
         update_id: update id / sequence the book now reflects.

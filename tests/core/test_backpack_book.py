@@ -19,7 +19,7 @@ from bpbfx.backpack.book import (
     parse_levels,
     parse_update_id,
 )
-from bpbfx.book import ZERO, BookChange, Level, Side
+from bpbfx.book import ZERO, BookSide, Level, LevelChange
 from bpbfx.exceptions import MalformedFrameError, SequenceGapError, StaleBookError
 from tests.support import DATA as RECORDED
 
@@ -86,14 +86,14 @@ def test_normal_alignment_drops_old_deltas_and_applies_the_rest() -> None:
     assert book.asks() == [Level(D("86700"), D("0.5")), Level(D("86701.5"), D("2"))]
     applied = feed(sync, frame(1004, 1004, b=[["86699.9", "2.5"]]))
     assert applied.action is SyncAction.APPLIED and applied.update_id == 1004
-    assert applied.changes == (BookChange(Side.BID, D("86699.9"), D("3"), D("2.5")),)
+    assert applied.changes == (LevelChange(BookSide.BID, D("86699.9"), D("3"), D("2.5")),)
 
 
 def test_rest_numbers_and_ws_numbers_land_on_the_same_level() -> None:
     """REST "86700" and WS "86700.0" are one level: a WS update replaces, and a WS zero removes it."""
     sync = synced_sync()
     result = feed(sync, frame(1002, 1002, a=[["86700.0", "7"]]))
-    assert result.changes == (BookChange(Side.ASK, D("86700"), D("1.5"), D("7")),)
+    assert result.changes == (LevelChange(BookSide.ASK, D("86700"), D("1.5"), D("7")),)
     assert len(sync.book.asks()) == 2
     feed(sync, frame(1003, 1003, a=[["86700.0", "0.00"]]))
     assert sync.book.best_ask() == Level(D("86701.5"), D("2"))
@@ -104,7 +104,7 @@ def test_zero_quantity_in_any_spelling_deletes(zero: str) -> None:
     """A delta quantity of zero in any spelling removes the level."""
     sync = synced_sync()
     result = feed(sync, frame(1002, 1002, b=[["86690.0", zero]]))
-    assert result.changes == (BookChange(Side.BID, D("86690"), D("1"), ZERO),)
+    assert result.changes == (LevelChange(BookSide.BID, D("86690"), D("1"), ZERO),)
     assert sync.book.bids() == [Level(D("86699.9"), D("4"))]
 
 
@@ -212,8 +212,8 @@ def test_levels_given_as_text_are_converted() -> None:
     sync = synced_sync()
     result = sync.on_delta(1002, 1002, [("86690.0", "0.00")], [("86700.0", "3")])  # type: ignore[list-item]
     assert result.changes == (
-        BookChange(Side.BID, D("86690"), D("1"), ZERO),
-        BookChange(Side.ASK, D("86700"), D("1.5"), D("3")),
+        LevelChange(BookSide.BID, D("86690"), D("1"), ZERO),
+        LevelChange(BookSide.ASK, D("86700"), D("1.5"), D("3")),
     )
 
 

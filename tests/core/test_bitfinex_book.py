@@ -13,7 +13,7 @@ import pytest
 
 from bpbfx.bitfinex.book import BitfinexBook, BookEntry
 from bpbfx.bitfinex.checksum import book_checksum, checksum_of_texts, js_number_text, signed_crc32, wire_text
-from bpbfx.book import ZERO, BookChange, Level, Side
+from bpbfx.book import ZERO, BookSide, Level, LevelChange
 from bpbfx.exceptions import ChecksumMismatchError, ConfigurationError, MalformedFrameError
 from tests.support import DATA as RECORDED
 
@@ -338,7 +338,7 @@ def test_funding_p_book_keys_by_rate_and_period() -> None:
     )
     assert book.checksum() == expected
     changes = book.apply_update(decode("[0.0002,30,0,-1]"))  # COUNT == 0 deletes (rate, period)
-    assert changes == (BookChange(Side.BID, D("0.0002"), D("150.5"), D("50.5")),)
+    assert changes == (LevelChange(BookSide.BID, D("0.0002"), D("150.5"), D("50.5")),)
     assert book.entries("bid") == [
         BookEntry(D("0.0002"), D("-50.5"), 2, 2, None),
         BookEntry(D("0.00019"), D("-10"), 1, 120, None),
@@ -359,15 +359,15 @@ def test_raw_trading_book_orders_aggregate_per_price() -> None:
     assert book.checksum() == book_checksum(
         [(10, "0.25"), (11, "0.5"), (12, 1)], [(20, "-0.3"), (21, "-0.2"), (22, -1)]
     )
-    assert book.apply_update(decode("[11,100,0.1]")) == (BookChange(Side.BID, D(100), D("0.75"), D("0.35")),)
+    assert book.apply_update(decode("[11,100,0.1]")) == (LevelChange(BookSide.BID, D(100), D("0.75"), D("0.35")),)
     moved = book.apply_update(decode("[10,99.5,0.25]"))
     assert moved == (
-        BookChange(Side.BID, D(100), D("0.35"), D("0.1")),
-        BookChange(Side.BID, D("99.5"), D(1), D("1.25")),
+        LevelChange(BookSide.BID, D(100), D("0.35"), D("0.1")),
+        LevelChange(BookSide.BID, D("99.5"), D(1), D("1.25")),
     )
     assert book.order(10) == BookEntry(D("99.5"), D("0.25"), None, None, 10)
     deleted = book.apply_update(decode("[20,0,-0.3]"))
-    assert deleted == (BookChange(Side.ASK, D(101), D("0.5"), D("0.2")),)
+    assert deleted == (LevelChange(BookSide.ASK, D(101), D("0.5"), D("0.2")),)
     assert book.order(20) is None
     assert book.apply_update(decode("[20,0,-0.3]")) == ()
     assert book.checksum() == book_checksum([(11, "0.1"), (10, "0.25"), (12, 1)], [(21, "-0.2"), (22, -1)])
@@ -398,11 +398,11 @@ def test_p_book_update_changes_and_deletes() -> None:
     book = BitfinexBook("tBTCUSD")
     book.apply_snapshot(decode("[[100,1,2],[99,2,3],[101,1,-4],[102,3,-5]]"), seq=7)
     assert book.book.update_id == 7
-    assert book.apply_update(decode("[100,2,2.5]"), seq=8) == (BookChange(Side.BID, D(100), D(2), D("2.5")),)
+    assert book.apply_update(decode("[100,2,2.5]"), seq=8) == (LevelChange(BookSide.BID, D(100), D(2), D("2.5")),)
     assert book.book.update_id == 8
-    assert book.apply_update(decode("[101,0,-1]")) == (BookChange(Side.ASK, D(101), D(4), ZERO),)
+    assert book.apply_update(decode("[101,0,-1]")) == (LevelChange(BookSide.ASK, D(101), D(4), ZERO),)
     assert book.apply_update(decode("[99,0,-1]")) == ()  # -1 names the ask side: no such ask
-    assert book.apply_update(decode("[99,0,1]")) == (BookChange(Side.BID, D(99), D(3), ZERO),)
+    assert book.apply_update(decode("[99,0,1]")) == (LevelChange(BookSide.BID, D(99), D(3), ZERO),)
     assert book.entries("ask") == [BookEntry(D(102), D(-5), 3)]
 
 
@@ -425,7 +425,7 @@ def test_level_moving_sides_never_crosses() -> None:
     book = BitfinexBook("tX")
     book.apply_snapshot(decode("[[100,1,2],[101,1,-4],[102,1,-1]]"))
     changes = book.apply_update(decode("[101,1,0.5]"))
-    assert BookChange(Side.ASK, D(101), D(4), ZERO) in changes
+    assert LevelChange(BookSide.ASK, D(101), D(4), ZERO) in changes
     assert not book.book.is_crossed()
     assert book.book.best_bid() == Level(D(101), D("0.5"))
     assert book.checksum() == book_checksum([(101, "0.5"), (100, 2)], [(102, -1)])
@@ -436,7 +436,7 @@ def test_side_is_trimmed_to_subscribed_length() -> None:
     book = BitfinexBook("tX", "P1", 1)
     book.apply_snapshot(decode("[[10,1,1],[11,1,-1]]"))
     changes = book.apply_update(decode("[10.5,1,2]"))
-    assert changes == (BookChange(Side.BID, D("10.5"), ZERO, D(2)), BookChange(Side.BID, D(10), D(1), ZERO))
+    assert changes == (LevelChange(BookSide.BID, D("10.5"), ZERO, D(2)), LevelChange(BookSide.BID, D(10), D(1), ZERO))
     assert book.book.bids() == [Level(D("10.5"), D(2))]
     assert book.apply_update(decode("[10,0,1]")) == ()
     assert book.checksum() == book_checksum([("10.5", 2)], [(11, -1)])

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from bpbfx.book import ZERO, BookChange, BookSnapshot, Level, OrderBook, Side
+from bpbfx.book import ZERO, BookSide, FrozenBook, Level, LevelChange, OrderBook
 from bpbfx.exceptions import ConfigurationError
 
 D = Decimal
@@ -20,7 +20,7 @@ def make_book() -> OrderBook:
     for price, size in (("100", "1"), ("99.5", "2"), ("98", "3")):
         book.set_level("bid", price, size)
     for price, size in (("101", "4"), ("102.25", "5"), ("103", "6")):
-        book.set_level(Side.ASK, price, size)
+        book.set_level(BookSide.ASK, price, size)
     return book
 
 
@@ -49,7 +49,7 @@ def test_best_spread_mid_depth() -> None:
     assert book.mid() == D("100.5")
     assert book.depth("bid") == D("6")
     assert book.depth("ask", 2) == D("9")
-    assert book.depth(Side.BID, 1) == D("1")
+    assert book.depth(BookSide.BID, 1) == D("1")
 
 
 def test_empty_book_has_no_best_levels() -> None:
@@ -69,7 +69,7 @@ def test_zero_in_any_spelling_deletes() -> None:
     for zero in ("0", "0.00", "0.00000", 0, D("0E-8"), "-0"):
         book.set_level("bid", "10", "1")
         change = book.set_level("bid", "10", zero)
-        assert change == BookChange(Side.BID, D("10"), D("1"), ZERO)
+        assert change == LevelChange(BookSide.BID, D("10"), D("1"), ZERO)
         assert book.bids() == []
 
 
@@ -95,8 +95,8 @@ def test_levels_are_keyed_by_number_not_text() -> None:
 def test_book_change_records_old_and_new_size() -> None:
     """set_level reports ZERO as old size for a new level and the previous size otherwise."""
     book = OrderBook("X")
-    assert book.set_level("bid", "5", "1") == BookChange(Side.BID, D(5), ZERO, D(1))
-    assert book.set_level("bid", "5", "3") == BookChange(Side.BID, D(5), D(1), D(3))
+    assert book.set_level("bid", "5", "1") == LevelChange(BookSide.BID, D(5), ZERO, D(1))
+    assert book.set_level("bid", "5", "3") == LevelChange(BookSide.BID, D(5), D(1), D(3))
 
 
 def test_crossed_detection() -> None:
@@ -131,7 +131,7 @@ def test_snapshot_is_an_immutable_copy() -> None:
 def test_snapshot_depth_limit_and_helpers() -> None:
     """snapshot(n) keeps the best n levels per side and offers best/spread/mid."""
     snap = make_book().snapshot(2)
-    assert isinstance(snap, BookSnapshot)
+    assert isinstance(snap, FrozenBook)
     assert [lv.price for lv in snap.bids] == [D("100"), D("99.5")]
     assert [lv.price for lv in snap.asks] == [D("101"), D("102.25")]
     assert snap.best_bid() == Level(D("100"), D("1"))

@@ -15,7 +15,7 @@ import pytest
 from bpbfx import ChecksumMismatchError, ConnectionLostError, RedisUnavailableError, SequenceGapError, StreamGapError
 from bpbfx.backpack.events import Depth, Trade
 from bpbfx.bitfinex.events import Heartbeat
-from bpbfx.book import BookChange, OrderBook, Side
+from bpbfx.book import BookSide, LevelChange, OrderBook
 from bpbfx.live import LiveBook, OrderBookUpdate
 from bpbfx.sinks import wire
 from bpbfx.sinks.connection import unavailable
@@ -134,13 +134,13 @@ class Book:
         return self._update((), snapshot=True, uid=uid)
 
     def delta(self, uid: int, size: str = "3", *, valid: bool = True) -> OrderBookUpdate:
-        change = self.book.set_level(Side.BID, Decimal("100.0"), Decimal(size))
+        change = self.book.set_level(BookSide.BID, Decimal("100.0"), Decimal(size))
         assert change is not None
         self.book.update_id = uid
         self.book.valid = valid
         return self._update((change,), snapshot=False, uid=uid)
 
-    def _update(self, changes: tuple[BookChange, ...], *, snapshot: bool, uid: int) -> OrderBookUpdate:
+    def _update(self, changes: tuple[LevelChange, ...], *, snapshot: bool, uid: int) -> OrderBookUpdate:
         return OrderBookUpdate(stream=BOOK, symbol="SOL_USDC", data=None, book=self.live, changes=changes,
                                snapshot=snapshot, update_id=uid, valid=self.book.valid)
 

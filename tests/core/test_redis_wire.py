@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bpbfx import ConfigurationError, MalformedFrameError
-from bpbfx.book import ZERO, BookChange, BookSnapshot, Level, Side
+from bpbfx.book import ZERO, BookSide, FrozenBook, Level, LevelChange
 from bpbfx.sinks import wire
 from bpbfx.sinks.wire import Continuity, Verdict, WireEntry
 
@@ -35,15 +35,15 @@ def test_keys_put_the_stream_in_a_hash_tag() -> None:
 
 def test_levels_keep_the_exchange_text_exactly() -> None:
     """Prices and sizes go out as str(Decimal) and come back as the very same Decimals (no float)."""
-    snap = BookSnapshot("tBTCUSD", bids=(Level(Decimal("86700.0"), Decimal("0.00000700")),),
+    snap = FrozenBook("tBTCUSD", bids=(Level(Decimal("86700.0"), Decimal("0.00000700")),),
                         asks=(Level(Decimal("7e-7"), Decimal("12")),), valid=True, update_id=5)
     data = json.loads(wire.encode_snapshot(snap))
     assert data == {"b": [["86700.0", "0.00000700"]], "a": [["7E-7", "12"]]}
     bids, asks = wire.decode_levels(data)
     assert bids == [Level(Decimal("86700.0"), Decimal("0.00000700"))]
     assert str(bids[0].price) == "86700.0" and asks[0].price.as_tuple() == Decimal("7e-7").as_tuple()
-    changes = [BookChange(Side.BID, Decimal("1.50"), Decimal("2"), ZERO),
-               BookChange(Side.ASK, Decimal("1.60"), ZERO, Decimal("3.000"))]
+    changes = [LevelChange(BookSide.BID, Decimal("1.50"), Decimal("2"), ZERO),
+               LevelChange(BookSide.ASK, Decimal("1.60"), ZERO, Decimal("3.000"))]
     assert json.loads(wire.encode_changes(changes)) == {"b": [["1.50", "0"]], "a": [["1.60", "3.000"]]}
     with pytest.raises(MalformedFrameError):
         wire.decode_levels({"b": [["x", "1"]]})

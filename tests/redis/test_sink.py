@@ -19,7 +19,7 @@ from bpbfx import (
     StreamGapError,
     StreamTrimmedError,
 )
-from bpbfx.book import BookSnapshot
+from bpbfx.book import FrozenBook
 from bpbfx.live import OrderBookUpdate
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
@@ -35,7 +35,7 @@ class BookLog:
     """``on_book`` hook keeping every valid book state by update id, per stream."""
 
     def __init__(self) -> None:
-        self.states: dict[str, dict[int | None, BookSnapshot]] = {}
+        self.states: dict[str, dict[int | None, FrozenBook]] = {}
         self.updates: list[OrderBookUpdate] = []
         self.cond = threading.Condition()
 
