@@ -84,6 +84,20 @@ class OrderInput:
         return self.payload.get("id") if isinstance(self.payload, dict) else None
 
 
+def _add_options(payload: dict[str, Any], tif: object, lev: object, symbol: str | None, meta: object) -> int | None:
+    """Add the ``tif``, ``lev`` and ``meta`` given (in that order) to an ``on``/``ou`` payload;
+    returns the time-in-force as epoch milliseconds, if given.  ``symbol`` checks ``lev``
+    (derivative pairs only; ``None`` when unknown)."""
+    tif_ms = None
+    if tif is not None:
+        payload["tif"], tif_ms = v.tif(tif)
+    if lev is not None:
+        payload["lev"] = v.leverage(lev, symbol)
+    if meta is not None:
+        payload["meta"] = v.meta(meta)
+    return tif_ms
+
+
 def new_order(
     symbol: str,
     amount: Decimal | str | int,
@@ -164,13 +178,7 @@ def new_order(
     if flags & POSTONLY and (type in MARKET_TYPES or type in IMMEDIATE_TYPES):
         raise InvalidOrderError(f"POSTONLY (4096) contradicts a {type} order, which takes liquidity", field="flags")
     payload["flags"] = flags
-    tif_ms = None
-    if tif is not None:
-        payload["tif"], tif_ms = v.tif(tif)
-    if lev is not None:
-        payload["lev"] = v.leverage(lev, symbol)
-    if meta is not None:
-        payload["meta"] = v.meta(meta)
+    tif_ms = _add_options(payload, tif, lev, symbol, meta)
     return OrderInput("on", payload, tif_ms)
 
 
@@ -214,13 +222,7 @@ def update_order(
         payload["gid"] = v.gid(gid)
     if flags is not None:
         payload["flags"] = v.flags(flags, ORDER_FLAG_MASK, v.FLAG_TEXT)
-    tif_ms = None
-    if tif is not None:
-        payload["tif"], tif_ms = v.tif(tif)
-    if lev is not None:
-        payload["lev"] = v.leverage(lev, None)
-    if meta is not None:
-        payload["meta"] = v.meta(meta)
+    tif_ms = _add_options(payload, tif, lev, None, meta)
     if len(payload) == 1:
         raise InvalidOrderError(
             "update_order needs at least one change: amount, delta, price, price_aux_limit, price_trailing, "
