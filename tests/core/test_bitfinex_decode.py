@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bpbfx.bitfinex import decode as bf_decode
 from bpbfx.bitfinex import events as bev
 from bpbfx.bitfinex.channels import Subscription, from_message, subscription
 from bpbfx.bitfinex.decode import checksum, decode_account, decode_channel, decode_event, error_from_event, heartbeat
@@ -942,3 +943,28 @@ def test_a_new_account_update_class_gets_the_trailing_fields() -> None:
     made = positional_factory(Thing)("account", None, [1], 1, 2, 3, 4)
     assert made == Thing(stream="account", symbol=None, data=[1], thing=1, seq=2, auth_seq=3, ts_ms=4)
     assert made.snapshot is False and "__dict__" not in dir(made)
+
+
+# Every name bpbfx.bitfinex.events listed in __all__ before it became a package.
+EVENT_NAMES = (
+    "ACCOUNT_STREAM CONNECTION_STREAM AccountFundingTrade AccountFundingTradeUpdate AccountTrade "
+    "AccountTradeUpdate AuthResult BalanceUpdate BookEntry BookSnapshot BookUpdate Candle CandleUpdate "
+    "CandlesSnapshot Checksum Conf DerivativesStatus ErrorReply FundingBookEntry FundingBookSnapshot "
+    "FundingBookUpdate FundingCredit FundingCreditUpdate FundingCreditsSnapshot FundingInfoUpdate "
+    "FundingLoan FundingLoanUpdate FundingLoansSnapshot FundingOffer FundingOfferUpdate "
+    "FundingOffersSnapshot FundingRawBookEntry FundingRawBookSnapshot FundingRawBookUpdate FundingTicker "
+    "FundingTrade FundingTradeUpdate FundingTradesSnapshot Heartbeat Info Liquidation Liquidations "
+    "MarginBaseUpdate MarginSymbolUpdate Notification Order OrderUpdate OrdersSnapshot Pong Position "
+    "PositionUpdate PositionsSnapshot RawBookEntry RawBookSnapshot RawBookUpdate Subscribed Trade "
+    "TradeUpdate TradesSnapshot TradingTicker Unsubscribed Wallet WalletUpdate WalletsSnapshot"
+).split()
+
+
+def test_names_stay_importable_from_events_and_decode() -> None:
+    """Every name bpbfx.bitfinex.events and bpbfx.bitfinex.decode offered stays importable."""
+    used_elsewhere = ["new_book_entry", "TradeKind", "_slot_setter"]  # tests, decoders, the book
+    assert [name for name in [*EVENT_NAMES, *used_elsewhere] if not hasattr(bev, name)] == []
+    assert set(EVENT_NAMES) <= set(bev.__all__)
+    for name in ("checksum", "decode_account", "decode_channel", "decode_event", "error_from_event", "heartbeat"):
+        assert name in bf_decode.__all__ and callable(getattr(bf_decode, name))
+    assert bf_decode._book_entry is bf_decode.book_entry and bf_decode.book_entry(["1", 1, "2"]).amount == D(2)
