@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...events import Event, UnknownEvent
+from ...events import Event, UnknownEvent, positional_factory
 from ...exceptions import InvalidStreamError
 from .. import channels as ch
 from ..events import (
@@ -34,10 +34,13 @@ from .values import _SHAPE_ERRORS, _int, _malformed, _oint, _ostr
 
 __all__ = ["checksum", "decode_event", "heartbeat"]
 
+_new_heartbeat = positional_factory(Heartbeat)  # (stream, symbol, data, seq, ts_ms)
+_new_checksum = positional_factory(Checksum)  # (stream, symbol, data, checksum, seq, ts_ms)
+
 
 def heartbeat(stream: str, symbol: str | None, seq: int | None = None, ts_ms: int | None = None) -> Heartbeat:
     """The event for ``[CHAN_ID, "hb"]`` on ``stream`` (channel 0: stream ``"account"``).  Raises nothing."""
-    return Heartbeat(stream=stream, symbol=symbol, data=None, seq=seq, ts_ms=ts_ms)
+    return _new_heartbeat(stream, symbol, None, seq, ts_ms)
 
 
 def checksum(
@@ -52,7 +55,7 @@ def checksum(
         value = _int(payload)
     except _SHAPE_ERRORS as exc:
         raise _malformed(stream, "'cs' frame", payload, exc) from exc
-    return Checksum(stream=stream, symbol=symbol, data=payload, checksum=value, seq=seq, ts_ms=ts_ms)
+    return _new_checksum(stream, symbol, payload, value, seq, ts_ms)
 
 
 def unparsed_stream(msg: Mapping[str, Any]) -> str:
