@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import re
 from collections import Counter
@@ -12,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from bpbfx.bitfinex import decode as bf_decode
 from bpbfx.bitfinex import events as bev
 from bpbfx.bitfinex.channels import Subscription, from_message, subscription
 from bpbfx.bitfinex.decode import checksum, decode_account, decode_channel, decode_event, error_from_event, heartbeat
-from bpbfx.events import Event, UnknownEvent
+from bpbfx.events import Event, UnknownEvent, positional_factory
 from bpbfx.exceptions import (
     AuthenticationError,
     ExchangeError,
@@ -857,3 +860,111 @@ def test_auth_error_drops_the_signature() -> None:
     assert isinstance(err, AuthenticationError) and err.stream == "account"
     assert err.request is not None and "authSig" not in err.request and "nonce" in err.message
     assert "deadbeef" not in str(err) and "deadbeef" not in repr(err)
+
+
+# -- event classes: field order, positional construction, bases ----------------------------------------
+
+
+def _dataclasses_of(module: Any) -> list[type]:
+    return [obj for name in module.__all__ if dataclasses.is_dataclass(obj := getattr(module, name))]
+
+
+_SNAPSHOTS_AND_UPDATES = (bev.ChannelSnapshot, bev.ChannelUpdate, bev.AccountSnapshot, bev.AccountUpdate)
+_BASES = (bev.ChannelEvent, bev.AccountEvent, *_SNAPSHOTS_AND_UPDATES)
+
+
+@pytest.mark.parametrize("cls", _dataclasses_of(bev), ids=lambda cls: cls.__name__)
+def test_positional_factory_puts_every_value_in_its_field(cls: type) -> None:
+    """positional_factory(cls) with one distinct value per field, in field order, builds what the
+    keyword constructor builds from the same values, each value in its own field."""
+    fields = dataclasses.fields(cls)
+    values = {f.name: object() for f in fields if f.init}
+    by_keyword = cls(**values)
+    positional = positional_factory(cls)(*values.values())
+    for f in fields:
+        expected = values[f.name] if f.init else f.default
+        assert getattr(by_keyword, f.name) is expected, f.name
+        assert getattr(positional, f.name) is expected, f.name
+    assert positional == by_keyword and repr(positional) == repr(by_keyword)
+
+
+def _expected_trailing(cls: type) -> list[str]:
+    snapshot = ["snapshot"] if issubclass(cls, _SNAPSHOTS_AND_UPDATES) else []
+    auth_seq = ["auth_seq"] if issubclass(cls, bev.AccountEvent) else []
+    return [*snapshot, "seq", *auth_seq, "ts_ms"]
+
+
+def test_channel_events_carry_their_own_fields_first_then_snapshot_seq_and_ts_ms() -> None:
+    """Every ChannelEvent subclass lists its own fields, then snapshot (snapshots and updates),
+    seq, auth_seq (account events) and ts_ms, with the defaults of their base."""
+    concrete = [c for c in _dataclasses_of(bev) if issubclass(c, bev.ChannelEvent) and c not in _BASES]
+    assert len(concrete) == 39
+    for cls in concrete:
+        names = [f.name for f in dataclasses.fields(cls)]
+        trailing = _expected_trailing(cls)
+        assert names[: len(names) - len(trailing)][:3] == ["stream", "symbol", "data"], cls
+        assert names[len(names) - len(trailing) :] == trailing, cls
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        assert defaults["seq"] is None and defaults["ts_ms"] is None, cls
+        if "snapshot" in trailing:
+            snapshot = issubclass(cls, bev.ChannelSnapshot | bev.AccountSnapshot)
+            assert defaults["snapshot"] is snapshot, cls
+            assert not next(f for f in dataclasses.fields(cls) if f.name == "snapshot").init
+    # The order some callers build positionally: (stream, symbol, data, entries, bulk, seq, ts_ms).
+    assert list(inspect.signature(positional_factory(bev.BookUpdate)).parameters) == [
+        *("stream", "symbol", "data", "entries", "bulk", "seq", "ts_ms")
+    ]
+
+
+def test_event_bases_group_the_events() -> None:
+    """Public data events are ChannelEvents, channel-0 ones AccountEvents; replies are neither;
+    credits and loans share FundingContract without being one another."""
+    beat = bev.Heartbeat(stream="trades:tBTCUSD", symbol="tBTCUSD", data=None, seq=3)
+    assert isinstance(beat, bev.ChannelEvent) and not isinstance(beat, bev.AccountEvent) and beat.seq == 3
+    assert issubclass(bev.BookSnapshot, bev.ChannelSnapshot) and issubclass(bev.BookUpdate, bev.ChannelUpdate)
+    assert issubclass(bev.OrdersSnapshot, bev.AccountSnapshot) and issubclass(bev.OrderUpdate, bev.AccountUpdate)
+    assert issubclass(bev.Notification, bev.AccountEvent) and issubclass(bev.AccountEvent, bev.ChannelEvent)
+    for cls in (bev.Info, bev.Conf, bev.Subscribed, bev.Unsubscribed, bev.Pong, bev.AuthResult, bev.ErrorReply):
+        assert issubclass(cls, Event) and not issubclass(cls, bev.ChannelEvent), cls
+    assert issubclass(bev.FundingCredit, bev.FundingContract) and issubclass(bev.FundingLoan, bev.FundingContract)
+    assert not issubclass(bev.FundingCredit, bev.FundingLoan) and not issubclass(bev.FundingLoan, bev.FundingCredit)
+
+
+def test_a_new_account_update_class_gets_the_trailing_fields() -> None:
+    """A dataclass deriving from AccountUpdate gets snapshot, seq, auth_seq and ts_ms after its own field."""
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Thing(bev.AccountUpdate):
+        thing: int
+
+    assert [f.name for f in dataclasses.fields(Thing)] == [
+        *("stream", "symbol", "data", "thing", "snapshot", "seq", "auth_seq", "ts_ms")
+    ]
+    made = positional_factory(Thing)("account", None, [1], 1, 2, 3, 4)
+    assert made == Thing(stream="account", symbol=None, data=[1], thing=1, seq=2, auth_seq=3, ts_ms=4)
+    assert made.snapshot is False and "__dict__" not in dir(made)
+
+
+# Every name bpbfx.bitfinex.events listed in __all__ before it became a package.
+EVENT_NAMES = (
+    "ACCOUNT_STREAM CONNECTION_STREAM AccountFundingTrade AccountFundingTradeUpdate AccountTrade "
+    "AccountTradeUpdate AuthResult BalanceUpdate BookEntry BookSnapshot BookUpdate Candle CandleUpdate "
+    "CandlesSnapshot Checksum Conf DerivativesStatus ErrorReply FundingBookEntry FundingBookSnapshot "
+    "FundingBookUpdate FundingCredit FundingCreditUpdate FundingCreditsSnapshot FundingInfoUpdate "
+    "FundingLoan FundingLoanUpdate FundingLoansSnapshot FundingOffer FundingOfferUpdate "
+    "FundingOffersSnapshot FundingRawBookEntry FundingRawBookSnapshot FundingRawBookUpdate FundingTicker "
+    "FundingTrade FundingTradeUpdate FundingTradesSnapshot Heartbeat Info Liquidation Liquidations "
+    "MarginBaseUpdate MarginSymbolUpdate Notification Order OrderUpdate OrdersSnapshot Pong Position "
+    "PositionUpdate PositionsSnapshot RawBookEntry RawBookSnapshot RawBookUpdate Subscribed Trade "
+    "TradeUpdate TradesSnapshot TradingTicker Unsubscribed Wallet WalletUpdate WalletsSnapshot"
+).split()
+
+
+def test_names_stay_importable_from_events_and_decode() -> None:
+    """Every name bpbfx.bitfinex.events and bpbfx.bitfinex.decode offered stays importable."""
+    used_elsewhere = ["new_book_entry", "TradeKind", "_slot_setter"]  # tests, decoders, the book
+    assert [name for name in [*EVENT_NAMES, *used_elsewhere] if not hasattr(bev, name)] == []
+    assert set(EVENT_NAMES) <= set(bev.__all__)
+    for name in ("checksum", "decode_account", "decode_channel", "decode_event", "error_from_event", "heartbeat"):
+        assert name in bf_decode.__all__ and callable(getattr(bf_decode, name))
+    assert bf_decode._book_entry is bf_decode.book_entry and bf_decode.book_entry(["1", 1, "2"]).amount == D(2)

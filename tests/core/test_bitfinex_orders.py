@@ -34,7 +34,10 @@ from bpbfx import (
 )
 from bpbfx.bitfinex import orders as o
 from bpbfx.bitfinex.decode import decode_account
-from bpbfx.bitfinex.events import Order
+from bpbfx.bitfinex.events import Order, OrderUpdate
+from bpbfx.bitfinex.orders.ledger import Ledger
+from bpbfx.bitfinex.orders.reconcile import give_up, reconcile_orders
+from bpbfx.bitfinex.orders.views import AccountView
 
 D = Decimal
 
@@ -947,3 +950,97 @@ def test_in_doubt_funding_offer_found_in_fos(clock: Clock) -> None:
     feed(core, [0, "fos", [[*row, 0, 0, None, 0, None]]])
     settle(core)
     assert req.result(0).id == 41238934 and req.reconciled
+
+
+# --------------------------------------------------------------------------------------------
+# The core's collaborators, each on its own
+# --------------------------------------------------------------------------------------------
+
+# Every name `bpbfx.bitfinex.orders` offered when it was a single module.
+PUBLIC_NAMES = (
+    "CALC_RATE_LIMIT CLOSE HIDDEN MAX_BATCH_OPS MAX_CALC_ITEMS MAX_CID NO_VAR_RATES OCO OFFER_TYPES ORDER_FLAGS "
+    "ORDER_RATE_LIMIT ORDER_TYPES POSTONLY REDUCE_ONLY BatchRequest CidSource Completion InputKind OrderChange "
+    "OrderCore OrderInput Request RequestState calc cancel_funding_offer cancel_order cancel_orders cid_date_of "
+    "complete new_funding_offer new_order to_decimal update_order"
+).split()
+
+
+def order_of(row: list[Any]) -> Order:
+    """The Order an `on` frame carrying ``row`` decodes to."""
+    event = decode_account("on", row)
+    assert isinstance(event, OrderUpdate)
+    return event.order
+
+
+def test_public_names_stay_importable_from_the_package() -> None:
+    """Every public name of the order entry module is importable from bpbfx.bitfinex.orders."""
+    missing = [name for name in PUBLIC_NAMES if not hasattr(o, name)]
+    assert missing == [] and set(o.__all__) == set(PUBLIC_NAMES)
+
+
+def test_ledger_decides_once_and_a_batch_when_all_its_operations_are() -> None:
+    """A request is decided once; a batch is decided (with its first error) once every operation is."""
+    ledger = Ledger(today=lambda: "2026-12-01")
+    first = o.Request(o.new_order("tBTCUSD", "1", "100", cid=1))
+    second = o.Request(o.cancel_order(7))
+    batch = o.BatchRequest(o.OrderInput("ox_multi", []), [first, second])
+    for req in (batch, first, second):
+        req.batch = batch if req is not batch else None
+        ledger.register(req)
+    assert first.cid_date == "2026-12-01" and ledger.new == {1: first} and ledger.cancels == {7: second}
+    ledger.decide(first, order_of(order_row(5, 1)), None)
+    ledger.decide(first, None, RuntimeError("ignored: decided already"))
+    assert batch.outcome is None and ledger.live == [batch, second]
+    refused = RuntimeError("refused")
+    ledger.decide(second, None, refused)
+    done = ledger.take_completions()
+    assert [(req, error) for req, _, error in done] == [(first, None), (second, refused), (batch, refused)]
+    assert ledger.live == [] and ledger.new == {} and ledger.cancels == {} and ledger.batch is None
+
+
+def test_ledger_refuses_replies_it_could_not_tell_apart() -> None:
+    """Two inputs whose replies would look alike are a conflict; distinct ones are not."""
+    ledger = Ledger(today=lambda: "2026-12-01")
+    offer = o.Request(o.new_funding_offer("fUSD", "100", "0.0002", 2))
+    ledger.register(offer)
+    same = o.Request(o.new_funding_offer("fUSD", "100.0", "0.00020", 2))
+    other = o.Request(o.new_funding_offer("fUSD", "100", "0.0002", 3))
+    assert "same amount, rate and period" in str(ledger.conflict([same], same))
+    assert ledger.conflict([other], other) is None
+    twice = [o.Request(o.cancel_order(9)), o.Request(o.cancel_order(9))]
+    assert "same order (9)" in str(ledger.conflict(twice, o.BatchRequest(o.OrderInput("ox_multi", []), twice)))
+
+
+def test_account_view_reports_changes_from_frames_and_snapshots() -> None:
+    """on/ou/oc frames and an os snapshot replace the open orders and report new, update and closed."""
+    view = AccountView()
+    first, second = order_of(order_row(1, 1)), order_of(order_row(2, 2))
+    view.order_frame(first, "new")
+    view.order_frame(second, "new")
+    view.order_frame(first, "cancel")
+    assert [(c.kind, c.order.id, c.source) for c in view.take_changes()] == [
+        ("new", 1, "on"),
+        ("new", 2, "on"),
+        ("closed", 1, "oc"),
+    ]
+    view.orders_snapshot([order_of(order_row(3, 3))])
+    assert [(c.kind, c.order.id, c.source) for c in view.take_changes()] == [("new", 3, "os"), ("closed", 2, "os")]
+    assert list(view.orders) == [3] and view.take_changes() == []
+
+
+def test_reconcile_decides_what_the_snapshot_shows_and_waits_for_the_rest() -> None:
+    """A new order in doubt found in the snapshot is done; one not found waits until the
+    deadline, then give_up fails it unknown (open=False)."""
+    ledger, view = Ledger(today=lambda: "2026-12-01"), AccountView()
+    found = o.Request(o.new_order("tBTCUSD", "0.5", "1000", cid=11))
+    missing = o.Request(o.new_order("tBTCUSD", "1", "9", cid=12))
+    for req in (found, missing):
+        ledger.register(req)
+        req.state = "in_doubt"
+    view.orders_snapshot([order_of(order_row(77, 11))])
+    reconcile_orders(ledger, view, deadline=1234.0)
+    assert found.outcome is not None and found.reconciled and found.order_id == 77
+    assert missing.state == "reconciling" and missing.deadline == 1234.0 and ledger.live == [missing]
+    give_up(ledger, view, missing, dms=4)
+    [error] = [error for req, _result, error in ledger.take_completions() if req is missing]
+    assert isinstance(error, OrderStatusUnknownError) and error.open is False and "dms=4" in str(error)
