@@ -81,7 +81,8 @@ def _explain(code: int | None, text: str, stream: str | None) -> str:
     if code == 10114:
         return (
             f"authentication refused: nonce too small (10114, {text}); nonces must keep increasing for "
-            "this API key across every connection and process using it"
+            "this API key across every connection and process using it: another program using the same "
+            "key, or a clock set back since the key was last used, sends smaller ones"
         )
     if code in _AUTH_CODES:
         return f"authentication refused ({code}, {text}); check the API key, secret and the key's permissions"
