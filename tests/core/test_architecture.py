@@ -146,7 +146,7 @@ CORES = (
     "bpbfx.backpack.orders.handles", "bpbfx.backpack.orders.core",
     "bpbfx.bitfinex.channels", "bpbfx.bitfinex.checksum", "bpbfx.bitfinex.events",
     "bpbfx.bitfinex.decode", "bpbfx.bitfinex.book", "bpbfx.bitfinex.outputs",
-    "bpbfx.bitfinex.protocol",
+    "bpbfx.bitfinex.protocol", "bpbfx.bitfinex.orders",
     "bpbfx.unified.events", "bpbfx.unified.symbols", "bpbfx.sinks.wire", "bpbfx.sinks.item",
     "bpbfx.sinks.plan",
 )
