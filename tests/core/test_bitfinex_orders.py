@@ -770,6 +770,31 @@ def test_in_doubt_cancel_and_update_follow_the_snapshot(clock: Clock) -> None:
     assert upd.result(0).price == D("1200") and upd.reconciled
 
 
+def test_in_doubt_updates_say_whether_sending_again_is_safe(clock: Clock) -> None:
+    """An open order without a visible change: a lost cancel may be sent again, a lost price
+    update too; a delta cannot be seen in the order, so the error says it might be applied twice."""
+    core = make_core(clock, reconcile_grace=0.0)
+    for oid in (1, 2, 3):
+        feed(core, [0, "on", order_row(oid, oid)])
+    cancel = core.submit(o.cancel_order(1))
+    price = core.submit(o.update_order(2, price="1300"))
+    delta = core.submit(o.update_order(3, delta="0.1"))
+    sent_frames(core)
+    drop_and_return(core)
+    feed(core, [0, "os", [order_row(1, 1), order_row(2, 2), order_row(3, 3)]])
+    core.check()
+    settle(core)
+    with pytest.raises(OrderStatusUnknownError, match="sending it again is safe") as a:
+        cancel.result(0)
+    assert a.value.open is True
+    with pytest.raises(OrderStatusUnknownError, match=r"without the asked-for change.*send it again") as b:
+        price.result(0)
+    assert b.value.open is True and b.value.order.id == 2
+    with pytest.raises(OrderStatusUnknownError, match=r"cannot be told.*\(delta not shown.*applied twice") as c:
+        delta.result(0)
+    assert c.value.open is True and "send it again" not in str(c.value)
+
+
 def test_snapshot_reports_what_changed_while_away(clock: Clock) -> None:
     """After a reconnect the os replaces the view: orders gone are reported closed, new ones new."""
     core = make_core(clock)

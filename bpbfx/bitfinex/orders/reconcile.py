@@ -55,6 +55,10 @@ def reconcile_orders(ledger: Ledger, view: AccountView, deadline: float) -> None
         req.deadline = deadline
 
 
+# The fields of an update an open order's row shows (``id`` names the order).
+_VISIBLE = frozenset({"id", "price", "amount", "price_aux_limit", "price_trailing", "gid"})
+
+
 def _update_visible(payload: Mapping[str, Any], order: Order) -> bool:
     checks = {
         "price": order.price,
@@ -120,11 +124,32 @@ def give_up(ledger: Ledger, view: AccountView, req: Request[Any], dms: int | Non
         )
     elif kind in ("ou", "oc"):
         order = view.orders.get(req.order_id) if req.order_id is not None else None
-        if order is not None:
+        hidden = sorted(set(req.input.payload) - _VISIBLE) if kind == "ou" else []
+        if order is not None and kind == "oc":
+            ledger.fail_unknown(
+                req,
+                "the socket dropped before the confirmation; the order is still open (see .order): the "
+                "cancel was lost or refused, and sending it again is safe",
+                dms=dms,
+                open=True,
+                order=order,
+            )
+        elif order is not None and hidden:
+            ledger.fail_unknown(
+                req,
+                "the socket dropped before the confirmation; the order is still open (see .order), but whether "
+                f"the update was applied cannot be told from it ({', '.join(hidden)} not shown in an order): "
+                "compare .order with what you expect before sending anything again (a delta sent twice is "
+                "applied twice)",
+                dms=dms,
+                open=True,
+                order=order,
+            )
+        elif order is not None:
             ledger.fail_unknown(
                 req,
                 "the socket dropped before the confirmation; the order is still open without the asked-for "
-                "change (see .order): the input was lost or refused, send it again if still wanted",
+                "change (see .order): the update was lost or refused; send it again if still wanted",
                 dms=dms,
                 open=True,
                 order=order,
