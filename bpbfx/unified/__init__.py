@@ -16,7 +16,7 @@ See :mod:`bpbfx.unified.symbols` (symbols and candle intervals), :mod:`bpbfx.uni
 from __future__ import annotations
 
 from .convert import HOOK_NAMES, Converter, UnifiedHook, UnifiedSink
-from .events import BookChange, Candle, FundingRate, MarkPrice, Quote, Side, Ticker, Trade, UnifiedEvent
+from .events import BookChange, Candle, FundingRate, MarkPrice, Quote, Ticker, Trade, TradeSide, UnifiedEvent
 from .symbols import (
     INTERVALS,
     native_currency,
@@ -36,7 +36,7 @@ __all__ = [
     "FundingRate",
     "MarkPrice",
     "Quote",
-    "Side",
+    "TradeSide",
     "Ticker",
     "Trade",
     "UnifiedEvent",
@@ -49,3 +49,16 @@ __all__ = [
     "unified_currency",
     "unified_interval",
 ]
+
+# Names of earlier releases, each of which said two things in the package.
+_RENAMED = {"Side": "TradeSide"}
+
+
+def __getattr__(name: str) -> object:
+    new = _RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn(f"{__name__}.{name} is now {__name__}.{new}", DeprecationWarning, stacklevel=2)
+    return globals()[new]

@@ -24,7 +24,7 @@ from ..exceptions import SymbolMappingError
 from ..live import OrderBookUpdate
 from ..options import UnifiedHook, UnifiedHookOptions
 from ..sink import Sink, SinkHost
-from .events import BookChange, Candle, FundingRate, MarkPrice, Quote, Side, Ticker, Trade, UnifiedEvent
+from .events import BookChange, Candle, FundingRate, MarkPrice, Quote, Ticker, Trade, TradeSide, UnifiedEvent
 from .symbols import EXCHANGES, to_unified, unified_interval
 
 __all__ = ["HOOK_NAMES", "Converter", "UnifiedHook", "UnifiedSink", "report_unmapped"]
@@ -197,7 +197,7 @@ class Converter:
     def _bp_trade(self, e: bp.Trade, symbol: str, now: int) -> tuple[UnifiedEvent, ...]:
         # Backpack trade.m = "is the buyer the maker": then the taker sold.
         m = e.buyer_is_maker
-        side: Side | None = None if m is None else ("sell" if m else "buy")
+        side: TradeSide | None = None if m is None else ("sell" if m else "buy")
         return (
             Trade(
                 stream=e.stream,
@@ -313,7 +313,7 @@ class Converter:
         return (mark, funding)
 
     # ------------------------------------------------------------------ Bitfinex
-    def _bf_trade(self, e: Event, row: bf.Trade, symbol: str, now: int, snapshot: bool) -> Trade:
+    def _bf_trade(self, e: Event, row: bf.TradeEntry, symbol: str, now: int, snapshot: bool) -> Trade:
         # Bitfinex trades [ID, MTS, AMOUNT, PRICE]: AMOUNT < 0 the taker sold; MTS in ms.
         amount = row.amount
         return Trade(

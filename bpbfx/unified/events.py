@@ -38,13 +38,13 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Quote",
-    "Side",
+    "TradeSide",
     "Ticker",
     "Trade",
     "UnifiedEvent",
 ]
 
-Side = Literal["buy", "sell"]
+TradeSide = Literal["buy", "sell"]
 OrderStatus = Literal["open", "closed", "canceled"]
 OrderType = Literal["limit", "market"]
 _TWO = Decimal(2)
@@ -75,7 +75,7 @@ class Trade(UnifiedEvent):
 
     price: Decimal
     size: Decimal
-    side: Side | None
+    side: TradeSide | None
     trade_id: int
     snapshot: bool = False
 
@@ -234,7 +234,7 @@ class Order(UnifiedEvent):
 
     id: str
     client_id: int | None
-    side: Side
+    side: TradeSide
     type: str
     status: OrderStatus
     price: Decimal | None
@@ -247,3 +247,16 @@ class Order(UnifiedEvent):
     created_ms: int | None = None
     updated_ms: int | None = None
     native_status: str = ""
+
+# Names of earlier releases, each of which said two things in the package.
+_RENAMED = {"Side": "TradeSide"}
+
+
+def __getattr__(name: str) -> object:
+    new = _RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn(f"{__name__}.{name} is now {__name__}.{new}", DeprecationWarning, stacklevel=2)
+    return globals()[new]

@@ -955,7 +955,7 @@ EVENT_NAMES = (
     "FundingOffersSnapshot FundingRawBookEntry FundingRawBookSnapshot FundingRawBookUpdate FundingTicker "
     "FundingTrade FundingTradeUpdate FundingTradesSnapshot Heartbeat Info Liquidation Liquidations "
     "MarginBaseUpdate MarginSymbolUpdate Notification Order OrderUpdate OrdersSnapshot Pong Position "
-    "PositionUpdate PositionsSnapshot RawBookEntry RawBookSnapshot RawBookUpdate Subscribed Trade "
+    "PositionUpdate PositionsSnapshot RawBookEntry RawBookSnapshot RawBookUpdate Subscribed TradeEntry "
     "TradeUpdate TradesSnapshot TradingTicker Unsubscribed Wallet WalletUpdate WalletsSnapshot"
 ).split()
 
@@ -965,6 +965,10 @@ def test_names_stay_importable_from_events_and_decode() -> None:
     used_elsewhere = ["new_book_entry", "TradeKind", "_slot_setter"]  # tests, decoders, the book
     assert [name for name in [*EVENT_NAMES, *used_elsewhere] if not hasattr(bev, name)] == []
     assert set(EVENT_NAMES) <= set(bev.__all__)
+    with pytest.warns(DeprecationWarning, match="events.Trade is now bpbfx.bitfinex.events.TradeEntry"):
+        assert bev.Trade is bev.TradeEntry  # an earlier name (a row, not an event; Trade is an event elsewhere)
+    with pytest.warns(DeprecationWarning, match="events.Side is now bpbfx.bitfinex.events.EntrySide"):
+        assert bev.Side is bev.EntrySide
     for name in ("checksum", "decode_account", "decode_channel", "decode_event", "error_from_event", "heartbeat"):
         assert name in bf_decode.__all__ and callable(getattr(bf_decode, name))
     assert bf_decode._book_entry is bf_decode.book_entry and bf_decode.book_entry(["1", 1, "2"]).amount == D(2)

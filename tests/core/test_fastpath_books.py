@@ -85,7 +85,7 @@ def test_bitfinex_book_refuses_bad_prices_after_caching() -> None:
 
 def test_positional_factory_builds_what_the_constructor_builds() -> None:
     """positional_factory(cls)(*fields) equals cls(**fields), init=False defaults included."""
-    from bpbfx.bitfinex.events import Trade as BfTrade
+    from bpbfx.bitfinex.events import TradeEntry as BfTrade
     from bpbfx.bitfinex.events import TradeUpdate
     from bpbfx.events import positional_factory
 

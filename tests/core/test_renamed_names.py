@@ -28,3 +28,12 @@ def test_old_top_level_name_still_imports_with_a_warning() -> None:
 def test_an_unknown_name_is_still_an_attribute_error() -> None:
     with pytest.raises(AttributeError):
         book.Nonexistent  # noqa: B018
+
+
+def test_old_unified_side_still_imports_with_a_warning() -> None:
+    import bpbfx.unified
+    import bpbfx.unified.events
+
+    for module in (bpbfx.unified, bpbfx.unified.events):
+        with pytest.warns(DeprecationWarning, match=r"\.Side is now .*\.TradeSide"):
+            assert module.Side is module.TradeSide

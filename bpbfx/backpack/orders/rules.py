@@ -52,10 +52,10 @@ __all__ = [
     "TIME_PATH",
     "Instruction",
     "OrderType",
-    "Side",
+    "OrderSide",
 ]
 
-Side = Literal["Bid", "Ask"]
+OrderSide = Literal["Bid", "Ask"]
 OrderType = Literal["Limit", "Market"]
 Instruction = Literal[
     "orderExecute", "orderCancel", "orderCancelAll", "orderQuery", "orderQueryAll",

@@ -46,7 +46,7 @@ from ..events import (
     RawBookEntry,
     RawBookSnapshot,
     RawBookUpdate,
-    Trade,
+    TradeEntry,
     TradeKind,
     TradesSnapshot,
     TradeUpdate,
@@ -59,7 +59,7 @@ from .values import _SHAPE_ERRORS, _dec, _int, _malformed, _obool, _odec, _oint,
 __all__ = ["book_entry", "decode_channel"]
 
 # Constructors taking the fields positionally, in field order (see the module docstring).
-_new_trade = positional_factory(Trade)
+_new_trade = positional_factory(TradeEntry)
 _new_funding_trade = positional_factory(FundingTrade)
 _new_funding_book_entry = positional_factory(FundingBookEntry)
 _new_raw_book_entry = positional_factory(RawBookEntry)
@@ -82,7 +82,7 @@ _new_liquidations = positional_factory(Liquidations)
 # --------------------------------------------------------------------------------------------
 
 
-def _trade(raw: Any) -> Trade:
+def _trade(raw: Any) -> TradeEntry:
     r = _row(raw, 4)  # [ID, MTS, AMOUNT, PRICE]
     return _new_trade(_int(r[0]), _int(r[1]), _dec(r[2]), _dec(r[3]))
 

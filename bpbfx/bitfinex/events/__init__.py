@@ -73,10 +73,10 @@ from .base import (
     CloseKind as CloseKind,
 )
 from .base import (
-    OrderKind as OrderKind,
+    EntrySide as EntrySide,
 )
 from .base import (
-    Side as Side,
+    OrderKind as OrderKind,
 )
 from .base import (
     TradeKind as TradeKind,
@@ -120,7 +120,7 @@ from .rows import (
     FundingTrade,
     Liquidation,
     RawBookEntry,
-    Trade,
+    TradeEntry,
     new_book_entry,
 )
 from .rows import (
@@ -191,7 +191,7 @@ __all__ = [
     "RawBookSnapshot",
     "RawBookUpdate",
     "Subscribed",
-    "Trade",
+    "TradeEntry",
     "TradeUpdate",
     "TradesSnapshot",
     "TradingTicker",
@@ -201,3 +201,16 @@ __all__ = [
     "WalletsSnapshot",
     "new_book_entry",
 ]
+
+# Names of earlier releases, each of which said two things in the package.
+_RENAMED = {"Trade": "TradeEntry", "Side": "EntrySide"}
+
+
+def __getattr__(name: str) -> object:
+    new = _RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn(f"{__name__}.{name} is now {__name__}.{new}", DeprecationWarning, stacklevel=2)
+    return globals()[new]

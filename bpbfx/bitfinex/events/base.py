@@ -32,7 +32,7 @@ __all__ = [
     "ChannelUpdate",
     "CloseKind",
     "OrderKind",
-    "Side",
+    "EntrySide",
     "TradeKind",
 ]
 
@@ -44,7 +44,7 @@ CONNECTION_STREAM: Final = "connection"
 TradeKind = Literal["executed", "update"]
 OrderKind = Literal["new", "update", "cancel"]
 CloseKind = Literal["new", "update", "close"]
-Side = Literal["bid", "ask"]
+EntrySide = Literal["bid", "ask"]
 
 # A trailing field: (name, annotation text, a new default or dataclasses.field() for each class).
 _Trailing = tuple[str, str, Callable[[], Any]]

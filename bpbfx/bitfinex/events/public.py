@@ -19,7 +19,7 @@ from .rows import (
     FundingTrade,
     Liquidation,
     RawBookEntry,
-    Trade,
+    TradeEntry,
 )
 
 __all__ = [
@@ -92,7 +92,7 @@ class FundingTicker(ChannelEvent):
 class TradesSnapshot(ChannelSnapshot):
     """The recent trades sent once after subscribing (newest first, as the server sends them)."""
 
-    trades: tuple[Trade, ...]
+    trades: tuple[TradeEntry, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,7 +101,7 @@ class TradeUpdate(ChannelUpdate):
     for ``tu`` (the same trade once recorded).  Count a trade once: use one of the two kinds.
     """
 
-    trade: Trade
+    trade: TradeEntry
     kind: TradeKind
 
     @property

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from .base import Side
+from .base import EntrySide
 
 __all__ = [
     "BookEntry",
@@ -21,13 +21,13 @@ __all__ = [
     "FundingTrade",
     "Liquidation",
     "RawBookEntry",
-    "Trade",
+    "TradeEntry",
     "new_book_entry",
 ]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Trade:
+class TradeEntry:
     """A public trade: ``[ID, MTS, AMOUNT, PRICE]`` (ws-public-trades).
 
     Bitfinex: AMOUNT > 0 the taker bought, AMOUNT < 0 the taker sold.
@@ -71,7 +71,7 @@ class BookEntry:
     amount: Decimal
 
     @property
-    def side(self) -> Side:
+    def side(self) -> EntrySide:
         """``"bid"`` when the amount is positive, else ``"ask"``."""
         return "bid" if self.amount > 0 else "ask"
 
@@ -117,7 +117,7 @@ class FundingBookEntry:
     amount: Decimal
 
     @property
-    def side(self) -> Side:
+    def side(self) -> EntrySide:
         """``"bid"`` when the amount is negative, else ``"ask"`` (the reverse of trading books)."""
         return "bid" if self.amount < 0 else "ask"
 
@@ -139,7 +139,7 @@ class RawBookEntry:
     amount: Decimal
 
     @property
-    def side(self) -> Side:
+    def side(self) -> EntrySide:
         """``"bid"`` when the amount is positive, else ``"ask"``."""
         return "bid" if self.amount > 0 else "ask"
 
@@ -162,7 +162,7 @@ class FundingRawBookEntry:
     amount: Decimal
 
     @property
-    def side(self) -> Side:
+    def side(self) -> EntrySide:
         """``"bid"`` when the amount is negative, else ``"ask"``."""
         return "bid" if self.amount < 0 else "ask"
 
