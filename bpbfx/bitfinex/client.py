@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -237,8 +238,15 @@ class BitfinexClient(BaseClient):
         return tuple(s.stream for s in self._wanted)
 
     @property
+    def connection_count(self) -> int:
+        """How many connections (WebSocket sockets) the client holds: its channels are spread
+        over them, up to ``max_channels`` each."""
+        return len(self._shards)
+
+    @property
     def socket_count(self) -> int:
-        """How many sockets the channels are spread over."""
+        """Deprecated name of :attr:`connection_count`."""
+        warnings.warn("BitfinexClient.socket_count is now connection_count", DeprecationWarning, stacklevel=2)
         return len(self._shards)
 
     def subscribe(self, channel: str, **params: Any) -> str:

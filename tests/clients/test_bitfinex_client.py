@@ -123,7 +123,7 @@ def test_more_than_25_channels_are_sharded(sim: BitfinexSimulator) -> None:
         client.subscribe("trades", symbol=s)
     with client:
         assert client.wait_ready(15)
-        assert client.socket_count == 2 and sim.connection_count == 2
+        assert client.connection_count == 2 and sim.connection_count == 2
         counts = sorted(sim.channel_count(cid) for cid in sim.connection_ids)
         assert counts == [5, 25]
         tickers = lambda items: {e.symbol for e in items if isinstance(e, TradingTicker)}  # noqa: E731
@@ -141,7 +141,7 @@ def test_channel_limit_error_moves_channel_to_new_socket() -> None:
             assert client.wait_ready(10)
             assert errors.wait_count(1, 10)
             assert errors.of(SubscriptionError) == [] and errors.items[0].code == 10305
-            assert client.socket_count == 2
+            assert client.connection_count == 2
             symbols = lambda items: {e.symbol for e in items if isinstance(e, TradingTicker)}  # noqa: E731
             assert events.wait_for(lambda items: len(symbols(items)) == 4, 10)
 
@@ -350,7 +350,7 @@ def test_close_leaves_no_thread(sim: BitfinexSimulator) -> None:
     for s in ("tBTCUSD", "tETHUSD", "tSOLUSD"):
         client.subscribe("ticker", symbol=s)
     client.start()
-    assert client.wait_ready(10) and client.socket_count == 2
+    assert client.wait_ready(10) and client.connection_count == 2
     client.close()
     assert threads_of(client) == []
 
@@ -461,7 +461,7 @@ def test_connection_rate_limit_shared_by_sockets(sim: BitfinexSimulator) -> None
         client.subscribe("ticker", symbol=s)
     with client:
         assert events.wait_for(lambda items: len({e.symbol for e in items if isinstance(e, TradingTicker)}) == 2, 10)
-        assert client.socket_count == 3
+        assert client.connection_count == 3
         assert not sim.wait_for(lambda: sim.total_connections >= 3, 1.0)  # the third waits for a slot
         assert not client.ready
 

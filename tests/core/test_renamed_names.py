@@ -37,3 +37,12 @@ def test_old_unified_side_still_imports_with_a_warning() -> None:
     for module in (bpbfx.unified, bpbfx.unified.events):
         with pytest.warns(DeprecationWarning, match=r"\.Side is now .*\.TradeSide"):
             assert module.Side is module.TradeSide
+
+
+def test_bitfinex_socket_count_is_connection_count() -> None:
+    from bpbfx import BitfinexClient
+
+    client = BitfinexClient("ws://127.0.0.1:9", auth=False)  # never started: nothing connects
+    with pytest.warns(DeprecationWarning, match="socket_count is now connection_count"):
+        assert client.socket_count == client.connection_count
+    client.close()
