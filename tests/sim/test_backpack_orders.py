@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import select
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -482,3 +483,103 @@ def test_orders_closed_while_the_stream_was_down_are_in_the_history(
     private = streams.open("account.orderUpdate")
     trader.order(symbol="SOL_USDC", side="Bid", orderType="Limit", price=below(sim), quantity="1", clientId=10)
     assert [(e["e"], e["c"]) for e in events(private)] == [("orderAccepted", 10)]
+
+
+# ---------------------------------------------------------------------------- account events
+def test_order_events_have_the_wire_shape(sim: BackpackSimulator, trader: Trader, streams: Streams) -> None:
+    """Order events carry the exchange's fields: o upper-case, c only when set, t and l L m n N on fills."""
+    private = streams.open("account.orderUpdate")
+    p0, q0 = sim.book("SOL_USDC").asks[0]
+    o = trader.order(symbol="SOL_USDC", side="Bid", orderType="Limit", price=str(p0), quantity=str(q0 + 1),
+                     timeInForce="IOC", clientId=77).json()
+    plain = trader.order(symbol="SOL_USDC", side="Bid", orderType="Limit", price=below(sim), quantity="1").json()
+    accepted, fill, expired, accepted_plain = events(private)
+    common = {"e", "E", "s", "S", "o", "f", "q", "Q", "p", "X", "i", "z", "Z", "t", "V", "r", "O", "T"}
+    assert set(accepted) == common | {"c"}
+    assert (accepted["e"], accepted["c"], accepted["i"], accepted["o"], accepted["f"]) == (
+        "orderAccepted", 77, o["id"], "LIMIT", "IOC")
+    assert (accepted["X"], accepted["z"], accepted["Z"], accepted["t"]) == ("New", "0", "0", None)
+    assert (accepted["S"], accepted["V"], accepted["r"], accepted["O"]) == ("Bid", "RejectTaker", False, "USER")
+    assert Decimal(accepted["q"]) == q0 + 1 and Decimal(accepted["p"]) == p0
+    assert Decimal(accepted["Q"]) == p0 * (q0 + 1)
+    assert isinstance(accepted["E"], int) and isinstance(accepted["T"], int) and accepted["T"] <= accepted["E"]
+    assert abs(accepted["E"] - time.time() * 1_000_000) < 60_000_000  # microseconds
+    assert set(fill) == common | {"c", "l", "L", "m", "n", "N"}
+    assert (fill["e"], fill["X"], fill["m"], fill["N"]) == ("orderFill", "PartiallyFilled", False, "SOL")
+    assert (Decimal(fill["l"]), Decimal(fill["L"]), Decimal(fill["z"])) == (q0, p0, q0)
+    assert fill["t"] == sim.fills(KEY)[0]["tradeId"]
+    assert (expired["e"], expired["X"], expired["R"]) == ("orderExpired", "Expired", "ImmediateOrCancel")
+    assert "c" not in accepted_plain and accepted_plain["i"] == plain["id"]
+
+
+def test_account_streams_of_one_symbol_carry_that_symbol_only(
+    sim: BackpackSimulator, trader: Trader, streams: Streams
+) -> None:
+    """account.orderUpdate.<symbol> gets that market's orders; account.orderUpdate gets all of them."""
+    btc = streams.open("account.orderUpdate.BTC_USDC")
+    every = streams.open("account.orderUpdate")
+    trader.order(symbol="SOL_USDC", side="Bid", orderType="Limit", price=below(sim), quantity="1")
+    trader.order(symbol="BTC_USDC", side="Bid", orderType="Limit", price="50000", quantity="0.001")
+    assert [e["s"] for e in events(btc, "account.orderUpdate.BTC_USDC")] == ["BTC_USDC"]
+    assert [e["s"] for e in events(every)] == ["SOL_USDC", "BTC_USDC"]
+
+
+def test_events_leave_before_the_rest_answer(sim: BackpackSimulator, trader: Trader, streams: Streams) -> None:
+    """By the time the order's answer is read, its stream events have already arrived (the exchange's order)."""
+    private = streams.open("account.orderUpdate")
+    for n in range(5):
+        r = trader.order(symbol="SOL_USDC", side="Ask", orderType="Market", quantity="0.01", clientId=n)
+        assert r.status == 200
+        readable, _, _ = select.select([private.sock], [], [], 0)
+        assert readable, n
+        assert [e["c"] for e in events(private)] == [n, n]  # orderAccepted, orderFill
+
+
+def test_order_events_may_carry_string_times(backpack_sim: Callable[..., BackpackSimulator]) -> None:
+    """With string_times_every, account events too write E and T as strings now and then."""
+    sim = backpack_sim(seed=3, tick_interval=None, string_times_every=2, account_balances={KEY: BALANCES})
+    s = Streams(sim)
+    t = Trader(sim, SECRET)
+    try:
+        private = s.open("account.orderUpdate")
+        for _ in range(3):
+            t.order(symbol="SOL_USDC", side="Ask", orderType="Market", quantity="0.01")
+        got = events(private)
+    finally:
+        t.close()
+        s.close()
+    kinds = {type(e["E"]) for e in got}
+    assert kinds == {int, str} and all(type(e["T"]) is type(e["E"]) for e in got)
+
+
+def test_trading_accounts_have_no_invented_activity(sim: BackpackSimulator, streams: Streams) -> None:
+    """A key listed in account_balances gets only its own events: nothing invented, no invented positions."""
+    private = streams.open("account.orderUpdate", "account.positionUpdate", "account.rfqUpdate")
+    sim.step(200)
+    assert until_sentinel(private) == []
+
+
+def test_perpetual_fills_move_the_position_and_pay_fees_in_usdc(
+    sim: BackpackSimulator, trader: Trader, streams: Streams
+) -> None:
+    """On a perpetual market fills open, adjust and close the position (positionUpdate); reduceOnly must reduce."""
+    private = streams.open("account.orderUpdate", "account.positionUpdate")
+    refused = trader.order(symbol="SOL_USDC_PERP", side="Ask", orderType="Market", quantity="1", reduceOnly=True)
+    assert (refused.status, refused.json()["code"]) == (400, "INVALID_ORDER")
+    bought = trader.order(symbol="SOL_USDC_PERP", side="Bid", orderType="Market", quantity="2").json()
+    assert bought["status"] == "Filled"
+    too_much = trader.order(symbol="SOL_USDC_PERP", side="Ask", orderType="Market", quantity="3", reduceOnly=True)
+    assert too_much.status == 400
+    sold = trader.order(symbol="SOL_USDC_PERP", side="Ask", orderType="Market", quantity="2", reduceOnly=True)
+    assert sold.json()["reduceOnly"] is True
+    positions = events(private, "account.positionUpdate")
+    assert [p["e"] for p in positions] == ["positionOpened", "positionClosed"]
+    assert positions[0]["s"] == "SOL_USDC_PERP" and Decimal(positions[0]["q"]) == 2
+    fills = sim.fills(KEY)
+    assert {f["feeSymbol"] for f in fills} == {"USDC"}
+    paid = sum(Decimal(f["fee"]) for f in fills)
+    bought_at = Decimal(bought["executedQuoteQuantity"])
+    sold_at = Decimal(sold.json()["executedQuoteQuantity"])
+    assert paid == (bought_at + sold_at) * Decimal("0.0005")
+    assert sim.balances(KEY)["USDC"]["available"] == Decimal(100000) - paid + sold_at - bought_at
+    assert "SOL_USDC_PERP" not in sim.balances(KEY)
