@@ -15,10 +15,10 @@ import websocket
 from bpbfx.exceptions import RequestFailedError
 from bpbfx.rest import RestClient
 from bpbfx.sim.backpack import BackpackSimulator
+from tests.sim import test_backpack_orders as orders
 from tests.sim.test_backpack_orders import (
     BALANCES,
     KEY,
-    OTHER_KEY,
     OTHER_SECRET,
     SECRET,
     Streams,
@@ -28,26 +28,10 @@ from tests.sim.test_backpack_orders import (
     until_sentinel,
 )
 
-
-@pytest.fixture
-def sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
-    """A stepped simulator with two funded trading accounts."""
-    return backpack_sim(seed=7, tick_interval=None, accounts=[KEY, OTHER_KEY],
-                        account_balances={KEY: BALANCES, OTHER_KEY: BALANCES})
-
-
-@pytest.fixture
-def trader(sim: BackpackSimulator) -> Iterator[Trader]:
-    t = Trader(sim, SECRET)
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def streams(sim: BackpackSimulator) -> Iterator[Streams]:
-    s = Streams(sim)
-    yield s
-    s.close()
+# The fixtures of the order tests: two funded trading accounts, a trader, raw streams.
+sim = orders.sim
+trader = orders.trader
+streams = orders.streams
 
 
 @pytest.fixture

@@ -77,6 +77,8 @@ class AuthError:
     message: str
 
 
+# The server rebuilds the signed text on its own, from the exchange's documentation, rather than
+# with the client's bpbfx.backpack.auth.signing_text: a client whose text is wrong must fail here.
 def _text(value: Any) -> str:
     """A parameter as the signing text writes it: booleans ``true``/``false``, numbers as
     they were written in the JSON, strings as they are."""

@@ -41,9 +41,11 @@ class MarketFaults:
 
 @dataclass
 class Countdown:
-    """A fault acting on the next ``left`` occasions (``None``: every one until disarmed)."""
+    """A fault acting on the next ``left`` occasions (``None``: every one until disarmed),
+    answering with HTTP ``status`` where it answers."""
 
     left: int | None = 0
+    status: int = 503
 
     def take(self) -> bool:
         """Whether the fault acts now (counted off)."""
@@ -84,26 +86,22 @@ class TradingFaults:
     Attributes:
         drop_replies: order entries accepted whose answer is never sent (``drop_order_replies``).
         fail_after_accept: order entries accepted and answered 503 (``fail_after_accept``).
-        fail_status: the status of those answers.
         delays: replies to delay (``delay_replies``), first match wins.
         cancels_202: cancels answered 202 without a body (``answer_cancels_202``) ...
         confirm_after: ... whose order is cancelled this many seconds later.
         rejections: orders to refuse (``reject_next_orders``).
         rate_limited: signed requests to answer 429 (``force_rate_limit``).
-        history_failures: public trade-history requests to refuse (``fail_trade_history``) ...
-        history_status: ... with this status.
+        history_failures: public trade-history requests to refuse (``fail_trade_history``).
     """
 
     drop_replies: Countdown = field(default_factory=Countdown)
     fail_after_accept: Countdown = field(default_factory=Countdown)
-    fail_status: int = 503
     delays: list[ReplyDelay] = field(default_factory=list)
     cancels_202: Countdown = field(default_factory=Countdown)
     confirm_after: float = 0.0
     rejections: list[OrderRejection] = field(default_factory=list)
     rate_limited: Countdown = field(default_factory=Countdown)
     history_failures: Countdown = field(default_factory=Countdown)
-    history_status: int = 503
 
     def take_rejection(self, key: str) -> OrderRejection | None:
         """The refusal of the next order of ``key``, counted off, or ``None``."""

@@ -62,9 +62,9 @@ class Rest:
         if path == "/api/v1/markets":
             return 200, [self._market_info(m) for m in self.markets.values()]
         if path in ("/api/v1/trades", "/api/v1/trades/history"):
-            if self.faults.trading.history_failures.take():
-                status = self.faults.trading.history_status
-                return status, failure_body(status)
+            refused = self.faults.trading.history_failures
+            if refused.take():
+                return refused.status, failure_body(refused.status)
             return self._trades(params, history=path.endswith("history"))
         return None
 

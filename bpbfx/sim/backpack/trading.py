@@ -264,8 +264,8 @@ class TradingApi:
             return HttpReply(drop=True, delay=EVENTS_FIRST)
         if trading.fail_after_accept.take():
             self.counters["replies_failed"] += 1
-            return HttpReply(trading.fail_status, {"code": "SERVICE_UNAVAILABLE", "message": UNKNOWN_ERROR},
-                             delay=EVENTS_FIRST)
+            return HttpReply(trading.fail_after_accept.status,
+                             {"code": "SERVICE_UNAVAILABLE", "message": UNKNOWN_ERROR}, delay=EVENTS_FIRST)
         return reply
 
     def _cancel(self, key: str, params: Any, now_us: int) -> HttpReply:

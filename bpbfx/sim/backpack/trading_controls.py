@@ -168,8 +168,7 @@ class TradingControls:
         _count(count)
         _error_status(status)
         with self._lock:
-            self._faults.trading.fail_after_accept = Countdown(count)
-            self._faults.trading.fail_status = status
+            self._faults.trading.fail_after_accept = Countdown(count, status)
 
     def delay_replies(
         self, seconds: float, count: int | None = 1, *, method: str | None = None, path: str | None = None
@@ -245,8 +244,7 @@ class TradingControls:
         _count(count)
         _error_status(status)
         with self._lock:
-            self._faults.trading.history_failures = Countdown(count)
-            self._faults.trading.history_status = status
+            self._faults.trading.history_failures = Countdown(count, status)
 
     # ------------------------------------------------------------------ faults of the account events
     def delay_account_events(self, seconds: float, count: int | None = 1, *, api_key: str | None = None) -> None:
