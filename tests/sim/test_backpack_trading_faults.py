@@ -204,7 +204,8 @@ def test_delay_replies_answers_late(sim: BackpackSimulator, trader: Trader, stre
         "clientId": 44}).encode(), headers={**trader.signer.request_headers("orderExecute", body),
                                             "Content-Type": "application/json"})
     started = time.monotonic()
-    assert [e["c"] for e in events(private)] == [44]  # the event is there before the answer
+    assert sim.wait_for(lambda: len(sim.open_orders(KEY)) == 1, 5)  # taken at once
+    assert [e["c"] for e in events(private)] == [44]  # its event is there before the answer
     assert pending.finish().status == 200
     assert time.monotonic() - started >= 0.2
     started = time.monotonic()
@@ -236,13 +237,20 @@ def test_delayed_account_events_come_after_the_answer_in_order(
 ) -> None:
     """delay_account_events holds the next events back; later events wait behind them; order is kept."""
     private = streams.open("account.orderUpdate")
-    sim.delay_account_events(0.3, count=1, api_key=KEY)
+    sim.delay_account_events(0.6, count=1, api_key=KEY)
     trader.order(symbol="SOL_USDC", side="Ask", orderType="Market", quantity="0.01", clientId=61)
     assert until_sentinel(private) == []  # answered, no event yet
     trader.order(symbol="SOL_USDC", side="Ask", orderType="Market", quantity="0.01", clientId=62)
     got = [(json.loads(private.recv())["data"]["c"]) for _ in range(4)]
     assert got == [61, 61, 62, 62]
     assert sim.counters()["account_events_delayed"] == 1
+    sim.delay_account_events(0.6, during=30)
+    trader.order(symbol="SOL_USDC", side="Ask", orderType="Market", quantity="0.01", clientId=63)
+    assert until_sentinel(private) == []
+    assert [json.loads(private.recv())["data"]["c"] for _ in range(2)] == [63, 63]
+    sim.delay_account_events(0)
+    trader.order(symbol="SOL_USDC", side="Ask", orderType="Market", quantity="0.01", clientId=64)
+    assert [e["c"] for e in events(private)] == [64, 64]
 
 
 def test_suppressed_account_events_are_lost_but_happened(
@@ -255,7 +263,7 @@ def test_suppressed_account_events_are_lost_but_happened(
     resting(sim, trader, 72)
     assert [e["c"] for e in events(private)] == [72]
     assert sim.order_history(KEY)[0]["id"] == o["id"] and len(sim.fills(KEY)) == 1
-    sim.suppress_account_events(count=None, seconds=60)
+    sim.suppress_account_events(during=60)
     resting(sim, trader, 73)
     sim.suppress_account_events(0)
     resting(sim, trader, 74)
@@ -350,6 +358,6 @@ def test_fault_controls_check_their_arguments(sim: BackpackSimulator) -> None:
     with pytest.raises(ValueError):
         sim.reject_next_orders("X", "y", count=0)
     with pytest.raises(ValueError):
-        sim.suppress_account_events(seconds=0)
+        sim.suppress_account_events(during=0)
     with pytest.raises(ValueError):
         BackpackSimulator(rate_limit=(0, 1.0))

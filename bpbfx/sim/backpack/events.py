@@ -60,11 +60,12 @@ class AccountEvents:
 
     def emit(self, key: str, kind: str, symbol: str, data: dict[str, Any]) -> None:
         """Queue one event of ``kind`` (``orderUpdate``, ``positionUpdate``) to the account's
-        subscriptions, or hold it back, or lose it."""
+        subscriptions, or hold it back, or lose it: the account's own fault is asked first,
+        then the one armed for every account."""
         now = time.monotonic()
-        fault = self.faults.get(key) or self.faults.get(None)
         queue = self.held.get(key)
-        if fault is not None and fault.take(now):
+        fault = next((f for f in (self.faults.get(key), self.faults.get(None)) if f is not None and f.take(now)), None)
+        if fault is not None:
             if fault.delay <= 0:
                 self.counters["account_events_lost"] += 1
                 return

@@ -247,44 +247,46 @@ class TradingControls:
             self._faults.trading.history_failures = Countdown(count, status)
 
     # ------------------------------------------------------------------ faults of the account events
-    def delay_account_events(self, seconds: float, count: int | None = 1, *, api_key: str | None = None) -> None:
+    def delay_account_events(
+        self, seconds: float, count: int | None = 1, *, during: float | None = None, api_key: str | None = None
+    ) -> None:
         """The next ``count`` events of the trading accounts' streams (``orderUpdate``,
-        ``positionUpdate``; of ``api_key`` or of every account; ``None``: every one) reach the
-        streams ``seconds`` late, in order, the later events waiting behind them; with it the
-        REST answer comes before the events.  ``delay_account_events(0)`` disarms it.  One
-        event fault per account at a time: this replaces :meth:`suppress_account_events`.
-        Any thread.
+        ``positionUpdate``; of ``api_key`` or of every account; ``None``: every one), or with
+        ``during`` every event for that many seconds, reach the streams ``seconds`` late, in
+        order, the later events waiting behind them; with it the REST answer comes before the
+        events.  ``delay_account_events(0)`` disarms it.  One event fault per account at a
+        time: this replaces :meth:`suppress_account_events`.  Any thread.
 
         Raises:
-            ValueError: ``seconds`` < 0 or ``count`` < 0.
+            ValueError: ``seconds`` < 0, ``count`` < 0 or ``during`` <= 0.
         """
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0, got {seconds!r}")
-        _count(count)
-        with self._lock:
-            if seconds == 0:
-                self._events.faults.pop(api_key, None)
-            else:
-                self._events.faults[api_key] = EventFault(seconds, count, None)
+        self._arm_events(seconds, count, during, api_key, disarm=seconds == 0)
 
     def suppress_account_events(
-        self, count: int | None = 1, *, seconds: float | None = None, api_key: str | None = None
+        self, count: int | None = 1, *, during: float | None = None, api_key: str | None = None
     ) -> None:
         """Lose the next ``count`` events of the trading accounts' streams (of ``api_key`` or of
-        every account; ``None``: every one), or with ``seconds`` every one for that long: they
-        happen (REST and the history show them) but are never sent.
+        every account; ``None``: every one), or with ``during`` every event for that many
+        seconds: they happen (REST and the history show them) but are never sent.
         ``suppress_account_events(0)`` disarms it.  One event fault per account at a time.
         Any thread.
 
         Raises:
-            ValueError: ``count`` < 0 or ``seconds`` <= 0.
+            ValueError: ``count`` < 0 or ``during`` <= 0.
         """
+        self._arm_events(0.0, count, during, api_key, disarm=count == 0 and during is None)
+
+    def _arm_events(
+        self, delay: float, count: int | None, during: float | None, api_key: str | None, disarm: bool
+    ) -> None:
         _count(count)
-        if seconds is not None and seconds <= 0:
-            raise ValueError(f"seconds must be > 0 or None, got {seconds!r}")
+        if during is not None and during <= 0:
+            raise ValueError(f"during must be > 0 or None, got {during!r}")
         with self._lock:
-            if count == 0 and seconds is None:
+            if disarm:
                 self._events.faults.pop(api_key, None)
             else:
-                until = time.monotonic() + seconds if seconds is not None else None
-                self._events.faults[api_key] = EventFault(0.0, None if seconds is not None else count, until)
+                until = time.monotonic() + during if during is not None else None
+                self._events.faults[api_key] = EventFault(delay, None if during is not None else count, until)
