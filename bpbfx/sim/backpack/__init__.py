@@ -1,14 +1,22 @@
-"""A local Backpack Exchange: WebSocket streams and the REST depth snapshot on 127.0.0.1.
+"""A local Backpack Exchange: WebSocket streams, the public REST endpoints and the signed
+trading endpoints (in front of an order engine) on 127.0.0.1.
 
 The package's parts: :mod:`~bpbfx.sim.backpack.wire` (error frames, stream names, number
-text, event times), :mod:`~bpbfx.sim.backpack.market` (markets and their evolving books),
-:mod:`~bpbfx.sim.backpack.feeds` (market data on each tick, cadences),
-:mod:`~bpbfx.sim.backpack.accounts` (private stream events),
+text, event times), :mod:`~bpbfx.sim.backpack.market` (markets and their evolving books,
+the public trade tape), :mod:`~bpbfx.sim.backpack.feeds` (market data on each tick, cadences),
+:mod:`~bpbfx.sim.backpack.accounts` (private stream events, invented or of trading accounts),
 :mod:`~bpbfx.sim.backpack.subscriptions` (clients, SUBSCRIBE / UNSUBSCRIBE),
-:mod:`~bpbfx.sim.backpack.auth` (signed private subscriptions),
-:mod:`~bpbfx.sim.backpack.rest` (REST endpoints), :mod:`~bpbfx.sim.backpack.faults` (what
-the fault controls arm) and :mod:`~bpbfx.sim.backpack.server` (:class:`BackpackSimulator`:
-wiring and the public controls).
+:mod:`~bpbfx.sim.backpack.auth` (signed private subscriptions and REST requests),
+:mod:`~bpbfx.sim.backpack.rest` (public REST endpoints),
+:mod:`~bpbfx.sim.backpack.requests` (what the trading endpoints accept, refusals),
+:mod:`~bpbfx.sim.backpack.records` (orders and fills, and how they are written),
+:mod:`~bpbfx.sim.backpack.ledger` (balances, fees), :mod:`~bpbfx.sim.backpack.engine` (the
+order engine), :mod:`~bpbfx.sim.backpack.events` (account events and their faults),
+:mod:`~bpbfx.sim.backpack.trading` (the trading endpoints),
+:mod:`~bpbfx.sim.backpack.trading_controls` (their public controls),
+:mod:`~bpbfx.sim.backpack.faults` (what the fault controls arm) and
+:mod:`~bpbfx.sim.backpack.server` (:class:`BackpackSimulator`: wiring and the public
+controls).
 
 :class:`BackpackSimulator` speaks Backpack's protocol closely enough for an SDK to be tested
 against it without the internet:
@@ -41,7 +49,18 @@ against it without the internet:
   A valid subscription first gets the open positions (a ``positionUpdate`` without ``e``),
   then order events (orderAccepted, orderFill, orderCancelled, orderExpired, orderModified,
   triggerPlaced, triggerFailed), position events and occasional ``rfqActive``.
-* Other REST routes: ``/api/v1/markets`` (symbols, tick and step sizes) and ``/api/v1/time``.
+* Other REST routes: ``/api/v1/markets`` (symbols, tick and step sizes, price and quantity
+  bounds), ``/api/v1/time``, the public trade history ``/api/v1/trades`` and
+  ``/api/v1/trades/history`` (the tape the ``trade`` stream publishes).
+* Trading (:mod:`~bpbfx.sim.backpack.trading`, :mod:`~bpbfx.sim.backpack.engine`): signed
+  requests (``X-API-Key``, ``X-Signature``, ``X-Timestamp``, ``X-Window``) place, cancel and
+  query orders (``/api/v1/order``, ``/api/v1/orders``) and read the order and fill history
+  (``/wapi/v1/history/orders``, ``/wapi/v1/history/fills``); orders trade against the
+  simulated books and the other accounts' resting orders, and their ``account.orderUpdate``
+  events (``o`` upper-case, ``c`` only with a clientId) leave before the REST answer.
+  Accounts listed in ``account_balances`` trade with those balances and get no invented
+  activity.  The guide ``bpbfx/docs/simulators.md`` lists every field, refusal and fault
+  control.
 
 Time: every exchange cadence (aggregated depth windows, the 1 s ticker and mark price, the
 60 s open interest, ...) is ``period * time_scale`` seconds, counted in ticks of

@@ -1,16 +1,19 @@
 """Backpack accounts: what the private streams report.
 
-An account exists for each verifying key that subscribes to a private stream: it opens with
-a long and a short position on the first two perpetual markets, then lives on the
-``account`` cadence (orders accepted, filled, cancelled, expired, modified, triggers placed
-and failed, positions opened, adjusted and closed, occasional ``rfqActive``), all queued to
-the account's private streams.  No I/O; used under the simulator's lock.
+An account exists for each verifying key that subscribes to a private stream.  A *synthetic*
+account opens with a long and a short position on the first two perpetual markets, then
+lives on the ``account`` cadence (orders accepted, filled, cancelled, expired, modified,
+triggers placed and failed, positions opened, adjusted and closed, occasional
+``rfqActive``), all queued to the account's private streams.  A *trading* account (one that
+trades over REST, see :mod:`~bpbfx.sim.backpack.engine`) has no invented activity: only its
+own orders move it, and its perpetual positions are kept here.  No I/O; used under the
+simulator's lock.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -52,8 +55,11 @@ class _Account:
     orders: dict[str, _Order] = field(default_factory=dict)
     steps: int = 0
     next_trade_id: int = 0
+    trading: bool = False
 
 
+#: Where a trading account's events go: ``(key, kind, symbol, data)``.
+Emit = Callable[[str, str, str, dict[str, Any]], None]
 
 
 class Accounts:
@@ -65,6 +71,24 @@ class Accounts:
         self.subs = subs
         self.stamp = stamp
         self.accounts: dict[str, _Account] = {}
+        self.trading_emit: Emit | None = None
+
+    def is_trading(self, key: str) -> bool:
+        """``key`` is a trading account (no invented activity)."""
+        account = self.accounts.get(key)
+        return account is not None and account.trading
+
+    def open_trading(self, key: str) -> _Account:
+        """Make ``key`` a trading account: its invented orders and positions, if it had any,
+        are forgotten and no invented activity follows."""
+        account = self.accounts.get(key)
+        if account is None:
+            account = self.accounts[key] = _Account(key, random.Random(f"{self.seed}:account:{key}"))
+        if not account.trading:
+            account.trading = True
+            account.positions.clear()
+            account.orders.clear()
+        return account
 
     def get(self, key: str) -> _Account:
         """The account of a verifying key, created on first use."""
@@ -80,7 +104,10 @@ class Accounts:
         return account
 
     def _emit(self, account: _Account, kind: str, symbol: str, data: dict[str, Any]) -> None:
-        self.subs.publish_private(account.key, kind, symbol, data)
+        if account.trading and self.trading_emit is not None:
+            self.trading_emit(account.key, kind, symbol, data)
+        else:
+            self.subs.publish_private(account.key, kind, symbol, data)
 
     def send_positions(self, cid: int, st: _Stream, account: _Account, now_us: int) -> None:
         """Queue an account's open positions to a new ``positionUpdate`` subscriber."""
@@ -222,9 +249,13 @@ class Accounts:
         self._emit(account, "orderUpdate", o.symbol,
                            self._order_data(o, "orderFill", "Filled" if done else "PartiallyFilled", now_us, **fill))
         if m.spec.perp:
-            self._move_position(account, m, lots if o.side == "Bid" else -lots, price, now_us)
+            self.move_position(account, m, lots if o.side == "Bid" else -lots, price, now_us)
 
-    def _move_position(self, account: _Account, m: _Market, delta: int, price: Decimal, now_us: int) -> None:
+    def move_position(self, account: _Account, m: _Market, delta: int, price: Decimal, now_us: int) -> Decimal:
+        """Move the account's position on perpetual ``m`` by ``delta`` lots traded at ``price``
+        and publish it (positionOpened / positionAdjusted / positionClosed); returns the
+        profit realized by the part that reduced the position."""
+        realized = Decimal(0)
         pos = account.positions.get(m.symbol)
         if pos is None:
             pos = account.positions[m.symbol] = _Position(account.rng.randint(10**9, 10**10), delta, price)
@@ -234,7 +265,8 @@ class Accounts:
             new = old + delta
             if old * delta < 0:  # reducing: realize the closed part
                 closed = min(abs(delta), abs(old)) * (1 if old > 0 else -1)
-                pos.realized += (price - pos.entry) * m.size(closed)
+                realized = (price - pos.entry) * m.size(closed)
+                pos.realized += realized
                 if new * old < 0:
                     pos.entry = price
             else:
@@ -244,3 +276,4 @@ class Accounts:
         self._emit(account, "positionUpdate", m.symbol, self._position_data(account, m.symbol, event, now_us))
         if pos.lots == 0:
             del account.positions[m.symbol]
+        return realized

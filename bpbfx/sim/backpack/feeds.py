@@ -24,6 +24,10 @@ from bpbfx.sim.backpack.wire import Stamper, _data_text, _iso
 
 __all__: list[str] = []
 
+#: Called on each tick after the book moved and before it is published: it may trade resting
+#: account orders against the moved book, adding to the changes and the trades.
+Matcher = Callable[[_Market, dict[tuple[str, int], int], list[_Fill], int], None]
+
 # Exchange cadences in (unscaled) seconds.  ticker / markPrice: "every second"; openInterest:
 # "every 60 seconds"; the others are the simulator's choice.
 PERIODS: dict[str, float] = {
@@ -64,6 +68,7 @@ class MarketFeeds:
         self.rng = rng
         self.counters = counters
         self.count = 0
+        self.matcher: Matcher | None = None
 
     def tick(self, now_us: int) -> int:
         """Advance every market (but paused ones) by one tick and queue the frames; returns
@@ -94,19 +99,44 @@ class MarketFeeds:
             changes.update(c)
             if f is not None:
                 fills.append(f)
-        last = m.last_id
-        m.remember()
-        if faults.held:
-            faults.held_deltas.append((first, last, changes))
-        else:
-            self._emit_depth(m, f"depth.{m.symbol}", first, last, changes, now_us)
-            m.delivered_id = last
-        for name, w in m.windows.items():
-            w.add(first, last, changes)
-            if not faults.held and self.count % w.every == 0:
-                self._flush_window(m, name, w, now_us)
+        if self.matcher is not None:
+            self.matcher(m, changes, fills, now_us)
+        self.publish(m, first, changes, fills, now_us, on_tick=True)
+        self._periodic(m, now_us)
+        if faults.held and faults.hold_left is not None:
+            faults.hold_left -= 1
+            if faults.hold_left <= 0:
+                self.release(m, now_us)
+
+    def publish(
+        self,
+        m: _Market,
+        first: int,
+        changes: dict[tuple[str, int], int],
+        fills: list[_Fill],
+        now_us: int,
+        on_tick: bool = False,
+    ) -> None:
+        """Queue what changed in ``m`` since update ``first``: the depth delta ``first``..last
+        (held back while ``hold_depth`` is armed), the trades and ``bookTicker``.  The
+        aggregated depth windows gather the changes and flush on their cadence (``on_tick``)."""
+        faults = self.faults.of(m.symbol)
+        if changes:
+            last = m.last_id
+            m.remember()
+            if faults.held:
+                faults.held_deltas.append((first, last, changes))
+            else:
+                self._emit_depth(m, f"depth.{m.symbol}", first, last, changes, now_us)
+                m.delivered_id = last
+            for w in m.windows.values():
+                w.add(first, last, changes)
+        if on_tick and not faults.held:
+            for name, w in m.windows.items():
+                if self.count % w.every == 0:
+                    self._flush_window(m, name, w, now_us)
         for fill in fills:
-            m.record_fill(fill)
+            m.record_fill(fill, now_us)
             self._emit_trade(m, fill, now_us)
             for interval in list(m.klines):
                 self.kline(m, interval, now_us, fill)
@@ -117,13 +147,8 @@ class MarketFeeds:
             stream = f"bookTicker.{m.symbol}"
             if self.subs.has(stream):
                 data = {"e": "bookTicker", "s": m.symbol, "a": m.px(top[2]), "A": m.qty(top[3]),
-                        "b": m.px(top[0]), "B": m.qty(top[1]), "u": last}
-                self.subs.publish(stream, self.stamp(data, now_us, last))
-        self._periodic(m, now_us)
-        if faults.held and faults.hold_left is not None:
-            faults.hold_left -= 1
-            if faults.hold_left <= 0:
-                self.release(m, now_us)
+                        "b": m.px(top[0]), "B": m.qty(top[1]), "u": m.last_id}
+                self.subs.publish(stream, self.stamp(data, now_us, m.last_id))
 
     def _emit_depth(
         self, m: _Market, stream: str, first: int, last: int, changes: dict[tuple[str, int], int], now_us: int

@@ -135,6 +135,17 @@ class _Fill:
     seller_order: str
 
 
+@dataclass(frozen=True, slots=True)
+class _TapeTrade:
+    """One public trade as the REST trade history gives it back."""
+
+    trade_id: int
+    price: int
+    lots: int
+    buyer_is_maker: bool
+    ms: int
+
+
 @dataclass
 class _Window:
     every: int
@@ -184,7 +195,9 @@ def _kline_bounds(interval: str, now: datetime) -> tuple[datetime, datetime]:
 class _Market:
     """One market's book and statistics (touched only under the simulator lock)."""
 
-    def __init__(self, spec: MarketSpec, seed: int, windows: dict[str, int], history: int) -> None:
+    def __init__(
+        self, spec: MarketSpec, seed: int, windows: dict[str, int], history: int, tape: int = 20_000
+    ) -> None:
         self.spec = spec
         self.symbol = spec.symbol
         self.rng = random.Random(f"{seed}:book:{spec.symbol}")
@@ -226,6 +239,11 @@ class _Market:
         self.delivered_id = self.last_id
         self.history: deque[tuple[int, dict[int, int], dict[int, int]]] = deque(maxlen=history)
         self.remember()
+        # the public trades the REST trade history serves, oldest first
+        self.tape: deque[_TapeTrade] = deque(maxlen=tape)
+        parts = spec.symbol.split("_")
+        self.base_asset = parts[0]
+        self.quote_asset = parts[1] if len(parts) > 1 and parts[1] != "PERP" else "USDC"
 
     # ---- formatting
     def px(self, ticks: int | Decimal) -> str:
@@ -240,6 +258,23 @@ class _Market:
 
     def size(self, lots: int) -> Decimal:
         return Decimal(lots) * self.spec.step_size
+
+    # ---- the market's order filters (GET /api/v1/markets), the simulator's own bounds
+    @property
+    def min_price(self) -> Decimal:
+        return self.spec.tick_size
+
+    @property
+    def max_price(self) -> Decimal:
+        return self.spec.price * 1000
+
+    @property
+    def min_quantity(self) -> Decimal:
+        return self.spec.step_size
+
+    @property
+    def max_quantity(self) -> Decimal:
+        return self.spec.typical_qty * 10_000
 
     def zero(self, u: int, price: int) -> str:
         # Backpack writes deletions as "0", "0.00", "0.00000", ...: vary it deterministically.
@@ -313,7 +348,19 @@ class _Market:
         while len(self.asks) > _MAX_LEVELS:
             self._set(self.asks, "a", self.asks.prices[-1], 0, changes)
 
-    def record_fill(self, fill: _Fill) -> None:
+    def next_trade_id(self) -> int:
+        """The id of the next public trade (sequential per market, as on the exchange)."""
+        self.trade_id += 1
+        return self.trade_id
+
+    def take(self, bid_side: bool, price: int, lots: int, changes: dict[tuple[str, int], int]) -> None:
+        """Take ``lots`` out of the level at ``price`` of one side (an order traded with it)."""
+        side = self.bids if bid_side else self.asks
+        self._set(side, "b" if bid_side else "a", price, side.levels[price] - lots, changes)
+
+    def record_fill(self, fill: _Fill, now_us: int) -> None:
+        """Count a public trade in the statistics and keep it for the REST trade history."""
+        self.tape.append(_TapeTrade(fill.trade_id, fill.price, fill.lots, fill.buyer_is_maker, now_us // 1000))
         self.last_price = fill.price
         self.high = max(self.high, fill.price)
         self.low = min(self.low, fill.price)

@@ -1,10 +1,14 @@
-"""The Backpack REST endpoints the simulator answers on its WebSocket port.
+"""The public Backpack REST endpoints the simulator answers (on its REST server, and as plain
+GETs on its WebSocket port).
 
 ``GET /api/v1/depth`` (the book snapshot: prices without trailing zeros, bids ascending with
 the best bid last, ``lastUpdateId`` as text), ``/api/v1/markets`` (symbols, tick and step
-sizes) and ``/api/v1/time``; errors are ``{"code": "<UPPER_CASE>", "message": "..."}``.
-Armed faults (``fail_rest``, ``stale_snapshots``) act here.  Used under the simulator's lock
-on its loop thread.
+sizes, price and quantity bounds), ``/api/v1/time`` and the public trade history
+``/api/v1/trades`` (the most recent) and ``/api/v1/trades/history`` (``offset`` counts back
+from the newest), served from the tape the ``trade.<symbol>`` stream publishes; errors are
+``{"code": "<UPPER_CASE>", "message": "..."}``.  Armed faults (``fail_rest``,
+``stale_snapshots``, ``fail_trade_history``) act here.  Used under the simulator's lock on its
+loop thread.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from bpbfx.sim.backpack.subscriptions import Subscriptions
 from bpbfx.sim.backpack.wire import Stamper, _plain
 
 __all__: list[str] = []
+
+
+def failure_body(status: int) -> dict[str, str]:
+    """The Backpack-style body of a REST request refused by a fault (``fail_rest`` ...)."""
+    code = {429: "TOO_MANY_REQUESTS", 503: "SERVICE_UNAVAILABLE"}.get(status, "INTERNAL_SERVER_ERROR")
+    return {"code": code, "message": HTTPStatus(status).phrase}
 
 
 class Rest:
@@ -44,25 +54,55 @@ class Rest:
         if path.startswith("/api/"):
             status = self.faults.take_rest_failure()
             if status is not None:
-                code = {429: "TOO_MANY_REQUESTS", 503: "SERVICE_UNAVAILABLE"}.get(status, "INTERNAL_SERVER_ERROR")
-                return status, {"code": code, "message": HTTPStatus(status).phrase}
+                return status, failure_body(status)
         if path == "/api/v1/depth":
             return self._depth(params)
         if path == "/api/v1/time":
             return 200, int(self.stamp.clock() * 1000)
         if path == "/api/v1/markets":
             return 200, [self._market_info(m) for m in self.markets.values()]
+        if path in ("/api/v1/trades", "/api/v1/trades/history"):
+            refused = self.faults.trading.history_failures
+            if refused.take():
+                return refused.status, failure_body(refused.status)
+            return self._trades(params, history=path.endswith("history"))
         return None
 
+    def _trades(self, params: dict[str, str], history: bool) -> tuple[int, Any]:
+        """The public trades of a market, oldest first: the newest ``limit`` (default 100, at
+        most 1000), or with ``offset`` (history only) that many newer trades skipped."""
+        m = self.markets.get(params.get("symbol", ""))
+        if m is None:
+            return 400, {"code": "INVALID_CLIENT_REQUEST", "message": "Market not found"}
+        try:
+            limit = int(params.get("limit", "100"))
+            offset = int(params.get("offset", "0")) if history else 0
+        except ValueError:
+            limit = offset = -1
+        if not 0 < limit <= 1000 or offset < 0:
+            return 400, {"code": "INVALID_CLIENT_REQUEST", "message": "Invalid limit or offset"}
+        tape = m.tape
+        end = max(0, len(tape) - offset)
+        rows = [tape[i] for i in range(max(0, end - limit), end)]
+        return 200, [
+            {"id": t.trade_id, "price": _plain(m.price(t.price)), "quantity": _plain(m.size(t.lots)),
+             "quoteQuantity": _plain(m.price(t.price) * m.size(t.lots)), "timestamp": t.ms,
+             "isBuyerMaker": t.buyer_is_maker}
+            for t in rows
+        ]
+
     def _market_info(self, m: _Market) -> dict[str, Any]:
-        base, _, quote = m.symbol.partition("_")
         return {
             "symbol": m.symbol,
-            "baseSymbol": base,
-            "quoteSymbol": quote.removesuffix("_PERP") or "USDC",
+            "baseSymbol": m.base_asset,
+            "quoteSymbol": m.quote_asset,
             "marketType": "PERP" if m.spec.perp else "SPOT",
-            "filters": {"price": {"tickSize": _plain(m.spec.tick_size)},
-                        "quantity": {"stepSize": _plain(m.spec.step_size)}},
+            "filters": {
+                "price": {"minPrice": _plain(m.min_price), "maxPrice": _plain(m.max_price),
+                          "tickSize": _plain(m.spec.tick_size)},
+                "quantity": {"minQuantity": _plain(m.min_quantity), "maxQuantity": _plain(m.max_quantity),
+                             "stepSize": _plain(m.spec.step_size)},
+            },
             "orderBookState": "Open",
         }
 

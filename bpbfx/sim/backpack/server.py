@@ -1,31 +1,38 @@
 """The Backpack simulator: :class:`BackpackSimulator` wires the markets, subscriptions,
-accounts, REST endpoints and fault bookkeeping to the shared server, and holds the public
-controls.  The protocol it speaks is described in :mod:`bpbfx.sim.backpack`.
+accounts, order engine, REST endpoints and fault bookkeeping to the shared server, and holds
+the public controls.  The protocol it speaks is described in :mod:`bpbfx.sim.backpack`.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
 from bpbfx.sim._exchange import Cadences, check_options, check_symbols, lookup_market, pick_seed
+from bpbfx.sim._http import HttpReply, HttpRequest
 from bpbfx.sim._server import Outbox, SimConnection, SimServer
 from bpbfx.sim.backpack.accounts import Accounts
 from bpbfx.sim.backpack.auth import verify_signature
+from bpbfx.sim.backpack.engine import OrderEngine
+from bpbfx.sim.backpack.events import AccountEvents
 from bpbfx.sim.backpack.faults import Faults, MarketFaults
 from bpbfx.sim.backpack.feeds import PERIODS, MarketFeeds
+from bpbfx.sim.backpack.ledger import Ledger
 from bpbfx.sim.backpack.market import DEFAULT_MARKETS, BookState, MarketSpec, _Market
 from bpbfx.sim.backpack.rest import Rest
 from bpbfx.sim.backpack.subscriptions import Subscriptions, _Client
+from bpbfx.sim.backpack.trading import PATHS, TradingApi
+from bpbfx.sim.backpack.trading_controls import TradingControls
 from bpbfx.sim.backpack.wire import DEPTH_WINDOWS, ERR_PARSE, Stamper
 
 __all__ = ["BackpackSimulator"]
 
 
-class BackpackSimulator(SimServer):
+class BackpackSimulator(TradingControls, SimServer):
     """A Backpack Exchange WebSocket + REST server on 127.0.0.1 (see :mod:`bpbfx.sim.backpack`).
 
     Args:
@@ -39,15 +46,24 @@ class BackpackSimulator(SimServer):
             :attr:`seed`).
         markets: symbols (built-in or generic specs, see :meth:`MarketSpec.for_symbol`) or
             :class:`MarketSpec` values.
-        accounts: verifying keys (base64) accepted for private streams; ``None`` accepts any
-            key whose signature verifies.
+        accounts: verifying keys (base64) accepted for private streams and signed REST
+            requests; ``None`` accepts any key whose signature verifies.
+        account_balances: verifying key -> ``{asset: amount}``: trading accounts that start with
+            exactly these balances and get no invented stream activity.  A key that trades
+            without being listed starts with 1,000,000 of each quote asset and 1,000 of each
+            spot base asset.
         time_scale: multiplies every exchange cadence (1.0 = real time, 0.01 = a "second"
             lasts 10 ms); a cadence is never shorter than one tick.
         clock: wall clock in seconds (``time.time``) for timestamps and signature windows.
+        clock_offset: seconds added to ``clock`` (the exchange's clock running ahead of, or
+            behind, the client's): event times, ``/api/v1/time`` and signature windows.
         history_ticks: how many past book states are kept (stale snapshots, :meth:`book`).
         max_queued_frames: a client this many frames behind is closed with code 1008.
-        string_times_every: if N > 0, every Nth public data frame writes ``E``/``T`` as strings
-            (seen on the wire); 0 never.
+        string_times_every: if N > 0, every Nth data frame stamped (public and account events)
+            writes ``E``/``T`` as strings (seen on the wire); 0 never.
+        trade_history: public trades kept per market for ``/api/v1/trades(/history)``.
+        rate_limit: ``(requests, seconds)``: at most that many signed REST requests per account
+            in any window of that many seconds, then 429 (``None``: no limit).
 
     Raises:
         ValueError: an argument is out of range or a market is listed twice.
@@ -68,6 +84,10 @@ class BackpackSimulator(SimServer):
         history_ticks: int = 256,
         max_queued_frames: int = 100_000,
         string_times_every: int = 0,
+        account_balances: Mapping[str, Mapping[str, str | Decimal]] | None = None,
+        clock_offset: float = 0.0,
+        trade_history: int = 20_000,
+        rate_limit: tuple[int, float] | None = (2000, 60.0),
     ) -> None:
         super().__init__(host=host, port=port, tick_interval=tick_interval, ping_interval=ping_interval)
         check_options(tick_interval, time_scale, max_queued_frames)
@@ -75,6 +95,10 @@ class BackpackSimulator(SimServer):
             raise ValueError(f"history_ticks must be >= 2, got {history_ticks!r}")
         if string_times_every < 0:
             raise ValueError(f"string_times_every must be >= 0, got {string_times_every!r}")
+        if trade_history < 1:
+            raise ValueError(f"trade_history must be >= 1, got {trade_history!r}")
+        if rate_limit is not None and (rate_limit[0] < 1 or rate_limit[1] <= 0):
+            raise ValueError(f"rate_limit must be (requests >= 1, seconds > 0) or None, got {rate_limit!r}")
         specs = [m if isinstance(m, MarketSpec) else MarketSpec.for_symbol(m) for m in markets]
         check_symbols(s.symbol for s in specs)
         self.seed: int = pick_seed(seed)
@@ -91,10 +115,25 @@ class BackpackSimulator(SimServer):
             "errors_sent": 0,
             "frames_queued": 0,
             "slow_consumers": 0,
+            "orders_accepted": 0,
+            "orders_refused": 0,
+            "fills": 0,
+            "auth_refused": 0,
+            "rate_limited": 0,
+            "orders_refused_by_fault": 0,
+            "replies_dropped": 0,
+            "replies_failed": 0,
+            "cancels_202": 0,
+            "account_events_delayed": 0,
+            "account_events_lost": 0,
         }
         windows = {w: self.cadence_ticks(f"depth.{w}") for w in DEPTH_WINDOWS}
-        self._markets: dict[str, _Market] = {s.symbol: _Market(s, self.seed, windows, history_ticks) for s in specs}
-        self._stamp = Stamper(clock, string_times_every)
+        self._markets: dict[str, _Market] = {
+            s.symbol: _Market(s, self.seed, windows, history_ticks, trade_history) for s in specs
+        }
+        self._clock = clock
+        self._clock_offset = float(clock_offset)
+        self._stamp = Stamper(self._now, string_times_every)
         self._faults = Faults(self._markets)
         self._subs = Subscriptions(self._counters)
         self._accounts = Accounts(self.seed, self._markets, self._subs, self._stamp)
@@ -103,6 +142,23 @@ class BackpackSimulator(SimServer):
             random.Random(f"{self.seed}:global"), self._counters,
         )
         self._rest = Rest(self._markets, self._subs, self._faults, self._stamp, self._counters)
+        self._ledger = Ledger()
+        self._events = AccountEvents(self._subs, self.later, self._counters)
+        self._accounts.trading_emit = self._events.emit
+        self._engine = OrderEngine(
+            self._markets, self._ledger, self._accounts, self._events, self._stamp, self._feeds.publish,
+            self.seed, self._counters,
+        )
+        self._feeds.matcher = self._engine.match_resting
+        balances = {k: {a: Decimal(v) for a, v in b.items()} for k, b in (account_balances or {}).items()}
+        self._trading = TradingApi(
+            self._engine, self._markets, self._faults, self._ledger, self._accounts, balances,
+            self._accounts_allowed, rate_limit, self.later, self._counters,
+        )
+
+    def _now(self) -> float:
+        """The simulator's clock: ``clock`` plus ``clock_offset``, in seconds."""
+        return self._clock() + self._clock_offset
 
     # ------------------------------------------------------------------ helpers
     def cadence_ticks(self, name: str) -> int:
@@ -173,13 +229,22 @@ class BackpackSimulator(SimServer):
             tick = self._feeds.tick(now_us)
             if tick % self.cadence_ticks("account") == 0:
                 for key in sorted(self._subs.active_keys()):
-                    self._accounts.step(self._accounts.get(key), now_us)
+                    if not self._accounts.is_trading(key):
+                        self._accounts.step(self._accounts.get(key), now_us)
         self.notify()
 
     def http_get(self, path: str, params: dict[str, str]) -> tuple[int, Any] | None:
-        """Answer REST GETs (loop thread): ``/api/v1/depth``, ``/api/v1/markets``, ``/api/v1/time``."""
+        """Answer public REST GETs (loop thread): ``/api/v1/depth``, ``/api/v1/markets``,
+        ``/api/v1/time``, ``/api/v1/trades``, ``/api/v1/trades/history``."""
         with self._lock:
             return self._rest.get(path, params)
+
+    def http_request(self, request: HttpRequest) -> HttpReply | None:
+        """Answer one request on :attr:`http_url` (loop thread, under the state lock): the
+        signed trading endpoints (:mod:`bpbfx.sim.backpack.trading`), else the public GETs."""
+        if request.path in PATHS:
+            return self._trading.handle(request, self._stamp.now_us())
+        return super().http_request(request)
 
     # ------------------------------------------------------------------ fault controls
 
@@ -354,7 +419,10 @@ class BackpackSimulator(SimServer):
     def counters(self) -> dict[str, int]:
         """A copy of the counters: ``ticks``, ``depth_deltas``, ``rest_depth_requests``,
         ``signatures_verified``, ``signatures_rejected``, ``errors_sent``, ``frames_queued``,
-        ``slow_consumers``.  Any thread."""
+        ``slow_consumers``; and of the trading endpoints ``orders_accepted``,
+        ``orders_refused`` (by the engine), ``fills``, ``auth_refused``, ``rate_limited``,
+        ``orders_refused_by_fault``, ``replies_dropped``, ``replies_failed``, ``cancels_202``,
+        ``account_events_delayed``, ``account_events_lost``.  Any thread."""
         with self._lock:
             return dict(self._counters)
 
