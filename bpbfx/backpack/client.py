@@ -33,7 +33,7 @@ from . import streams as names
 from .auth import DEFAULT_WINDOW_MS, MAX_WINDOW_MS, Signer, load_credentials
 from .book import SyncAction, parse_depth_snapshot
 from .events import Depth, OrderUpdate
-from .orders import ClientIdSource, Number, Order, OrderChange, Request
+from .orders import ClientIdSource, MarketRules, Number, Order, OrderChange, Request
 from .orders.rules import RATE_LIMIT
 from .protocol import OTHER_STREAMS, BackpackProtocol, BookResult, FetchSnapshot, ManagedBook
 from .trading import Trader
@@ -327,6 +327,21 @@ class BackpackClient(BaseClient):
         """
         self._enable_trading()
         return self._trader.cancel_all(symbol)
+
+    def market_rules(self, symbol: str) -> MarketRules | None:
+        """The trading rules of ``symbol`` (tick size, step size, minimum and maximum quantity
+        and price) from ``GET /api/v1/markets``, read once and kept; ``None`` when the list
+        could not be read (orders are then checked by the exchange alone).  Blocks the calling
+        thread for the first read.  Needs no keys.
+
+        Raises:
+            InvalidOrderError: ``symbol`` is not a market the exchange lists (the message names
+                close ones).
+            ClientClosedError: the client is closed.
+        """
+        if self.closed:
+            raise ClientClosedError("BackpackClient is closed; create a new one")
+        return self._trader.rules(symbol)
 
     def orders(self) -> dict[str, Order]:
         """The open orders by order id: a copy of the live view (any thread)."""

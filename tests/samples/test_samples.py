@@ -104,3 +104,13 @@ def test_every_sample_takes_sim_and_seconds() -> None:
     for path in SAMPLES:
         text = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True, timeout=60).stdout
         assert "--sim" in text and "--seconds" in text, path.name
+
+
+@pytest.mark.parametrize("sample", ["backpack_trading.py", "bitfinex_trading.py"])
+def test_trading_samples_complete_their_round_trip(outcomes: dict[tuple[str, str], Outcome], sample: str) -> None:
+    """Against the simulator the order is placed, seen in the live view, cancelled, and the view
+    ends empty; no error on the way."""
+    output = outcomes[(sample, "seconds")].output
+    assert "cancelled: " in output and "CANCEL" in output.split("cancelled: ")[-1].upper(), output[-3000:]
+    assert output.rstrip().endswith("open orders now: []"), output[-3000:]
+    assert "error:" not in output and "Error" not in output, output[-3000:]

@@ -152,7 +152,10 @@ class TradingApi:
         if self._limited(key):
             self.counters["rate_limited"] += 1
             return HttpReply(429, {"code": "TOO_MANY_REQUESTS", "message": "Too many requests"})
-        self.open_account(key)
+        if method != "GET":
+            # Placing or cancelling makes a trading account; reading (the open orders a client
+            # asks for when it connects, histories) leaves a synthetic account's activity going.
+            self.open_account(key)
         reply = self._dispatch(method, path, key, params, now_us)
         delay = self.faults.trading.take_delay(method, path)
         if delay:
