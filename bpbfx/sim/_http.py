@@ -134,6 +134,11 @@ async def _serve_one(
                 return
     except (ConnectionError, asyncio.IncompleteReadError):
         return
+    except asyncio.CancelledError:
+        # The simulator is stopping with a keep-alive connection open.  The connection ends
+        # here; the handler returns normally, as Python 3.11's stream callback logs an error for
+        # a handler task that ends cancelled.
+        return
     finally:
         writer.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 import re
 import struct
 import threading
@@ -597,3 +598,20 @@ def test_controls_reject_unknown_markets(sim: BackpackSimulator) -> None:
         sim.inject_gap("NOPE_USDC")
     with pytest.raises(ValueError):
         sim.hold_depth("SOL_USDC", 0)
+
+
+def test_stopping_with_a_keep_alive_rest_connection_open_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """A client still holding a keep-alive REST connection when the simulator stops: the
+    connection ends, and nothing is logged at WARNING or above (no asyncio noise)."""
+    from bpbfx.rest import RestClient
+
+    sim = BackpackSimulator(tick_interval=None).start()
+    rest = RestClient(sim.http_url)
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert rest.request("GET", "/api/v1/markets").status == 200
+            sim.stop()
+    finally:
+        rest.close()
+        sim.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
