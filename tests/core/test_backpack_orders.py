@@ -215,6 +215,9 @@ def test_placed_order_completes_with_the_exchange_order_and_opens_the_view() -> 
         (401, {"code": "INVALID_CLIENT_REQUEST", "message": "Request has expired"}, OrderRejectedError, "clock"),
         (400, {"code": "INVALID_CLIENT_REQUEST", "message": "Order with client ID already exists"},
          OrderRejectedError, "never reusable"),
+        (503, {"code": "MAINTENANCE", "message": "Exchange is in maintenance"}, OrderNotSentError,
+         "safe to send again later"),
+        (400, {"code": "TRADING_PAUSED", "message": "Trading is paused"}, OrderNotSentError, "takes no orders now"),
     ],
 )
 def test_refusals_in_json_or_text_reject_the_order(status: int, body: Any, kind: type, needle: str) -> None:

@@ -45,7 +45,7 @@ from ..events import OrderUpdate
 from .handles import BATCH_DONE, BatchRequest, Completion, Request
 from .inputs import OrderInput
 from .model import Order, OrderChange, order_from_event, order_from_rest
-from .rules import IN_DOUBT_STATUSES
+from .rules import CLOSED_CODES, IN_DOUBT_STATUSES
 
 __all__ = ["Lookup", "OrderCore", "parse_error"]
 
@@ -210,7 +210,7 @@ class OrderCore:
             self._apply(order, "rest")
             self._decide(req, order, None)
             return
-        if status in IN_DOUBT_STATUSES or status >= 500:
+        if (status in IN_DOUBT_STATUSES or status >= 500) and not _closed_for_business(status, body):
             _code, message = parse_error(status, body)
             self._in_doubt(req, now, f"HTTP {status} {message}")
             return
@@ -246,7 +246,7 @@ class OrderCore:
             return
         for child in children:
             child.http_status = status
-            if status in IN_DOUBT_STATUSES or status >= 500:
+            if (status in IN_DOUBT_STATUSES or status >= 500) and not _closed_for_business(status, body):
                 self._in_doubt(child, now, f"HTTP {status}")
             else:
                 self._decide(child, None, self._refusal(child, status, body))
@@ -533,10 +533,15 @@ class OrderCore:
         self._decide(req, None, error)
 
     # ------------------------------------------------------------------ decisions
-    def _refusal(self, req: Request[Any], status: int, body: bytes) -> OrderRejectedError:
+    def _refusal(self, req: Request[Any], status: int, body: bytes) -> OrderRejectedError | OrderNotSentError:
         code, message = parse_error(status, body)
         lowered = message.lower()
         where = f"{_label(req)} refused (HTTP {status}{', ' + code if code else ''}: {message})"
+        if code in CLOSED_CODES:
+            return OrderNotSentError(
+                f"{where}; the exchange takes no orders now; nothing was placed, it is safe to send again later",
+                **_fields(req),
+            )
         if status == 429 or code == "TOO_MANY_REQUESTS":
             return OrderRateLimitError(
                 f"{where}; Backpack allows about 2,000 requests a minute per account; nothing was placed",
@@ -570,6 +575,12 @@ class OrderCore:
             self._pending.pop(id(batch), None)
             batch.state = "done"
             self._completions.append((batch, BATCH_DONE, None))
+
+
+def _closed_for_business(status: int, body: bytes) -> bool:
+    """A 5xx that refuses for certain: the exchange says it is in maintenance or trading is
+    paused, so nothing was placed (any other 5xx leaves the outcome unknown)."""
+    return parse_error(status, body)[0] in CLOSED_CODES
 
 
 def _int_or_none(value: Any) -> int | None:

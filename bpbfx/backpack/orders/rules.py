@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_WINDOW_MS",
     "FILLS_PATH",
     "HISTORY_PATH",
+    "CLOSED_CODES",
     "IN_DOUBT_STATUSES",
     "MAX_BATCH",
     "MAX_CLIENT_ID",
@@ -79,6 +80,9 @@ OPEN_STATUSES: Final = frozenset({"New", "PartiallyFilled", "TriggerPending"})
 """An order with one of these statuses rests on the book (or waits for its trigger)."""
 CLOSED_STATUSES: Final = frozenset({"Filled", "Cancelled", "Expired", "TriggerFailed"})
 IN_DOUBT_STATUSES: Final = frozenset({500, 502, 503, 504})
+#: Error codes that refuse every order for certain, whatever the HTTP status (a 503 with one of
+#: these placed nothing): the input is not sent, and sending it again later is safe.
+CLOSED_CODES: Final = frozenset({"MAINTENANCE", "TRADING_PAUSED"})
 """HTTP statuses after which an order may or may not have been placed."""
 
 TIME_PATH: Final = "/api/v1/time"
