@@ -328,6 +328,14 @@ class BackpackClient(BaseClient):
         self._enable_trading()
         return self._trader.cancel_all(symbol)
 
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """How far the exchange's clock is ahead of this machine's, in milliseconds, as last
+        measured (``GET /api/v1/time`` when a client with keys connects, and again after a
+        request refused as expired); signed requests use the corrected time.  ``None`` until
+        measured."""
+        return self._trader.clock_offset_ms
+
     def market_rules(self, symbol: str) -> MarketRules | None:
         """The trading rules of ``symbol`` (tick size, step size, minimum and maximum quantity
         and price) from ``GET /api/v1/markets``, read once and kept; ``None`` when the list

@@ -141,6 +141,7 @@ class Trader:
         self._stopped = threading.Event()
         self._skew_reported = False
         self.clock_measured_at = 0.0
+        self.clock_offset_ms: int | None = None
         self._down_since: float | None = None
         self._cancelled_on_disconnect = False
         self.snapshot_done = False
@@ -302,6 +303,7 @@ class Trader:
             return None
         offset = clock_offset_ms(server_ms, sent, received)
         signer.offset_ms = offset
+        self.clock_offset_ms = offset
         self.clock_measured_at = time.monotonic()
         if abs(offset) > CLOCK_SKEW_REPORTED_MS and not self._skew_reported:
             self._skew_reported = True
@@ -452,10 +454,9 @@ class Trader:
         client = self._client
         now = time.monotonic()
         with client._lock:
-            self.core.check(now)
-            lookups = self.core.take_lookups()
-        for lookup in lookups:
-            self._tasks.put(("lookup", lookup))
+            self.core.check(now)  # may decide requests (a record's grace over) as well as ask for lookups
+            outputs = self._take()
+        self._deliver(outputs)
         due = self._snapshot_due
         if due is not None and now >= due and self._down_since is None:
             self._snapshot_due = None
@@ -467,27 +468,43 @@ class Trader:
             self._cancel_everything(now - since)
 
     def _cancel_everything(self, down: float) -> None:
+        """Cancel every open order of the view, market by market, and report once all the
+        cancels are decided (their answers are read by this same thread: nothing waits here)."""
         client = self._client
         with client._lock:
             symbols = sorted({o.symbol for o in self.core.orders.values()})
-        cancelled: list[Order] = []
-        failures: list[str] = []
-        for symbol in symbols:
-            req = self.cancel_all(symbol)
-            try:
-                cancelled.extend(req.result(self.timeout * 3))
-            except BaseException as exc:  # noqa: BLE001 - reported below, with the others
-                failures.append(f"{symbol}: {exc}")
-        note = f"; not confirmed for {'; '.join(failures)}" if failures else ""
-        client.report_error(
-            OrdersCancelledError(
-                f"{client.name}: the private stream was down for {down:.1f}s (cancel_on_disconnect="
-                f"{self.cancel_on_disconnect:g}): cancelled {len(cancelled)} open orders on "
-                f"{', '.join(symbols) or 'no market'}{note}",
-                orders=tuple(cancelled),
-                kind="cancel_all",
+        if not symbols:
+            return
+        requests = [(symbol, self.cancel_all(symbol)) for symbol in symbols]
+        left = [len(requests)]
+        lock = threading.Lock()
+
+        def one_done(_done: object) -> None:
+            with lock:
+                left[0] -= 1
+                if left[0]:
+                    return
+            cancelled: list[Order] = []
+            failures: list[str] = []
+            for symbol, req in requests:
+                error = req.exception(0)
+                if error is None:
+                    cancelled.extend(req.result(0))
+                else:
+                    failures.append(f"{symbol}: {error}")
+            note = f"; not confirmed for {'; '.join(failures)}" if failures else ""
+            client.report_error(
+                OrdersCancelledError(
+                    f"{client.name}: the private stream was down for {down:.1f}s (cancel_on_disconnect="
+                    f"{self.cancel_on_disconnect:g}): cancelled {len(cancelled)} open orders on "
+                    f"{', '.join(symbols)}{note}",
+                    orders=tuple(cancelled),
+                    kind="cancel_all",
+                )
             )
-        )
+
+        for _symbol, req in requests:
+            req.add_done_callback(one_done)
 
     # ------------------------------------------------------------------ outputs
     def _take(self) -> tuple[list[Any], list[OrderChange], list[BpbfxError], list[Lookup]]:
