@@ -180,7 +180,7 @@ class Feed:
 
         Raises:
             KeyError: the feed has no client on ``exchange``.
-            InvalidOrderError / SymbolMappingError / CredentialsError / ClientClosedError: see
+            InvalidOrderError / InvalidSymbolError / CredentialsError / ClientClosedError: see
                 :func:`bpbfx.unified.orders.submit_order`.
         """
         return submit_unified(
@@ -195,7 +195,7 @@ class Feed:
 
         Raises:
             KeyError: no client on ``exchange``.
-            InvalidOrderError / SymbolMappingError: see :func:`bpbfx.unified.orders.cancel_order`.
+            InvalidOrderError / InvalidSymbolError: see :func:`bpbfx.unified.orders.cancel_order`.
         """
         return cancel_unified(self.client(exchange), symbol, order_id, client_id=client_id)
 

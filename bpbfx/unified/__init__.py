@@ -10,13 +10,27 @@
     client.add_sink(UnifiedSink(on_trade=lambda client, trade: print(trade.symbol, trade.side)))
 
 See :mod:`bpbfx.unified.symbols` (symbols and candle intervals), :mod:`bpbfx.unified.events`
-(the event types) and :mod:`bpbfx.unified.convert` (native -> unified).
+(the event types), :mod:`bpbfx.unified.convert` (native -> unified) and
+:mod:`bpbfx.unified.orders` (orders placed and read with unified values on either exchange).
 """
 
 from __future__ import annotations
 
 from .convert import HOOK_NAMES, Converter, UnifiedHook, UnifiedSink
-from .events import BookChange, Candle, FundingRate, MarkPrice, Quote, Ticker, Trade, TradeSide, UnifiedEvent
+from .events import (
+    BookChange,
+    Candle,
+    FundingRate,
+    MarkPrice,
+    Order,
+    OrderStatus,
+    Quote,
+    Ticker,
+    Trade,
+    TradeSide,
+    UnifiedEvent,
+)
+from .orders import UnifiedRequest, cancel_order, submit_order, unified_order
 from .symbols import (
     INTERVALS,
     native_currency,
@@ -35,19 +49,25 @@ __all__ = [
     "Converter",
     "FundingRate",
     "MarkPrice",
+    "Order",
+    "OrderStatus",
     "Quote",
     "TradeSide",
     "Ticker",
     "Trade",
     "UnifiedEvent",
     "UnifiedHook",
+    "UnifiedRequest",
     "UnifiedSink",
+    "cancel_order",
     "native_currency",
     "native_interval",
+    "submit_order",
     "to_native",
     "to_unified",
     "unified_currency",
     "unified_interval",
+    "unified_order",
 ]
 
 # Names of earlier releases, each of which said two things in the package.

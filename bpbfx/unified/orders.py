@@ -219,8 +219,10 @@ def submit_order(
     ``EXCHANGE MARKET``), perpetuals on margin (``LIMIT``, ``MARKET``).
 
     Raises:
-        InvalidOrderError: a value the exchange would refuse (the field is named).
-        SymbolMappingError: ``symbol`` has no market on that exchange.
+        InvalidOrderError: a value the exchange would refuse (the field is named), also a market
+            Backpack does not list (a market Bitfinex does not have fails the handle with the
+            exchange's refusal, :class:`~bpbfx.OrderRejectedError`).
+        InvalidSymbolError: ``symbol`` is not a unified symbol.
         CredentialsError / ClientClosedError: as the client's own ``submit_order``.
     """
     exchange = client.exchange
@@ -261,7 +263,7 @@ def cancel_order(
 
     Raises:
         InvalidOrderError: neither or both ids, or an id the exchange cannot take.
-        SymbolMappingError: ``symbol`` has no market on that exchange.
+        InvalidSymbolError: ``symbol`` is not a unified symbol.
     """
     exchange = client.exchange
     native = to_native(exchange, symbol)
