@@ -400,6 +400,8 @@ def test_demo_shows_both_exchanges_a_reconnect_and_book_checks(tmp_path: Path) -
     assert re.search(r"bitfinex: order: buy 0\.001 tBTCUSD @ \S+ confirmed, id \d+", out)
     assert re.search(r"bitfinex: order: \d+ moved to \S+", out)
     assert re.search(r"bitfinex: order: \d+ cancelled \(CANCELED\); open orders: 0", out)
+    assert re.search(r"backpack: order: bid 0\.5 SOL_USDC @ \S+ placed over REST, id \d+ \(clientId \d+\)", out)
+    assert re.search(r"backpack: order: \d+ cancelled \(Cancelled\); open orders: 0", out)
     summary = out.strip().splitlines()[-1]
     assert summary.startswith("bpbfx demo: OK")
     counts = re.findall(r"(backpack|bitfinex) (\d+) msgs, (\d+) reconnects, (\d+) book checks", summary)
@@ -413,5 +415,7 @@ def test_demo_shows_both_exchanges_a_reconnect_and_book_checks(tmp_path: Path) -
     timeline = out[out.index("timeline:") :]
     assert re.search(r"bitfinex  order round trip \(buy 0\.001 tBTCUSD @ \S+\): placed, acknowledged in \d+ ms",
                      timeline)
+    assert re.search(r"backpack  order round trip \(bid 0\.5 SOL_USDC @ \S+\): placed, answered in \d+ ms, "
+                     r"cancelled in \d+ ms", timeline)
     assert re.search(r"backpack  injected: socket dropped -> recovered in \S+ s, 2 books resynced", timeline)
     assert re.search(r"bitfinex  injected: info 20051 \(server restarting\) -> recovered in \S+ s", timeline)

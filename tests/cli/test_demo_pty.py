@@ -86,6 +86,8 @@ def test_demo_fits_120x40_and_keeps_its_timeline(tmp_path: Path) -> None:
     last = "\n".join(drawn[-1])
     assert re.search(r"bitfinex  order round trip( \(buy 0\.001 tBTCUSD @ \S+\))?: placed, acknowledged in \d+ ms, "
                      r"moved, cancelled in \d+ ms", last), last
+    assert re.search(r"backpack  order round trip( \(bid 0\.5 SOL_USDC @ \S+\))?: placed, answered in \d+ ms, "
+                     r"cancelled in \d+ ms", last), last
     assert re.search(r"backpack  injected: socket dropped -> recovered in \d+\.\d s, 2 books resynced", last), last
     assert re.search(r"bitfinex  injected: info 20051 \(server restarting\) -> recovered in \d+\.\d s, "
                      r"2 books resynced", last), last
@@ -106,4 +108,4 @@ def test_demo_degrades_in_a_small_terminal(tmp_path: Path) -> None:
     for lines in drawn:
         assert len(lines) <= 15 and all(len(line) <= 60 for line in lines), "\n".join(lines)
     last = "\n".join(drawn[-1])
-    assert "order round trip" in last and last.count("injected:") == 2, last
+    assert last.count("order round trip") == 2 and last.count("injected:") == 2, last

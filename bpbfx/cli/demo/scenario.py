@@ -1,6 +1,6 @@
 """The demo's scenario: both simulators, a client per exchange with books, a cross-exchange
-quote feed, an order round trip on a simulated Bitfinex account, and one injected fault per
-exchange (Backpack: every socket dropped; Bitfinex: info 20051, server restarting), each
+quote feed, an order round trip on a simulated account of each exchange, and one injected fault
+per exchange (Backpack: every socket dropped; Bitfinex: info 20051, server restarting), each
 recorded on the :class:`~.state.Timeline` with its recovery."""
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ class Scenario:
     # BTC_USDT is added at the Bitfinex simulator's tBTCUST price).
     CROSS_SYMBOL = "BTC/USDT"
     DEMO_KEYS = ApiKeys("demo-key", "demo-secret")  # the simulated Bitfinex trading account
+    # The simulated Backpack trading account: any key pair whose signatures verify (fixed, so
+    # every run is alike; it trades only on the simulator).
+    BACKPACK_SEED = "4odxgSUxFrC/zsKWZF4OQwYAgnNu9hnWH3NxWfLAPz4="
     DEMO_BALANCES: ClassVar[dict[str, dict[str, str]]] = {"exchange": {"USD": "100000", "BTC": "1"}}
 
     def __init__(self, duration: float | None) -> None:
@@ -111,42 +114,64 @@ class Scenario:
 
     # ------------------------------------------------------------------ the order round trip
     def _start_trading(self, stack: contextlib.ExitStack, backoff: Backoff) -> None:
-        """A small order round trip on the simulated Bitfinex trading account: a limit buy far
-        below the market, its acknowledgement, an update and a cancel."""
-        trader = build_client(
-            "bitfinex", ["account"], url=self.sims["bitfinex"].url, keys=self.DEMO_KEYS,
-            hooks={"backoff": backoff, "name": "bitfinex-trader",
-                   "on_error": lambda client, exc: None},  # outcomes are shown by the round trip itself
-        )
-        stack.callback(trader.close)  # also fails a request still waiting, ending the thread below
-        trader.start()
-        thread = threading.Thread(target=self._order_round_trip, args=(trader,), name="demo-orders", daemon=True)
-        thread.start()
-        stack.callback(thread.join, 5.0)
+        """A small order round trip on each simulated trading account: a limit buy far below
+        the market, its acknowledgement, (Bitfinex) an update, and a cancel."""
+        from ...backpack.auth import Signer
 
-    def _order_round_trip(self, trader: Any) -> None:
-        """Runs on its own thread; every step is an event line, the whole trip a milestone."""
-        from ...exceptions import OrderError
+        quiet = {"backoff": backoff, "on_error": lambda client, exc: None}  # the round trips show outcomes
+        traders = {
+            "bitfinex": build_client(
+                "bitfinex", ["account"], url=self.sims["bitfinex"].url, keys=self.DEMO_KEYS,
+                hooks={**quiet, "name": "bitfinex-trader"},
+            ),
+            "backpack": build_client(
+                "backpack", [], url=self.sims["backpack"].url, rest_url=self.sims["backpack"].http_url,
+                keys=ApiKeys(Signer(self.BACKPACK_SEED).verifying_key, self.BACKPACK_SEED),
+                hooks={**quiet, "name": "backpack-trader"},
+            ),
+        }
+        for exchange, trader in traders.items():
+            stack.callback(trader.close)  # also fails a request still waiting, ending the thread below
+            trader.start()
+            trip = self._bitfinex_round_trip if exchange == "bitfinex" else self._backpack_round_trip
+            thread = threading.Thread(target=self._round_trip, args=(exchange, trader, trip),
+                                      name=f"demo-orders-{exchange}", daemon=True)
+            thread.start()
+            stack.callback(thread.join, 5.0)
 
-        say = self.notices.add
-        book_client = self.panels["bitfinex"].client
+    def _best_bid(self, exchange: str, trader: Any, book: str) -> Decimal | None:
+        """The best bid of the demo's book ``book`` once ``trader`` is ready (10 s at most)."""
+        book_client = self.panels[exchange].client
         assert book_client is not None
         deadline = time.monotonic() + 10.0
-        bid = None
         while time.monotonic() < deadline and not trader.closed:
             try:
-                best = book_client.book("tBTCUSD").best_bid()  # type: ignore[attr-defined]
+                best = book_client.book(book).best_bid()  # type: ignore[attr-defined]
             except KeyError:
                 best = None
             if best is not None and trader.ready:
-                bid = best.price
-                break
+                return Decimal(best.price)
             time.sleep(0.05)
+        return None
+
+    def _round_trip(self, exchange: str, trader: Any, trip: Any) -> None:
+        """Runs on its own thread; every step is an event line, the whole trip a milestone."""
+        from ...exceptions import OrderError
+
+        bid = self._best_bid(exchange, trader, "tBTCUSD" if exchange == "bitfinex" else "depth.SOL_USDC")
         if bid is None:
-            item = self.timeline.add("bitfinex", "order round trip")
-            self.timeline.finish(item, "skipped: no authenticated socket or no bid", ok=False)
-            say("bitfinex", "order round trip skipped: no authenticated socket or no bid", warn=True)
+            item = self.timeline.add(exchange, "order round trip")
+            self.timeline.finish(item, "skipped: no authenticated account or no bid", ok=False)
+            self.notices.add(exchange, "order round trip skipped: no authenticated account or no bid", warn=True)
             return
+        try:
+            trip(trader, bid)  # finishes its own milestone, also when it fails
+        except OrderError as exc:
+            if not trader.closed:
+                self.notices.add(exchange, f"order round trip failed: {type(exc).__name__}: {exc}", warn=True)
+
+    def _bitfinex_round_trip(self, trader: Any, bid: Decimal) -> None:
+        say = self.notices.add
         price = (bid / 2).quantize(Decimal(1).scaleb((bid / 2).adjusted() - 4))  # 5 significant digits
         placed = time.monotonic()
         item = self.timeline.add("bitfinex", "order round trip", f"buy 0.001 tBTCUSD @ {price}", at=placed)
@@ -161,15 +186,36 @@ class Scenario:
             order = trader.cancel_order(order.id).result(timeout=10)
             done = time.monotonic()
             say("bitfinex", f"order: {order.id} cancelled ({order.status}); open orders: {len(trader.orders())}")
-            self.timeline.finish(
-                item,
-                f"placed, acknowledged in {(acked - placed) * 1000:.0f} ms, moved, cancelled in "
-                f"{(done - placed) * 1000:.0f} ms",
-            )
-        except OrderError as exc:
-            if not trader.closed:
-                say("bitfinex", f"order round trip failed: {type(exc).__name__}: {exc}", warn=True)
+        except BaseException as exc:
             self.timeline.finish(item, f"failed: {type(exc).__name__}", ok=False)
+            raise
+        self.timeline.finish(
+            item,
+            f"placed, acknowledged in {(acked - placed) * 1000:.0f} ms, moved, cancelled in "
+            f"{(done - placed) * 1000:.0f} ms",
+        )
+
+    def _backpack_round_trip(self, trader: Any, bid: Decimal) -> None:
+        say = self.notices.add
+        price = (bid * Decimal("0.8")).quantize(Decimal("0.01"))
+        placed = time.monotonic()
+        item = self.timeline.add("backpack", "order round trip", f"bid 0.5 SOL_USDC @ {price}", at=placed)
+        try:
+            req = trader.submit_order("SOL_USDC", "Bid", "0.5", price, post_only=True)
+            order = req.result(timeout=10)
+            acked = time.monotonic()
+            say("backpack", f"order: bid 0.5 SOL_USDC @ {price} placed over REST, id {order.id} "
+                            f"(clientId {req.client_id})")
+            order = trader.cancel_order("SOL_USDC", order.id).result(timeout=10)
+            done = time.monotonic()
+            say("backpack", f"order: {order.id} cancelled ({order.status}); open orders: {len(trader.orders())}")
+        except BaseException as exc:
+            self.timeline.finish(item, f"failed: {type(exc).__name__}", ok=False)
+            raise
+        self.timeline.finish(
+            item,
+            f"placed, answered in {(acked - placed) * 1000:.0f} ms, cancelled in {(done - placed) * 1000:.0f} ms",
+        )
 
     # ------------------------------------------------------------------ faults
     def inject_faults(self, elapsed: float) -> None:
