@@ -29,11 +29,12 @@ def main() -> None:
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
-        url = "wss://ws.backpack.exchange"
+        url, rest_url = "wss://ws.backpack.exchange", "https://api.backpack.exchange"
         if args.sim:
             from bpbfx.sim import BackpackSimulator
 
-            url = stack.enter_context(BackpackSimulator()).url
+            sim = stack.enter_context(BackpackSimulator())
+            url, rest_url = sim.url, sim.http_url  # the client reads the exchange's clock over REST
             os.environ.setdefault("BACKPACK_PUBLIC_KEY", GUIDE_PUBLIC)
             os.environ.setdefault("BACKPACK_SECRET_KEY", GUIDE_SECRET)
 
@@ -49,6 +50,7 @@ def main() -> None:
         # when the first account.* stream is subscribed.
         client = BackpackClient(
             url,
+            rest_url=rest_url,
             streams=["account.orderUpdate", "account.positionUpdate"],
             on_message=on_message,
             on_error=lambda c, exc: print(f"error: {exc}"),

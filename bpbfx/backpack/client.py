@@ -536,16 +536,30 @@ class BackpackClient(BaseClient):
     # ------------------------------------------------------------------ ConnectionListener hooks
     def _handle_open(self, conn: Connection) -> None:
         signer = self._proto.signer
-        if signer is not None and time.monotonic() - self._trader.clock_measured_at > CLOCK_REMEASURE:
-            # Signatures carry this machine's time: measure the exchange's first (one round
-            # trip, before anything is subscribed on this connection).
-            self._trader.measure_clock(signer)
+        # Signatures carry the time: the exchange's clock is measured now and then (one REST
+        # round trip on the orders thread, never on this one); until it is, the private streams
+        # wait and the public ones go out at once.
+        measure = signer is not None and time.monotonic() - self._trader.clock_measured_at > CLOCK_REMEASURE
         with self._lock:
             # Every (re)connect re-sends every subscription; private ones are re-signed with a
             # fresh timestamp (Backpack: the signature window is checked per SUBSCRIBE).
-            self._send(self._proto.connection_made(time.monotonic()))
+            self._send(self._proto.connection_made(time.monotonic(), private=not measure))
+        if measure:
+            self._trader.measure_then(self._subscribe_private)
         if self._trading:
             self._trader.connected()
+
+    def _resubscribe_refused(self) -> None:
+        """Subscribe again what was refused for a stale signature, now the clock is measured
+        again (orders thread)."""
+        with self._lock:
+            self._send(self._proto.resubscribe_refused())
+        self._readiness_changed()
+
+    def _subscribe_private(self) -> None:
+        """Send the private subscriptions held back for the clock measurement (orders thread)."""
+        with self._lock:
+            self._send(self._proto.subscribe_private())
 
     def _handle_closed(self, conn: Connection, error: Any) -> None:
         # Deltas were lost with the socket: every book is rebuilt after the reconnect.
@@ -586,10 +600,7 @@ class BackpackClient(BaseClient):
                 # A signature outside its window: the clocks disagree.  Measure the exchange's
                 # and subscribe the private streams again, signed with the corrected time.
                 self._report(error)
-                self._trader.measure_clock(signer)
-                with self._lock:
-                    self._send(self._proto.resubscribe_refused())
-                self._readiness_changed()
+                self._trader.measure_then(self._resubscribe_refused)
                 return
         elif isinstance(error, MalformedFrameError) and error.stream is not None:
             with self._lock:

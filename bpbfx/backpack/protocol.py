@@ -196,6 +196,8 @@ class BackpackProtocol:
         """Refused requests by key (``"subscribe <streams>"``): the client is not ready."""
         self.open = False
         """True once the current connection has been sent every subscription."""
+        self.private_pending = False
+        """The private streams wait for :meth:`subscribe_private` on this connection."""
         self._unsubscribed: dict[str, None] = {}
         self._alerted: set[str] = set()
         self._last_request: dict[str, Any] | None = None
@@ -255,10 +257,12 @@ class BackpackProtocol:
         return frames
 
     # ------------------------------------------------------------------ connection
-    def connection_made(self, now: float) -> list[str]:
+    def connection_made(self, now: float, *, private: bool = True) -> list[str]:
         """The socket is up: every subscription is sent again (private ones re-signed with a
         fresh timestamp: the signature window is checked per SUBSCRIBE).  Refusals are
-        forgotten: the new requests are judged afresh."""
+        forgotten: the new requests are judged afresh.  With ``private=False`` the private
+        streams wait for :meth:`subscribe_private` (the shell measures the exchange's clock
+        first, without holding up the public streams)."""
         streams = list(self.subscriptions)
         for s in streams:
             counter = self.counters.get(s)
@@ -266,6 +270,18 @@ class BackpackProtocol:
                 counter.since = now
         self.refusals.clear()
         self.open = True
+        self.private_pending = not private
+        if not private:
+            streams = [s for s in streams if not is_private(s)]
+        return self._subscribe_frames(streams) if streams else []
+
+    def subscribe_private(self) -> list[str]:
+        """The private streams held back by ``connection_made(private=False)``, signed now;
+        nothing when they went out already or the socket is gone."""
+        if not (self.open and self.private_pending):
+            return []
+        self.private_pending = False
+        streams = [s for s in self.subscriptions if is_private(s)]
         return self._subscribe_frames(streams) if streams else []
 
     def connection_lost(self) -> int:
@@ -439,6 +455,8 @@ class BackpackProtocol:
                 if counter is None or not counter.confirmed:
                     out.append(f"first frame of {s}")
         out.extend(f"book {s}" for s, m in self.books.items() if not m.sync.book.valid)
+        if self.private_pending:
+            out.append("private streams (signed once the exchange's clock is measured)")
         return out
 
 

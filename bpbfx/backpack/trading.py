@@ -89,6 +89,10 @@ class _Window:
         return stamps[0] - cutoff
 
 
+CLOCK_TIMEOUT = 3.0
+"""Seconds a clock measurement (``GET /api/v1/time``) may take."""
+
+
 class Trader:
     """Order entry of one Backpack client (see the module docstring).  Created by the client;
     every public method is documented on :class:`~bpbfx.backpack.client.BackpackClient`.
@@ -294,7 +298,8 @@ class Trader:
         rest = self._rest()
         sent = time.time()
         try:
-            response = rest.request("GET", TIME_PATH, timeout=self.timeout)
+            # Half the round trip is the measure's error: a slow answer is worth little.
+            response = rest.request("GET", TIME_PATH, timeout=min(self.timeout, CLOCK_TIMEOUT))
             received = time.time()
             server_ms = int(json.loads(response.body)) if response.status == 200 else None
         except (BpbfxError, ValueError, TypeError):
@@ -358,9 +363,21 @@ class Trader:
                     BpbfxError(f"{self._client.name}: order task failed: {type(exc).__name__}: {exc}")
                 )
 
+    def measure_then(self, then: Callable[[], None]) -> None:
+        """On the orders thread: measure the exchange's clock (:meth:`measure_clock`), then
+        call ``then`` (also when the clock could not be read: signing goes on with the offset
+        held).  Returns at once; starts the orders thread if needed."""
+        self.start()
+        self._tasks.put(("clock", then))
+
     def _do(self, task: tuple[Any, ...]) -> None:
         kind = task[0]
-        if kind == "answer":
+        if kind == "clock":
+            try:
+                self.measure_clock(self._signer())
+            finally:
+                task[1]()
+        elif kind == "answer":
             _, req, pending = task
             self._finish(req, pending)
         elif kind == "lookup":

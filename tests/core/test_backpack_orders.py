@@ -267,6 +267,24 @@ def test_stream_event_before_the_answer_is_evidence() -> None:
     assert req.result(0).id == "111"
 
 
+def test_the_same_state_told_twice_is_one_change_and_the_view_keeps_every_field() -> None:
+    """The stream's orderAccepted, then the REST answer for the same state: on_order sees one
+    "new"; the view's order has the fields only the answer carries (createdAt, self-trade
+    prevention); a fill afterwards is an "update"."""
+    core = OrderCore()
+    req = place(core)
+    core.on_event(event("orderAccepted", "New"), 0.05)
+    core.answered(req, 200, json.dumps(order_json()).encode(), 0.1)
+    settle(core)
+    assert [c.kind for c in core.take_changes()] == ["new"]
+    held = core.orders["111"]
+    assert held.created_at_ms == 1_764_000_000_000 and held.self_trade_prevention == "RejectTaker"
+    core.on_event(event("orderFill", "PartiallyFilled", z="1"), 0.2)
+    changes = core.take_changes()
+    assert [c.kind for c in changes] == ["update"] and changes[0].order.executed_quantity == Decimal(1)
+    assert core.orders["111"].created_at_ms == 1_764_000_000_000
+
+
 def test_in_doubt_decided_by_the_order_query() -> None:
     """No stream event: GET /api/v1/order?clientId= finds it resting."""
     core = OrderCore()

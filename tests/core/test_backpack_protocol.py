@@ -187,3 +187,23 @@ def test_subscribe_frames_split_public_and_signed_private() -> None:
     assert all(isinstance(x, str) for x in out[1]["signature"])
     with pytest.raises(CredentialsError):
         protocol.subscribe_frames(["account.orderUpdate"], None)
+
+
+def test_private_streams_can_wait_for_the_clock_while_public_ones_go_out() -> None:
+    """connection_made(private=False) sends the public subscriptions and holds the private ones
+    (the client is not usable yet); subscribe_private sends them once, signed; a new connection
+    judges afresh."""
+    proto = protocol.BackpackProtocol(backoff_delay=lambda n: 0.1, loads=json.loads)
+    proto.signer = Signer(GUIDE_SECRET, GUIDE_PUBLIC)
+    proto.subscribe(["trade.SOL_USDC", "account.orderUpdate"], 0.0)
+    frames = [json.loads(f) for f in proto.connection_made(1.0, private=False)]
+    assert frames == [{"method": "SUBSCRIBE", "params": ["trade.SOL_USDC"]}]
+    assert any("private streams" in m for m in proto.missing())
+    held = [json.loads(f) for f in proto.subscribe_private()]
+    assert [f["params"] for f in held] == [["account.orderUpdate"]] and "signature" in held[0]
+    assert proto.subscribe_private() == []
+    assert not any("private streams" in m for m in proto.missing())
+    proto.connection_lost()
+    assert proto.subscribe_private() == []  # nothing is sent on a socket that is gone
+    everything = [json.loads(f)["params"] for f in proto.connection_made(2.0)]
+    assert everything == [["trade.SOL_USDC"], ["account.orderUpdate"]]

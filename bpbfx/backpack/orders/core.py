@@ -26,6 +26,7 @@ certainly never placed).  A cancel answered ``202 Accepted`` is done when the st
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -347,11 +348,13 @@ class OrderCore:
         previous = self.orders.get(order.id)
         if previous is not None and order.executed_quantity < previous.executed_quantity:
             return  # an older state than the one held
+        if previous is not None:
+            order = _merged(previous, order)
         if order.is_open:
             self.orders[order.id] = order
             if previous is None:
                 self._changes.append(OrderChange(kind="new", order=order, source=source))
-            elif previous != order:
+            elif _state(previous) != _state(order):
                 self._changes.append(OrderChange(kind="update", order=order, source=source, previous=previous))
         else:
             self.orders.pop(order.id, None)
@@ -575,6 +578,24 @@ class OrderCore:
             self._pending.pop(id(batch), None)
             batch.state = "done"
             self._completions.append((batch, BATCH_DONE, None))
+
+
+def _state(order: Order) -> tuple[Any, ...]:
+    """What a change to an order is: its status, what it asks for and what it got (the same
+    order told by the stream and then by the REST answer is not a change)."""
+    return (order.status, order.price, order.quantity, order.quote_quantity, order.trigger_price,
+            order.executed_quantity, order.executed_quote_quantity)
+
+
+def _merged(previous: Order, order: Order) -> Order:
+    """``order`` with what only ``previous`` knew (a stream event lacks some of the REST
+    answer's fields, and the other way round)."""
+    missing = {
+        f.name: getattr(previous, f.name)
+        for f in dataclasses.fields(order)
+        if getattr(order, f.name) is None and getattr(previous, f.name) is not None
+    }
+    return dataclasses.replace(order, **missing) if missing else order
 
 
 def _closed_for_business(status: int, body: bytes) -> bool:
