@@ -3,7 +3,7 @@
 calls your hooks.
 
 The rules each conversion implements are cited where they are coded; the full table is in the
-README section "Unified events".  Events with no unified counterpart (subscription replies,
+``bpbfx/docs/events.md``, "One model for both exchanges".  Events with no unified counterpart (subscription replies,
 account updates, funding-currency data, liquidations) convert to nothing; book deltas convert to
 nothing as well, because the managed book's :class:`~bpbfx.OrderBookUpdate` is what becomes a
 :class:`~bpbfx.unified.BookChange`.

@@ -13,8 +13,8 @@ Every unified event derives from :class:`UnifiedEvent` (itself a :class:`bpbfx.e
 - ``data``: the native event it was converted from (not compared, not in ``repr``).
 
 Prices, sizes and rates are :class:`~decimal.Decimal` taken unchanged from the native events,
-which build them from the exchange's own text.  The field mapping per exchange is in the README
-section "Unified events".
+which build them from the exchange's own text.  The field mapping per exchange is in
+``bpbfx/docs/events.md``, "One model for both exchanges".
 """
 
 from __future__ import annotations

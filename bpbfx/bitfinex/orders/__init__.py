@@ -32,8 +32,8 @@ Modules, one concern each:
 
 Exactly once: an input is sent once and never replayed.  A request whose socket drops before
 its outcome arrives is *in doubt*; after re-authentication the ``os`` (``fos`` for offers)
-snapshot decides it, see :mod:`~bpbfx.bitfinex.orders.reconcile` and the README "Trading"
-section.
+snapshot decides it, see :mod:`~bpbfx.bitfinex.orders.reconcile` and ``bpbfx/docs/trading.md``
+("Exactly once; reconciliation after a dropped socket").
 """
 
 from __future__ import annotations
