@@ -3,6 +3,7 @@ collector's bookkeeping, the collect config's metrics_port."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from bpbfx.metrics.catalogue import GAP_REASONS
 from bpbfx.metrics.samples import client_samples, stream_kind
 from tests.support import Recorder
 
-GUIDE = Path(__file__).resolve().parents[2] / "bpbfx" / "docs" / "metrics.md"
+ROOT = Path(__file__).resolve().parents[2]
+GUIDE = ROOT / "bpbfx" / "docs" / "metrics.md"
 
 
 def trade(i: int) -> str:
@@ -37,6 +39,14 @@ def test_every_metric_is_in_the_guide_and_the_guide_names_no_other() -> None:
             assert f"`{label}`" in row.group(1), f"{info.name}: label {label} not in its row"
     named = set(re.findall(r"\bbpbfx_[a-z_]+", text))
     assert named - set(METRICS) - {"bpbfx_collect"} == set()
+
+
+def test_the_grafana_dashboard_queries_only_metrics_that_exist() -> None:
+    """samples/grafana_dashboard.json is valid JSON and every bpbfx metric it queries is in the catalogue."""
+    dashboard = json.loads((ROOT / "samples" / "grafana_dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    named = {name for e in exprs for name in re.findall(r"\bbpbfx_[a-z_]+", e)}
+    assert named and named - set(METRICS) == set()
 
 
 def test_counter_names_end_in_total_and_gauges_do_not() -> None:
