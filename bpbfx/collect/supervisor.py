@@ -228,8 +228,9 @@ class Collector:
 
     def serve_metrics(self) -> MetricsServer:
         """Serve the Prometheus metrics of the supervisor and its workers on the config's
-        ``metrics_addr``:``metrics_port`` (idempotent; :meth:`run` calls it, a caller may call
-        it first to handle its errors; closed when :meth:`run` ends).  Calling thread.
+        ``metrics_addr``:``metrics_port`` (any free port when it is None; idempotent;
+        :meth:`run` calls it, a caller may call it first to handle its errors; closed when
+        :meth:`run` ends).  Calling thread; scrapes run on the HTTP server's threads.
 
         Raises:
             ImportError: ``prometheus_client`` is not installed (``pip install 'bpbfx[metrics]'``).
