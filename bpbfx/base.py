@@ -210,7 +210,9 @@ class BaseClient:
         self._closed = threading.Event()
         self._started = False
         self._streams: dict[str, StreamCounter] = {}
-        self._resyncs = 0
+        # Books rebuilt (two counters, each only ever grows: stats() adds them up).
+        self._resyncs = 0  # after a problem found on the stream (a gap, a checksum, a silent channel...)
+        self._resyncs_lost = 0  # because their socket was lost
         self._book_checks = 0  # checksums verified (Bitfinex) / contiguous deltas applied (Backpack)
         self._close_done = threading.Event()
         delivery = self._delivery = Delivery(self, self._lock)
@@ -483,6 +485,7 @@ class BaseClient:
         now = time.monotonic()
         conns = list(self._connections)
         last = max((c.last_frame_at for c in conns), default=0.0)
+        integrity, lost = self._resyncs, self._resyncs_lost
         with self._lock:
             streams = {
                 name: StreamStats(c.count, (now - c.last) if c.count else None) for name, c in self._streams.items()
@@ -491,7 +494,7 @@ class BaseClient:
             messages=sum(c.frames_received for c in conns),
             bytes=sum(c.bytes_received for c in conns),
             reconnects=sum(c.reconnects for c in conns),
-            resyncs=self._resyncs,
+            resyncs=integrity + lost,
             book_checks=self._count_book_checks(),
             watchdog_trips=sum(c.watchdog_trips for c in conns),
             errors=self._delivery.errors,
@@ -500,6 +503,8 @@ class BaseClient:
             last_message_age=(now - last) if last else None,
             streams=MappingProxyType(streams),
             dropped_events=self._delivery.dropped_events(),
+            errors_by_type=MappingProxyType(dict(self._delivery.errors_by_type)),
+            resyncs_by_reason=MappingProxyType({"connection_lost": lost, "integrity": integrity}),
         )
 
     # ------------------------------------------------------------------ deprecated

@@ -42,9 +42,11 @@ class Delivery:
             instead: ``unified=True`` or ``dispatch="thread"``).
         inline_book: ``on_book`` is called here (False with ``dispatch="thread"``).
         errors: reports delivered so far.
+        errors_by_type: ``errors`` by the class name of the error reported.
     """
 
-    __slots__ = ("_detached_drops", "_host", "_lock", "_sinks", "errors", "inline_book", "inline_message", "silenced")
+    __slots__ = ("_detached_drops", "_host", "_lock", "_sinks", "errors", "errors_by_type", "inline_book",
+                 "inline_message", "silenced")
 
     def __init__(self, host: Any, lock: threading.RLock) -> None:
         self._host = host
@@ -53,6 +55,7 @@ class Delivery:
         self.inline_message = True
         self.inline_book = True
         self.errors = 0
+        self.errors_by_type: dict[str, int] = {}
         self.silenced = False
         self._detached_drops = 0  # events lost by queues since detached (counts never go back)
 
@@ -169,6 +172,9 @@ class Delivery:
         if self.silenced:
             return
         self.errors += 1
+        by_type = self.errors_by_type
+        kind = type(exc).__name__
+        by_type[kind] = by_type.get(kind, 0) + 1
         host = self._host
         for sink in self._sinks:
             self.sink_call(sink, "on_error", exc)

@@ -30,7 +30,12 @@ class ClientStats:
     currently open; ``last_message_age``: seconds since the last frame; ``streams``: per-stream
     counters; ``dropped_events``: events lost by the bounded queues attached to the client
     (``events()`` streams, ``dispatch="thread"``), each loss also reported as
-    :class:`~bpbfx.EventsDroppedError`.
+    :class:`~bpbfx.EventsDroppedError`; ``errors_by_type``: ``errors`` by the class name of
+    the error reported (``"ChecksumMismatchError"``, ...); ``resyncs_by_reason``: ``resyncs``
+    split into ``"connection_lost"`` (books rebuilt because their socket was lost) and
+    ``"integrity"`` (a problem found on the stream itself: a sequence gap, a checksum
+    mismatch, a delta or frame the book cannot take, a silent channel, the end of exchange
+    maintenance).
     """
 
     messages: int
@@ -45,6 +50,8 @@ class ClientStats:
     last_message_age: float | None
     streams: Mapping[str, StreamStats] = field(default_factory=dict)
     dropped_events: int = 0
+    errors_by_type: Mapping[str, int] = field(default_factory=dict)
+    resyncs_by_reason: Mapping[str, int] = field(default_factory=dict)
 
 
 class StreamCounter:

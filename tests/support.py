@@ -7,13 +7,14 @@ name (``from tests.support import Recorder``).
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bpbfx import Backoff
 
-__all__ = ["DATA", "FAST", "Recorder"]
+__all__ = ["DATA", "FAST", "Recorder", "Scrape"]
 
 DATA = Path(__file__).resolve().parent / "data"
 """Recorded exchange traffic kept in the repository (see ``tests/data/SOURCES.md``)."""
@@ -50,3 +51,25 @@ class Recorder:
     def clear(self) -> None:
         with self._cond:
             self.items.clear()
+
+
+class Scrape:
+    """One scrape of a Prometheus ``/metrics`` endpoint over HTTP, parsed with
+    ``prometheus_client``'s own parser."""
+
+    def __init__(self, url: str) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            self.text: str = answer.read().decode()
+        self.families = {f.name: f for f in text_string_to_metric_families(self.text)}
+        self.samples = [s for f in self.families.values() for s in f.samples]
+
+    def series(self, name: str, **labels: str) -> list[Any]:
+        """The samples called ``name`` whose labels include ``labels``."""
+        return [s for s in self.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The sum of :meth:`series` (None when there is none)."""
+        found = self.series(name, **labels)
+        return sum(s.value for s in found) if found else None

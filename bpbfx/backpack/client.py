@@ -565,7 +565,7 @@ class BackpackClient(BaseClient):
         # Deltas were lost with the socket: every book is rebuilt after the reconnect.
         with self._lock:
             lost = self._proto.connection_lost()
-        self._resyncs += lost
+        self._resyncs_lost += lost
         if self._trading:
             self._trader.disconnected()
 

@@ -671,7 +671,7 @@ class BitfinexClient(BaseClient):
     def _handle_closed(self, conn: Connection, error: Any) -> None:
         shard = self._by_conn[conn]
         with self._lock:
-            self._resyncs += shard.proto.connection_lost()  # every book that was valid is rebuilt
+            self._resyncs_lost += shard.proto.connection_lost()  # every book that was valid is rebuilt
             shard.proto.take_outputs()  # nothing queued for a socket that is gone can be carried out
             if shard.index == 0:
                 self._trading.connection_lost()  # inputs awaiting replies are now in doubt

@@ -43,6 +43,8 @@ def _config_from_args(args: argparse.Namespace) -> CollectConfig:
         "backpack": tuple(args.backpack or ()) or None,
         "bitfinex": tuple(args.bitfinex or ()) or None,
         "sink": sink or None,
+        "metrics_port": args.metrics_port,
+        "metrics_addr": args.metrics_addr,
     }
     try:
         if args.config:
@@ -74,13 +76,27 @@ def _check_sink(config: CollectConfig) -> None:
         raise UsageError(f"[sink] in the config file: {exc}") from None
 
 
+def _serve_metrics(collector: Collector) -> None:
+    """Start the metrics endpoint before any worker, so that a bad port fails at once."""
+    config = collector.config
+    try:
+        collector.serve_metrics()
+    except ImportError:
+        raise CommandError("--metrics-port needs the 'prometheus-client' package: "
+                           "pip install 'bpbfx[metrics]'") from None
+    except OSError as exc:
+        raise CommandError(f"cannot serve metrics on {config.metrics_addr}:{config.metrics_port}: "
+                           f"{exc.strerror or exc}") from None
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     """``bpbfx collect``: run the collector until Ctrl-C / SIGTERM or ``--duration`` (main
     thread).
 
     Raises:
         UsageError: a bad config, stream, key or Redis option.
-        CommandError: a missing package, or a simulator that could not start.
+        CommandError: a missing package, a simulator that could not start, or a metrics port
+            that cannot be bound.
     """
     config = _config_from_args(args)
     keys: dict[str, ApiKeys] = {}
@@ -99,6 +115,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if config.redis is None:
         Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     collector = Collector(config, keys=keys)
+    if config.metrics_port is not None:
+        _serve_metrics(collector)
     status = EXIT_OK
     try:
         stats = collector.run()

@@ -119,6 +119,10 @@ def add_collect_parsers(sub: Any, positive_int: Callable[[str], int] = _positive
     p.add_argument("--stats-interval", type=positive_float, metavar="S", help="seconds between stats lines (5)")
     p.add_argument("--maxlen", type=positive_int, metavar="N", help="MAXLEN ~ N per Redis stream (100000)")
     p.add_argument("--snapshot-every", type=positive_int, metavar="N", help="book snapshot every N deltas (1000)")
+    p.add_argument("--metrics-port", type=_port, metavar="PORT",
+                   help="serve Prometheus metrics of the supervisor and every worker on http://ADDR:PORT/metrics "
+                   "(0: any free port; needs pip install 'bpbfx[metrics]')")
+    p.add_argument("--metrics-addr", metavar="ADDR", help="address of --metrics-port (default 127.0.0.1; 0.0.0.0: all)")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("tail", help="print what a reader of published Redis streams sees",

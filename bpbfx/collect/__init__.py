@@ -23,6 +23,7 @@ A config file (TOML, :func:`load_config`) may hold everything the flags do::
     redis = "redis://127.0.0.1:6379/0"     # leave out: JSONL files in output_dir
     output_dir = "collected"
     stats_interval = 5
+    metrics_port = 9100                    # leave out: no Prometheus metrics
 
     [backpack]
     streams = ["depth.SOL_USDC", "trade.SOL_USDC"]

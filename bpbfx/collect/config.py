@@ -17,7 +17,8 @@ __all__ = ["SINK_KEYS", "CollectConfig", "load_config"]
 #: The keys a ``[sink]`` table may hold (:class:`~bpbfx.sinks.RedisStreamSink` options).
 SINK_KEYS: Final = ("maxlen", "snapshot_every", "snapshot_interval", "queue_size", "batch_size", "socket_timeout",
                     "prefix")
-_TOP_KEYS: Final = ("workers", "redis", "cluster", "output_dir", "sim", "stats_interval", "duration", "proxy")
+_TOP_KEYS: Final = ("workers", "redis", "cluster", "output_dir", "sim", "stats_interval", "duration", "proxy",
+                    "metrics_port", "metrics_addr")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class CollectConfig:
         sink: keyword arguments for :class:`~bpbfx.sinks.RedisStreamSink` (``maxlen``,
             ``snapshot_every``, ``queue_size``, ...).
         restart_backoff: delays before restarting a dead worker.
+        metrics_port: serve Prometheus metrics of the supervisor and every worker on this port
+            (0: any free port; None: no metrics; needs ``pip install 'bpbfx[metrics]'``).
+        metrics_addr: the address the metrics endpoint listens on (``0.0.0.0``: every one).
 
     Raises:
         ConfigurationError: a value out of range, or no streams at all.
@@ -58,6 +62,8 @@ class CollectConfig:
     duration: float | None = None
     sink: dict[str, Any] = field(default_factory=dict)
     restart_backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.5, cap=30.0, jitter=0.2))
+    metrics_port: int | None = None
+    metrics_addr: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -68,6 +74,9 @@ class CollectConfig:
             raise ConfigurationError("stats_interval must be > 0 seconds")
         if self.duration is not None and self.duration <= 0:
             raise ConfigurationError("duration must be > 0 seconds")
+        port = self.metrics_port
+        if port is not None and (type(port) is not int or not 0 <= port <= 65535):
+            raise ConfigurationError(f"metrics_port must be a port number 0..65535, got {port!r}")
         proxy_option(self.proxy)  # a bad proxy URL is refused here, without its credentials
 
     def streams(self) -> list[tuple[str, str]]:

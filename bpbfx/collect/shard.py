@@ -17,7 +17,8 @@ class WorkerSpec:
     """What one worker process runs (picklable: it crosses the spawn boundary).
 
     ``keys``: API keys per exchange for private streams when they are not to be read from the
-    environment (the test accounts of ``--sim``).
+    environment (the test accounts of ``--sim``); ``metrics``: send metric samples with each
+    report (the supervisor serves them).
     """
 
     index: int
@@ -31,6 +32,7 @@ class WorkerSpec:
     generation: int = 0
     keys: dict[str, ApiKeys] = field(default_factory=dict)
     proxy: str | None = None
+    metrics: bool = False
 
     def recording_path(self, exchange: str) -> Path:
         """The JSONL file of ``exchange`` for this worker (a restarted worker starts a new one)."""
@@ -55,6 +57,7 @@ def shard(config: CollectConfig, urls: dict[str, str] | None = None, rest_urls: 
         parts[i % n].append(item)
     return [
         WorkerSpec(i, tuple(p), dict(urls or config.urls), dict(rest_urls or config.rest_urls), config.redis,
-                   config.cluster, config.output_dir, dict(config.sink), keys=dict(keys or {}), proxy=config.proxy)
+                   config.cluster, config.output_dir, dict(config.sink), keys=dict(keys or {}), proxy=config.proxy,
+                   metrics=config.metrics_port is not None)
         for i, p in enumerate(parts)
     ]

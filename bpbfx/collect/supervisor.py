@@ -1,6 +1,7 @@
 """The supervisor of ``bpbfx collect``: :class:`Collector` starts the simulators (``sim``) and
 the worker processes, restarts a worker that dies, aggregates the workers' counters
-(:class:`CollectorStats`) and stops everything on request (see :mod:`bpbfx.collect`)."""
+(:class:`CollectorStats`), serves their metrics (``metrics_port``) and stops everything on
+request (see :mod:`bpbfx.collect`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import CredentialsError
 from ..factory import EXCHANGES, ApiKeys, private_streams, resolve_keys, start_simulator
@@ -20,7 +21,10 @@ from .config import CollectConfig
 from .shard import WorkerSpec, shard
 from .worker import worker_main
 
-__all__ = ["Collector", "CollectorStats", "gap_words"]
+if TYPE_CHECKING:
+    from ..metrics import MetricsServer
+
+__all__ = ["Collector", "CollectorStats", "WorkerStatus", "gap_words"]
 
 
 @dataclass
@@ -34,6 +38,7 @@ class _Worker:
     restart_at: float | None = None
     last: dict[str, Any] = field(default_factory=dict)
     base: dict[str, int] = field(default_factory=dict)  # counters of earlier generations
+    reported_at: float | None = None  # monotonic time of the last report
 
     @property
     def pid(self) -> int | None:
@@ -79,6 +84,29 @@ class CollectorStats:
         return max(0, self.gaps - self.resumed - self.restart_gaps)
 
 
+@dataclass(frozen=True)
+class WorkerStatus:
+    """One worker as the supervisor sees it (see :meth:`Collector.worker_status`).
+
+    Attributes:
+        index: the worker's number (``0``, ``1``, ...).
+        pid: its process id (None before it started).
+        alive: its process is running.
+        restarts: times it was restarted.
+        report_age: seconds since its last report (None before the first); a worker reports
+            twice a second.
+        report: its last report (empty while it is down): counters, and with ``metrics_port``
+            its metric ``samples``.
+    """
+
+    index: int
+    pid: int | None
+    alive: bool
+    restarts: int
+    report_age: float | None
+    report: Mapping[str, Any]
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -111,7 +139,9 @@ class Collector:
         keys: API keys per exchange for private streams (default: the environment's, or with
             ``sim`` generated test accounts, admitted to the simulators).
 
-    Use :meth:`run` (blocks; the caller's thread) and :meth:`stop` (any thread).
+    Use :meth:`run` (blocks; the caller's thread) and :meth:`stop` (any thread).  With
+    ``metrics_port`` in the config, :meth:`run` serves the metrics of the supervisor and every
+    worker (:meth:`serve_metrics`).
     """
 
     def __init__(self, config: CollectConfig, *, out: IO[str] | None = None,
@@ -126,6 +156,8 @@ class Collector:
         self.workers: list[_Worker] = []
         self._started = 0.0
         self._lock = threading.Lock()
+        self.metrics: MetricsServer | None = None
+        """The ``/metrics`` endpoint while :meth:`serve_metrics` serves it."""
 
     # ------------------------------------------------------------------ public
     def run(self) -> CollectorStats:
@@ -136,11 +168,14 @@ class Collector:
 
         Raises:
             CredentialsError: private streams and no keys (nor ``sim``), or malformed keys.
-            ImportError: ``sim`` without the simulators' ``websockets`` package.
-            OSError: a simulator could not bind its port.
+            ImportError: ``sim`` without the simulators' ``websockets`` package, or
+                ``metrics_port`` without ``prometheus_client``.
+            OSError: a simulator or the metrics endpoint could not bind its port.
         """
         self._started = time.monotonic()
         try:
+            if self.config.metrics_port is not None:
+                self.serve_metrics()
             keys = self._keys()
             urls, rest = self._endpoints(keys)
             self.workers = [_Worker(spec) for spec in shard(self.config, urls, rest, keys)]
@@ -179,6 +214,36 @@ class Collector:
                               lost=totals["lost"], gaps=totals["gaps"], errors=totals["errors"],
                               reconnects=totals["reconnects"], elapsed=time.monotonic() - self._started,
                               resumed=totals["resumed"], restart_gaps=totals["restart_gaps"])
+
+    def worker_status(self) -> list[WorkerStatus]:
+        """Every worker's state and last report (any thread)."""
+        now = time.monotonic()
+        with self._lock:
+            return [
+                WorkerStatus(index=w.spec.index, pid=w.pid, alive=w.process is not None and w.process.is_alive(),
+                             restarts=w.restarts, report_age=None if w.reported_at is None else now - w.reported_at,
+                             report=w.last)
+                for w in self.workers
+            ]
+
+    def serve_metrics(self) -> MetricsServer:
+        """Serve the Prometheus metrics of the supervisor and its workers on the config's
+        ``metrics_addr``:``metrics_port`` (any free port when it is None; idempotent;
+        :meth:`run` calls it, a caller may call it first to handle its errors; closed when
+        :meth:`run` ends).  Calling thread; scrapes run on the HTTP server's threads.
+
+        Raises:
+            ImportError: ``prometheus_client`` is not installed (``pip install 'bpbfx[metrics]'``).
+            OSError: the port cannot be bound.
+        """
+        if self.metrics is None:
+            from ..metrics import serve_metrics
+            from ..metrics.workers import WorkersSource
+
+            self.metrics = serve_metrics(self.config.metrics_port or 0, addr=self.config.metrics_addr,
+                                         sources=[WorkersSource(self)])
+            self.report(f"metrics at {self.metrics.url}")
+        return self.metrics
 
     def status_line(self) -> str:
         """One line of aggregated stats."""
@@ -271,6 +336,7 @@ class Collector:
             if w.pid != data.get("pid"):
                 return  # a report of an earlier generation arriving late
             w.last = data
+            w.reported_at = time.monotonic()
         for text in data.get("problems") or ():
             self.report(f"worker {index}: {text}")
 
@@ -289,6 +355,7 @@ class Collector:
                 for name in _SUMMED:
                     w.base[name] = w.total(name)
                 w.last = {}
+                w.reported_at = None
             w.failures = 1 if lived >= self.config.restart_backoff.reset_after else w.failures + 1
             delay = self.config.restart_backoff.delay(w.failures)
             how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
@@ -328,3 +395,6 @@ class Collector:
             with contextlib.suppress(Exception):
                 sim.stop()
         self._sims.clear()
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None

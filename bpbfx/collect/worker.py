@@ -45,7 +45,9 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
 
     The counters include ``writer_restarts``: the gap entries the sink wrote because the worker
     took over a stream an earlier writer left in Redis (an earlier run, or the worker's previous
-    generation), counted by the sink itself (``SinkStats.gaps_by_reason``).
+    generation), counted by the sink itself (``SinkStats.gaps_by_reason``).  With
+    ``spec.metrics`` a report also holds the metric ``samples`` of the worker's clients, sink
+    and recorders (:mod:`bpbfx.metrics.samples`), read from their stats.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the supervisor decides
     halt = threading.Event()
@@ -102,6 +104,10 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
             "last_error": counter.last_error,
             "final": final,
         }
+        if spec.metrics:
+            from ..metrics.samples import samples_of
+
+            data["samples"] = samples_of(clients, [sink] if sink is not None else [], recorders=recorders)
         problems.clear()
         with contextlib.suppress(OSError, ValueError):
             reports.send(data)

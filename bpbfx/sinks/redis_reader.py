@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..backoff import Backoff
@@ -48,7 +48,9 @@ class ReaderStats:
     """Counters of a :class:`RedisStreamReader`: ``entries`` delivered, ``gaps`` reported
     (gap entries and holes found), ``resyncs`` (jumps to the latest snapshot), ``trimmed``
     (cursors that fell behind the trimmed start), ``stale`` (entries already seen, skipped),
-    ``acked`` / ``claimed`` (consumer-group mode), ``errors`` reported."""
+    ``acked`` / ``claimed`` (consumer-group mode), ``errors`` reported; ``cursors``: the id of
+    the last entry taken per stream (``exchange:stream`` -> ``"1700000000000-0"``; ``"0-0"``:
+    none yet)."""
 
     entries: int
     gaps: int
@@ -58,6 +60,7 @@ class ReaderStats:
     acked: int
     claimed: int
     errors: int
+    cursors: Mapping[str, str] = field(default_factory=dict)
 
 
 class RedisStreamReader:
@@ -270,7 +273,8 @@ class RedisStreamReader:
     def stats(self) -> ReaderStats:
         """A snapshot of the counters (any thread)."""
         c = self._counters
-        return ReaderStats(c.entries, c.gaps, c.resyncs, c.trimmed, c.stale, c.acked, c.claimed, c.errors)
+        cursors = {s.name: s.cursor for s in self._sources}  # fixed list; each cursor is one str
+        return ReaderStats(c.entries, c.gaps, c.resyncs, c.trimmed, c.stale, c.acked, c.claimed, c.errors, cursors)
 
 
 # Names this module imported before its rules moved to .reading and .polling: still reachable

@@ -66,7 +66,8 @@ class SinkStats:
     entries written by reason (``writer_restart``, ``overflow``, ``redis``, ``reconnect``,
     ``checksum``, ``sequence``, ``stale``, ``invalid``, ``rebuild``; a reason not there is 0),
     adding up to ``gaps``: a ``writer_restart`` gap marks a stream taken over from an earlier
-    writer, the others mark entries that are missing.
+    writer, the others mark entries that are missing; ``lag``: seconds the oldest queued item
+    has waited (0.0 with an empty queue), how far the writer is behind the clients.
     """
 
     queued: int
@@ -81,6 +82,7 @@ class SinkStats:
     errors: int
     connected: bool
     gaps_by_reason: Mapping[str, int] = field(default_factory=dict, hash=False)
+    lag: float = 0.0
 
 
 def check_options(
@@ -245,9 +247,13 @@ class RedisStreamSink(Sink):
 
     def stats(self) -> SinkStats:
         """A snapshot of the counters (any thread)."""
-        planner, writer = self._planner, self._writer
+        planner, writer, queue = self._planner, self._writer, self._publisher.queue
+        try:
+            oldest: int | None = queue[0].rt
+        except IndexError:  # empty (the writer may take the last item while we look)
+            oldest = None
         return SinkStats(
-            queued=len(self._publisher.queue),
+            queued=len(queue),
             written=planner.written,
             dropped=self._publisher.dropped,
             lost=planner.lost,
@@ -259,6 +265,7 @@ class RedisStreamSink(Sink):
             errors=self._errors,
             connected=writer.connected,
             gaps_by_reason=dict(planner.gaps_by_reason),
+            lag=0.0 if oldest is None else max(0.0, time.time() - oldest / 1e6),
         )
 
     def flush(self, timeout: float | None = 10.0) -> bool:
