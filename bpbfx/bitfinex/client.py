@@ -62,14 +62,16 @@ _NO_OUTPUTS: list[Output] = []  # never appended to: the protocol queues on its 
 
 
 class _Shard:
-    """One socket of the client and the channels placed on it."""
+    """One socket of the client: the trading socket (channel 0 only) or a public one and the
+    channels placed on it."""
 
-    __slots__ = ("index", "conn", "proto")
+    __slots__ = ("index", "conn", "proto", "trading")
 
-    def __init__(self, index: int, conn: Connection, proto: BitfinexProtocol) -> None:
+    def __init__(self, index: int, conn: Connection, proto: BitfinexProtocol, trading: bool) -> None:
         self.index = index
         self.conn = conn
         self.proto = proto
+        self.trading = trading
 
 
 class BitfinexClient(BaseClient):
@@ -77,10 +79,16 @@ class BitfinexClient(BaseClient):
 
     Channels are spread over as many sockets as needed: at most ``max_channels`` (25) per
     socket, new sockets opened no faster than Bitfinex allows (20 public connects per minute,
-    5 authenticated per 15 s), each with its own reconnect loop and watchdogs.
+    5 authenticated per 15 s), each with its own reconnect loop and watchdogs.  With API keys
+    the account (channel 0: orders, wallets, positions) has a socket of its own, the *trading
+    socket*, which carries no public channel: a sequence gap, checksum resync, silent channel or
+    resubscription of a public channel never replaces or re-authenticates it; only its own
+    faults do (its silence, a gap in its own sequence, its close).  Public channels then go on
+    sockets 1..n.  Without keys socket 0 carries public channels.
 
     Args:
-        url: endpoint; default ``wss://api.bitfinex.com/ws/2`` with keys, else
+        url: endpoint of every socket; default: the trading socket on
+            ``wss://api.bitfinex.com/ws/2`` and the public ones on
             ``wss://api-pub.bitfinex.com/ws/2`` (the simulator's ``sim.url`` in tests).
         on_heartbeat: ``(client, Heartbeat)`` for ``hb`` frames (reader thread); heartbeats
             do not go to ``on_message``.
@@ -95,7 +103,10 @@ class BitfinexClient(BaseClient):
             ``hb`` every 15 s) before it is reported and resubscribed; a socket silent that
             long is replaced.
         max_channels: channels per socket (Bitfinex: 25).
-        connect_limit: ``(connects, seconds)`` allowed for new sockets.
+        connect_limit: ``(connects, seconds)`` allowed for new sockets, all of them together;
+            default: 5 per 15 s for the trading socket (Bitfinex's authenticated limit) and 20
+            per minute for the public ones (shared with the trading socket when ``url`` puts
+            every socket on one endpoint).
         connect_timeout: seconds a handshake may take.
         books: keep a self-verifying local order book for every ``book`` channel (see
             :meth:`book`); raw book frames still reach ``on_message``.
@@ -189,18 +200,31 @@ class BitfinexClient(BaseClient):
                     "BITFINEX_API_SECRET in the environment or a .env file"
                 )
         self.url = url or (AUTH_URL if self.credentials else PUBLIC_URL)
-        self._proxy_for(self.url)  # a bad proxy URL (given or from the environment) is refused here
+        """The endpoint of the trading socket (of every socket without keys)."""
+        self.public_url = url or PUBLIC_URL
+        """The endpoint of the public sockets."""
+        for endpoint in {self.url, self.public_url}:
+            self._proxy_for(endpoint)  # a bad proxy URL (given or from the environment) is refused here
         self.flags = flags
         self.auth_filter = list(auth_filter) if auth_filter is not None else None
+        # The open orders (`os`) follow authentication unless a filter leaves trading out.
+        self._expects_os = self.auth_filter is None or any(
+            f == "trading" or f.startswith("trading-") for f in self.auth_filter
+        )
         self.dms = dms
         self.heartbeat_timeout = heartbeat_timeout
         self.max_channels = max_channels
         self.connect_timeout = connect_timeout
-        if connect_limit is None:
-            # Bitfinex: 20 public connects per minute per IP; 5 authenticated per 15 s.
-            connect_limit = (5, 15.0) if self.credentials else (20, 60.0)
-        self._limiter = RateLimiter(*connect_limit)
+        # Bitfinex: 20 public connects per minute per IP; 5 authenticated per 15 s.
+        if connect_limit is not None:
+            self._limiter = self._trading_limiter = RateLimiter(*connect_limit)
+        elif self.credentials is None:
+            self._limiter = self._trading_limiter = RateLimiter(20, 60.0)
+        else:
+            self._trading_limiter = RateLimiter(5, 15.0)
+            self._limiter = self._trading_limiter if self.public_url == self.url else RateLimiter(20, 60.0)
         self._shards: list[_Shard] = []
+        self._trading_shard: _Shard | None = None
         self._by_conn: dict[Connection, _Shard] = {}
         self._wanted: dict[Subscription, None] = {}
         self._cids = itertools.count(1)
@@ -238,7 +262,7 @@ class BitfinexClient(BaseClient):
 
     @property
     def socket_count(self) -> int:
-        """How many sockets the channels are spread over."""
+        """How many sockets the client uses: the public ones and, with keys, the trading socket."""
         return len(self._shards)
 
     def subscribe(self, channel: str, **params: Any) -> str:
@@ -554,7 +578,8 @@ class BitfinexClient(BaseClient):
         core = self._trading
         frames = core.take_frames()
         if frames:
-            conn = self._shards[0].conn if self._shards else None
+            shard = self._trading_shard
+            conn = shard.conn if shard is not None else None
             for text, reqs in frames:
                 ok = conn.send(text) if conn is not None else False
                 core.sent(reqs, ok)
@@ -571,10 +596,8 @@ class BitfinexClient(BaseClient):
             self._report(error)
 
     def _trading_outputs(self, shard: _Shard, outputs: list[Output], event: Any) -> _Trading | None:
-        """Feed the authenticated socket's channel-0 events and state changes to the order
-        core (under the lock)."""
-        if shard.index != 0 or self.credentials is None:
-            return None
+        """Feed the trading socket's channel-0 events and state changes to the order core
+        (under the lock)."""
         core = self._trading
         for out in outputs:
             if isinstance(out, Authenticated):
@@ -585,7 +608,7 @@ class BitfinexClient(BaseClient):
         if event is not None and event.stream == ACCOUNT_STREAM:
             core.feed(event)
         if not core.has_output:
-            return None  # the hot path: a public frame on the authenticated socket
+            return None
         return self._send_trading()
 
     def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
@@ -611,42 +634,53 @@ class BitfinexClient(BaseClient):
             return parse_stream(channel)
         return subscription(channel, **params)
 
-    def _new_shard(self) -> _Shard:
+    def _new_shard(self, trading: bool = False) -> _Shard:
+        """Open the trading socket (channel 0 only) or another public socket (under the lock)."""
         index = len(self._shards)
+        credentials = self.credentials if trading else None
         proto = BitfinexProtocol(
             flags=self.flags,
-            credentials=self.credentials if index == 0 else None,
-            nonce_source=nonce_source_for(self.credentials.api_key) if self.credentials and index == 0 else None,
+            credentials=credentials,
+            nonce_source=nonce_source_for(credentials.api_key) if credentials is not None else None,
             auth_filter=self.auth_filter,
             dms=self.dms,
             heartbeat_timeout=self.heartbeat_timeout,
             books=self._books,
         )
         conn = self._new_connection(
-            self.url,
+            self.url if trading else self.public_url,
             silence_timeout=self.heartbeat_timeout,
             connect_timeout=self.connect_timeout,
             timer_interval=min(1.0, self.heartbeat_timeout / 4),
-            rate_limiter=self._limiter,
+            rate_limiter=self._trading_limiter if trading else self._limiter,
             suffix=f"-{index}" if index else "",
         )
-        shard = _Shard(index, conn, proto)
+        shard = _Shard(index, conn, proto, trading)
         self._shards.append(shard)
         self._by_conn[conn] = shard
+        if trading:
+            self._trading_shard = shard
         if self._started and not self.closed:
             conn.start()
         return shard
 
     def _place(self, sub: Subscription, avoid: _Shard | None = None) -> None:
-        """Put ``sub`` on the first socket with room, opening a new socket if all are full
-        (called under the lock)."""
+        """Put ``sub`` on the first public socket with room, opening a new socket if all are
+        full; the trading socket (socket 0 with keys) never takes one (called under the lock)."""
+        self._ensure_trading_shard()
         for shard in self._shards:
-            if shard is not avoid and shard.proto.channel_count < self.max_channels:
+            if shard is not avoid and not shard.trading and shard.proto.channel_count < self.max_channels:
                 shard.proto.add(sub)
                 return
         self._new_shard().proto.add(sub)
 
+    def _ensure_trading_shard(self) -> None:
+        """With keys, socket 0 is the trading socket: created before any public one."""
+        if self.credentials is not None and self._trading_shard is None:
+            self._new_shard(trading=True)
+
     def _on_start(self) -> None:
+        self._ensure_trading_shard()
         if not self._shards:
             self._new_shard()
 
@@ -655,7 +689,7 @@ class BitfinexClient(BaseClient):
         shard = self._by_conn[conn]
         with self._lock:
             shard.proto.connection_made()
-            if shard.index == 0:
+            if shard.trading:
                 self._trading.set_paused(False)  # a new socket starts out of maintenance
             outputs = self._take_outputs(shard)
         self._run(shard, outputs)
@@ -665,7 +699,7 @@ class BitfinexClient(BaseClient):
         with self._lock:
             self._resyncs += shard.proto.connection_lost()  # every book that was valid is rebuilt
             shard.proto.take_outputs()  # nothing queued for a socket that is gone can be carried out
-            if shard.index == 0:
+            if shard.trading:
                 self._trading.connection_lost()  # inputs awaiting replies are now in doubt
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
@@ -683,7 +717,7 @@ class BitfinexClient(BaseClient):
             # Usually nothing is queued (taken whole: callbacks may queue on the protocol anew).
             outputs = self._take_outputs(shard) if proto.outbox else _NO_OUTPUTS
             change = proto.book_change if failure is None else None
-            trading = self._trading_outputs(shard, outputs, event) if shard.index == 0 else None
+            trading = self._trading_outputs(shard, outputs, event) if shard.trading else None
         if failure is not None:
             self._run(shard, outputs)
             raise failure  # reported once, by the frame guard (BaseClient.on_connection_frame)
@@ -818,8 +852,11 @@ class BitfinexClient(BaseClient):
             if not proto.open:
                 out.append(f"connection {shard.conn.name}")
                 continue
-            if proto.credentials is not None and not proto.authenticated:
-                out.append("authentication")
+            if proto.credentials is not None:
+                if not proto.authenticated:
+                    out.append("authentication")
+                elif self._expects_os and not self._trading.snapshot_seen and not self._trading.paused:
+                    out.append("orders snapshot")
             held = {chan.stream for chan in proto.channels.values()}
             out.extend(f"subscription {sub.stream}" for sub in proto.subs if sub.stream not in held)
         for stream, book in self._books.items():

@@ -98,6 +98,8 @@ class OrderCore:
         self.authenticated = False
         self.paused = False
         self.closed = False
+        self.snapshot_seen = False
+        """The ``os`` snapshot arrived since the socket last authenticated (the open orders are known)."""
         #: When set, every input is refused with this reason (e.g. a client without API keys).
         self.refusal: str | None = None
         self._view = AccountView()
@@ -156,12 +158,14 @@ class OrderCore:
         the ``os``/``fos`` snapshot that follows."""
         self.open = True
         self.authenticated = True
+        self.snapshot_seen = False
 
     def connection_lost(self) -> None:
         """The socket closed: requests still waiting for their outcome are in doubt; they are
         never resent (:meth:`authenticated_now`, then the snapshot, decides them)."""
         self.open = False
         self.authenticated = False
+        self.snapshot_seen = False
         now = self._monotonic()
         for req in self._ledger.live:
             if req.state in ("sent", "acknowledged", "reconciling"):
@@ -330,6 +334,7 @@ class OrderCore:
             view.order_frame(event.order, event.kind)
             replies.order_frame(event.order, event.kind)
         elif isinstance(event, OrdersSnapshot):
+            self.snapshot_seen = True
             view.orders_snapshot(event.orders)
             reconcile_orders(self._ledger, view, self._monotonic() + self.reconcile_grace)
         elif isinstance(event, AccountTradeUpdate):
