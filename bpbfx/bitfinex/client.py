@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,7 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..base import BaseClient
 from ..exceptions import (
     AuthenticationError,
-    BpbfxError,
     ClientClosedError,
     ConfigurationError,
     CredentialsError,
@@ -20,16 +21,14 @@ from ..exceptions import (
 from ..live import LiveBook, OrderBookUpdate
 from ..options import ClientOptions
 from ..transport import Connection, RateLimiter
-from ..unified.orders import order_hook_argument
 from . import orders as orders_mod
 from . import protocol as proto_mod
 from .auth import Credentials, nonce_source_for
 from .book import BitfinexBook
 from .channels import Subscription, parse_stream, subscription
-from .events import ACCOUNT_STREAM, FundingOffer, Heartbeat, Order, Wallet
+from .events import FundingOffer, Heartbeat, Order, Wallet
 from .orders import BatchRequest, OrderChange, OrderCore, OrderInput, Request
 from .outputs import (
-    Authenticated,
     Deliver,
     DropChannel,
     Fatal,
@@ -42,11 +41,19 @@ from .outputs import (
     Send,
 )
 from .protocol import OB_CHECKSUM, SEQ_ALL, BitfinexProtocol
+from .rest import REST_URL, HistoryReader
+from .trading import Trader
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["BitfinexClient"]
+
+
+def _on_bitfinex(url: str) -> bool:
+    """``url`` is one of Bitfinex's own hosts (its REST endpoint is then the real one too)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host == "bitfinex.com" or host.endswith(".bitfinex.com")
 
 log = logging.getLogger("bpbfx")
 
@@ -57,7 +64,6 @@ HeartbeatHook = Callable[[Any, Heartbeat], None]
 BookHook = Callable[[Any, OrderBookUpdate], None]
 OrderHook = Callable[[Any, OrderChange], None]
 Number = Decimal | str | int
-_Trading = tuple[list[orders_mod.Completion], list[OrderChange], list[BpbfxError]]
 _NO_OUTPUTS: list[Output] = []  # never appended to: the protocol queues on its own list
 
 
@@ -123,7 +129,11 @@ class BitfinexClient(BaseClient):
         reconcile_timeout: seconds an input in doubt (its socket dropped before the reply) may
             wait for the socket and the snapshot that decides it (default 120).
         reconcile_grace: seconds to wait after that snapshot for a late frame of an order not in
-            it (default 2).
+            it (default 2); also the wait before the order history is read a second time.
+        rest_url: Bitfinex's authenticated REST endpoint, where the order history of requests
+            in doubt is read (default ``https://api.bitfinex.com`` when ``url`` is Bitfinex's own
+            or not given; with another ``url``, such as a simulator's, the history is read only
+            when ``rest_url`` is given: ``sim.http_url``).
         options: every client option (:class:`~bpbfx.options.ClientOptions`): ``on_message``
             ``(client, event)`` for every data and control event (reader thread), ``on_error``
             ``(client, exc)`` for every problem (reader or watchdog thread), ``on_ping``,
@@ -137,8 +147,10 @@ class BitfinexClient(BaseClient):
     authenticated socket and return at once a :class:`~bpbfx.bitfinex.orders.Request`, a
     :class:`concurrent.futures.Future` completed (on the reader thread) when the exchange's
     reply arrives.  Inputs are sent exactly once, never replayed after a reconnect; one left in
-    doubt by a dropped socket is decided from the snapshot sent after re-authentication
-    (:mod:`bpbfx.bitfinex.orders`).  :meth:`orders`, :meth:`wallets` and
+    doubt by a dropped socket is decided from the snapshot sent after re-authentication, or,
+    when its order left the book meanwhile, from the account's order and trade history read
+    over authenticated REST on the ``<name>-history`` thread (:mod:`bpbfx.bitfinex.orders`;
+    those handles complete on that thread).  :meth:`orders`, :meth:`wallets` and
     :meth:`funding_offers` are live views of the account.
 
     Raises:
@@ -173,6 +185,7 @@ class BitfinexClient(BaseClient):
         confirm_timeout: float = 60.0,
         reconcile_timeout: float = 120.0,
         reconcile_grace: float = 2.0,
+        rest_url: str | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(**options)
@@ -234,18 +247,47 @@ class BitfinexClient(BaseClient):
                 raise ConfigurationError(f"{what} must be (count >= 1, seconds > 0), got {(count, period)!r}")
         if min(confirm_timeout, reconcile_timeout) <= 0 or reconcile_grace < 0:
             raise ConfigurationError("confirm_timeout and reconcile_timeout must be > 0, reconcile_grace >= 0 seconds")
-        self._trading = OrderCore(
+        if rest_url is None and (url is None or _on_bitfinex(url)):
+            rest_url = REST_URL
+        self.rest_url = rest_url.rstrip("/") if rest_url is not None else None
+        """Where the order history is read (authenticated REST); ``None``: it is not read."""
+        reader = None
+        if self.credentials is not None and self.rest_url is not None:
+            split = urllib.parse.urlsplit(self.rest_url)
+            if split.scheme not in ("http", "https") or not split.hostname:
+                raise ConfigurationError(f"rest_url must be http(s)://host[:port], got {rest_url!r}")
+            reader = HistoryReader(
+                self.name,
+                self.rest_url,
+                self.credentials,
+                nonce=lambda: self._trader.nonce(),
+                answer=lambda *answer: self._trader.answer(*answer),
+                report=self._report,
+                timeout=connect_timeout,
+                proxy=self._proxy_for(self.rest_url),
+                ssl_context=self.ssl_context,
+            )
+        core = OrderCore(
             order_rate_limit=order_rate_limit,
             calc_rate_limit=calc_rate_limit,
             confirm_timeout=confirm_timeout,
             reconcile_timeout=reconcile_timeout,
             reconcile_grace=reconcile_grace,
             dms=dms,
+            history=reader is not None,
+            history_grace=reconcile_grace,
+            history_timeout=3 * connect_timeout,
         )
         if self.credentials is None:
-            self._trading.refusal = (
+            core.refusal = (
                 "this client has no API keys (pass api_key/api_secret or set BITFINEX_API_KEY and BITFINEX_API_SECRET)"
             )
+        elif reader is None:
+            core.history_note = (
+                "the order history was not read: this client has no rest_url (pass rest_url=, e.g. the simulator's "
+                "http_url, to read it)"
+            )
+        self._trader = Trader(self, core, reader)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("ready" if self.ready else "not ready")
@@ -389,7 +431,10 @@ class BitfinexClient(BaseClient):
 
         ``.result()`` gives the :class:`~bpbfx.bitfinex.events.Order` once Bitfinex confirms it
         (``on-req`` SUCCESS), matched on ``cid`` (generated when not given; ``handle.cid``).
-        Any thread.
+        When the socket dropped before the reply and the order executed or was cancelled
+        meanwhile, it gives the order as the order history shows it (``handle.from_history``;
+        its ``status`` says ``EXECUTED @ ...`` or ``CANCELED ...``; ``handle.fills`` holds its
+        fills).  Any thread.
 
         Raises:
             InvalidOrderError: an argument the exchange would refuse (nothing sent).
@@ -498,12 +543,7 @@ class BitfinexClient(BaseClient):
             InvalidOrderError: no operations, more than 75, or an operation a batch cannot carry.
             ClientClosedError: the client is closed.
         """
-        with self._lock:
-            self._check_open()
-            req = self._trading.submit_batch(ops)
-            out = self._send_trading()
-        self._run_trading(out)
-        return req
+        return self._trader.submit_batch(ops)
 
     def calc(self, items: Sequence[str]) -> Request[None]:
         """Ask Bitfinex to recalculate (``calc``): ``margin_base``, ``balance``,
@@ -546,86 +586,39 @@ class BitfinexClient(BaseClient):
         """The account's open orders by id (a copy), kept from ``os``/``on``/``ou``/``oc`` on
         channel 0; after a reconnect replaced by the new ``os``.  Any thread."""
         with self._lock:
-            return self._trading.orders
+            return self._trader.core.orders
 
     def wallets(self) -> dict[tuple[str | None, str | None], Wallet]:
         """The account's wallets by ``(wallet_type, currency)`` (a copy), kept from ``ws``/``wu``.
         Any thread."""
         with self._lock:
-            return self._trading.wallets
+            return self._trader.core.wallets
 
     def funding_offers(self) -> dict[int, FundingOffer]:
         """The account's active funding offers by id (a copy), from ``fos``/``fon``/``fou``/``foc``.
         Any thread."""
         with self._lock:
-            return self._trading.funding_offers
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ClientClosedError("BitfinexClient is closed; create a new one")
+            return self._trader.core.funding_offers
 
     def _submit(self, inp: OrderInput) -> Request[Any]:
-        with self._lock:
-            self._check_open()
-            req = self._trading.submit(inp)
-            out = self._send_trading()
-        self._run_trading(out)
-        return req
-
-    def _send_trading(self) -> _Trading:
-        """Send queued order inputs on the authenticated socket and take the core's outputs
-        (under the lock, like every send: frames leave in the order they were queued)."""
-        core = self._trading
-        frames = core.take_frames()
-        if frames:
-            shard = self._trading_shard
-            conn = shard.conn if shard is not None else None
-            for text, reqs in frames:
-                ok = conn.send(text) if conn is not None else False
-                core.sent(reqs, ok)
-        return core.take_completions(), core.take_changes(), core.take_errors()
-
-    def _run_trading(self, out: _Trading) -> None:
-        """Run ``on_order``, complete futures and report problems (outside the lock)."""
-        completions, changes, errors = out
-        for change in changes:
-            self._call_hook("on_order", self.on_order, order_hook_argument(self, change))
-        if completions:
-            orders_mod.complete(completions)
-        for error in errors:
-            self._report(error)
-
-    def _trading_outputs(self, shard: _Shard, outputs: list[Output], event: Any) -> _Trading | None:
-        """Feed the trading socket's channel-0 events and state changes to the order core
-        (under the lock)."""
-        core = self._trading
-        for out in outputs:
-            if isinstance(out, Authenticated):
-                core.authenticated_now()
-                self._refusals.pop("authentication", None)
-            elif isinstance(out, PauseWatchdog):
-                core.set_paused(out.paused)
-        if event is not None and event.stream == ACCOUNT_STREAM:
-            core.feed(event)
-        if not core.has_output:
-            return None
-        return self._send_trading()
+        return self._trader.submit(inp)
 
     def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
         """Transport callback (reader thread): also times out inputs in doubt while the
         socket stays down (the timer runs only on open sockets)."""
         super().on_connection_retry(conn, attempt, delay)
-        with self._lock:
-            self._trading.check()
-            out = self._send_trading()
-        self._run_trading(out)
+        self._trader.check()
+
+    def _on_stop(self) -> None:
+        super()._on_stop()
+        self._trader.stop()
 
     def _on_closed(self) -> None:
         super()._on_closed()
-        with self._lock:
-            self._trading.close()
-            out = self._send_trading()
-        self._run_trading(out)
+        self._trader.close()
+
+    def _extra_threads(self) -> list[threading.Thread]:
+        return super()._extra_threads() + self._trader.threads
 
     # ------------------------------------------------------------------ placement
     @staticmethod
@@ -690,7 +683,7 @@ class BitfinexClient(BaseClient):
         with self._lock:
             shard.proto.connection_made()
             if shard.trading:
-                self._trading.set_paused(False)  # a new socket starts out of maintenance
+                self._trader.core.set_paused(False)  # a new socket starts out of maintenance
             outputs = self._take_outputs(shard)
         self._run(shard, outputs)
 
@@ -700,7 +693,7 @@ class BitfinexClient(BaseClient):
             self._resyncs += shard.proto.connection_lost()  # every book that was valid is rebuilt
             shard.proto.take_outputs()  # nothing queued for a socket that is gone can be carried out
             if shard.trading:
-                self._trading.connection_lost()  # inputs awaiting replies are now in doubt
+                self._trader.core.connection_lost()  # inputs awaiting replies are now in doubt
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         shard = self._by_conn[conn]
@@ -717,7 +710,7 @@ class BitfinexClient(BaseClient):
             # Usually nothing is queued (taken whole: callbacks may queue on the protocol anew).
             outputs = self._take_outputs(shard) if proto.outbox else _NO_OUTPUTS
             change = proto.book_change if failure is None else None
-            trading = self._trading_outputs(shard, outputs, event) if shard.trading else None
+            trading = self._trader.on_socket(outputs, event) if shard.trading else None
         if failure is not None:
             self._run(shard, outputs)
             raise failure  # reported once, by the frame guard (BaseClient.on_connection_frame)
@@ -733,7 +726,7 @@ class BitfinexClient(BaseClient):
                     counter.last = conn.last_frame_at
                 self._deliver(event)
         if trading is not None:
-            self._run_trading(trading)
+            self._trader.run(trading)
         if outputs:
             self._run(shard, outputs)
 
@@ -745,9 +738,10 @@ class BitfinexClient(BaseClient):
             if shard.proto.open and not shard.proto.paused and now - conn.last_frame_at > self.heartbeat_timeout / 2:
                 shard.proto.ping(next(self._cids))
             outputs = self._take_outputs(shard)
-            self._trading.check()
-            trading = self._send_trading()
-        self._run_trading(trading)
+            trader = self._trader
+            trader.core.check()
+            trading = trader.take()
+        trader.run(trading)
         self._run(shard, outputs)
 
     def _book_update(self, chan: proto_mod.Channel, changes: Any, snapshot: bool) -> None:
@@ -855,7 +849,7 @@ class BitfinexClient(BaseClient):
             if proto.credentials is not None:
                 if not proto.authenticated:
                     out.append("authentication")
-                elif self._expects_os and not self._trading.snapshot_seen and not self._trading.paused:
+                elif self._expects_os and not self._trader.core.snapshot_seen and not self._trader.core.paused:
                     out.append("orders snapshot")
             held = {chan.stream for chan in proto.channels.values()}
             out.extend(f"subscription {sub.stream}" for sub in proto.subs if sub.stream not in held)
