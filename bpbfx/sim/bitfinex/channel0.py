@@ -45,7 +45,7 @@ class Channel0:
     ``mono`` the monotonic clock of the rate limit; ``later(delay, fn)`` runs ``fn`` under
     the lock later (late notifications); ``counters`` (the simulator's) counts ``inputs``,
     ``orders``, ``rate_limited``, ``orders_rejected_by_fault``,
-    ``dropped_before_notification`` and ``dms_cancels``.
+    ``dropped_before_notification``, ``orders_lost`` and ``dms_cancels``.
     """
 
     def __init__(
@@ -138,6 +138,11 @@ class Channel0:
             # exchange's "ratelimit: error" (code 11010 on REST, ccxt #6384).
             refusal = orders.reject(account, kind, body, "ERROR", "ratelimit: error", now_ms)
             self.broadcast(account.key, refusal, now_ms)
+            return
+        if kind == "on" and self.faults.take_loss(account.key):
+            # The input never reaches the matching engine: its socket dies as it arrives.
+            self.counters["orders_lost"] += 1
+            client.outbox.abort_after()
             return
         if kind == "on":
             reject = self.faults.take_reject(account.key)

@@ -25,6 +25,7 @@ class Faults:
             each with what happens to the order then (``None``: nothing; ``"fill"``: it executes
             in full; ``"cancel"``: it is cancelled).
         notify_delay: seconds request notifications wait.
+        lose_next: how many of the next ``on`` inputs are lost with their socket, unhandled.
     """
 
     def __init__(self) -> None:
@@ -32,6 +33,7 @@ class Faults:
         self.reject_next: dict[str | None, list[tuple[str, str]]] = {}
         self.drop_next: dict[str | None, list[str | None]] = {}
         self.notify_delay: dict[str | None, float] = {}
+        self.lose_next: dict[str | None, int] = {}
 
     def take_reject(self, key: str) -> tuple[str, str] | None:
         """The refusal armed for the next order of ``key`` (or of any account), counted off."""
@@ -48,6 +50,18 @@ class Faults:
                     del self.drop_next[k]
                 return True, then
         return False, None
+
+    def take_loss(self, key: str) -> bool:
+        """The next order of ``key`` (or of any account) is to be lost; counted off."""
+        for k in (key, None):
+            left = self.lose_next.get(k, 0)
+            if left:
+                if left == 1:
+                    del self.lose_next[k]
+                else:
+                    self.lose_next[k] = left - 1
+                return True
+        return False
 
     def delay(self, key: str) -> float:
         """Seconds the request notifications of ``key`` wait."""

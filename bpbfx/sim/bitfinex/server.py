@@ -144,6 +144,7 @@ class BitfinexSimulator(SimServer):
             "rate_limited": 0,
             "orders_rejected_by_fault": 0,
             "dropped_before_notification": 0,
+            "orders_lost": 0,
             "dms_cancels": 0,
             "rest_requests": 0,
             "rest_refused": 0,
@@ -592,6 +593,35 @@ class BitfinexSimulator(SimServer):
         with self._lock:
             self._faults.drop_next.setdefault(api_key, []).extend([then] * count)
 
+    def lose_next_orders(self, count: int = 1, *, api_key: str | None = None) -> None:
+        """The next ``count`` new orders (``on`` inputs) of ``api_key`` (or of any account) are
+        lost: the socket that sent each is dropped without a close frame as it arrives, and the
+        exchange never handles it (no order, nothing in the history).  The input still counts
+        in :meth:`order_inputs`.  Any thread.
+
+        Raises:
+            ValueError: ``count`` < 1.
+        """
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count!r}")
+        with self._lock:
+            self._faults.lose_next[api_key] = self._faults.lose_next.get(api_key, 0) + count
+
+    def drop_account_sockets(self, api_key: str) -> int:
+        """Abort, without a close frame, every socket authenticated with ``api_key`` (its
+        trading socket), leaving the others; returns how many.  Any thread."""
+
+        async def go() -> int:
+            with self._lock:
+                ids = [cid for cid, c in self._subs.clients.items() if c.account == api_key]
+            for cid in ids:
+                conn = self.connections.get(cid)
+                if conn is not None:
+                    conn.abort()
+            return len(ids)
+
+        return self.call(go)
+
     def refuse_rest(
         self,
         path_prefix: str = "/v2/",
@@ -748,7 +778,8 @@ class BitfinexSimulator(SimServer):
         ``auth_failed``, ``info_sent``, ``updates_dropped``, ``checksums_corrupted``,
         ``frames_queued``, ``slow_consumers``, ``unanswered``, ``inputs`` (channel-0 frames
         received), ``orders`` (``on`` inputs handled), ``rate_limited``,
-        ``orders_rejected_by_fault``, ``dropped_before_notification``, ``dms_cancels``,
+        ``orders_rejected_by_fault``, ``dropped_before_notification``, ``orders_lost``,
+        ``dms_cancels``,
         ``rest_requests`` (REST requests taken), ``rest_refused`` (refused by
         :meth:`refuse_rest`), ``rest_auth_ok`` / ``rest_auth_failed`` (authenticated REST
         requests accepted / refused).  Any thread."""
