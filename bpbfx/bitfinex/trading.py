@@ -11,8 +11,8 @@ feeds back.  Every public method is documented on the client.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import BpbfxError, ClientClosedError
 from ..unified.orders import order_hook_argument
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .client import BitfinexClient
 
 __all__ = ["Outputs", "Trader"]
+
+R = TypeVar("R", bound=Request[Any])
 
 Outputs = tuple[list[orders_mod.Completion], list[OrderChange], list[BpbfxError], list[HistoryLookup]]
 """What the core decided: completions, order changes, errors to report, history reads to make."""
@@ -55,13 +57,7 @@ class Trader:
         Raises:
             ClientClosedError: the client is closed.
         """
-        client = self._client
-        with client._lock:
-            self._check_open()
-            req = self.core.submit(inp)
-            out = self.take()
-        self.run(out)
-        return req
+        return self._send(lambda: self.core.submit(inp))
 
     def submit_batch(self, ops: Sequence[OrderInput]) -> BatchRequest:
         """Register an ``ox_multi`` and send it (calling thread).
@@ -69,17 +65,16 @@ class Trader:
         Raises:
             ClientClosedError: the client is closed.
         """
-        client = self._client
-        with client._lock:
-            self._check_open()
-            req = self.core.submit_batch(ops)
+        return self._send(lambda: self.core.submit_batch(ops))
+
+    def _send(self, register: Callable[[], R]) -> R:
+        with self._client._lock:
+            if self._client.closed:
+                raise ClientClosedError("BitfinexClient is closed; create a new one")
+            req = register()
             out = self.take()
         self.run(out)
         return req
-
-    def _check_open(self) -> None:
-        if self._client.closed:
-            raise ClientClosedError("BitfinexClient is closed; create a new one")
 
     # ------------------------------------------------------------------ the core's outputs
     def take(self) -> Outputs:

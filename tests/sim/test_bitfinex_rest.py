@@ -14,7 +14,7 @@ import hmac
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ import pytest
 
 from bpbfx.sim.bitfinex import BitfinexSimulator
 from tests.sim.test_bitfinex_orders import BALANCES, KEY, MARKETS, SECRET, Connect, Socket, of, order
+from tests.sim.test_bitfinex_orders import connect as connect  # the fixture: raw authenticated sockets
 
 
 @pytest.fixture
@@ -29,20 +30,6 @@ def sim(bitfinex_sim: Callable[..., BitfinexSimulator]) -> BitfinexSimulator:
     return bitfinex_sim(
         seed=23, tick_interval=None, accounts={KEY: SECRET}, account_balances={KEY: BALANCES}, markets=MARKETS
     )
-
-
-@pytest.fixture
-def connect() -> Iterator[Connect]:
-    sockets: list[Socket] = []
-
-    def go(sim: BitfinexSimulator, **kw: Any) -> Socket:
-        s = Socket(sim, **kw)
-        sockets.append(s)
-        return s
-
-    yield go
-    for s in sockets:
-        s.close()
 
 
 def call(

@@ -40,13 +40,12 @@ from datetime import datetime, timezone
 from typing import Any, Final, Literal
 
 from ..._json import make_loads
-from ...exceptions import BpbfxError, MalformedFrameError
-from ..decode import decode_account
-from ..events import AccountTrade, AccountTradeUpdate, Order, OrderUpdate
+from ...exceptions import BpbfxError
+from ..events import AccountTrade, AccountTradeUpdate, Order
 from .handles import Request
 from .ledger import Ledger
 from .ratelimit import Window
-from .replies import day_ok
+from .replies import day_ok, decode_order, decode_row
 
 __all__ = ["HISTORY_RATE_LIMIT", "MAX_HISTORY_ROWS", "History", "HistoryLookup", "parse_answer"]
 
@@ -311,7 +310,7 @@ class History:
 
     def _match(self, req: Request[Any], rows: list[Any]) -> Order | None:
         for row in rows:
-            order = self._decode_order(row)
+            order = decode_order(row, self.errors)
             if order is None:
                 continue
             if req.kind == "on" or (req.kind == "oc" and req.order_id is None):
@@ -321,26 +320,12 @@ class History:
                 return order
         return None
 
-    def _decode_order(self, row: Any) -> Order | None:
-        if not row or type(row[0]) is not int:
-            return None
-        try:
-            event = decode_account("on", row)
-        except MalformedFrameError as exc:
-            self.errors.append(exc)
-            return None
-        return event.order if isinstance(event, OrderUpdate) else None
-
     def _fills(self, order: Order, rows: list[Any]) -> tuple[AccountTrade, ...]:
         fills: list[AccountTrade] = []
         for row in rows:
-            if not row or type(row[0]) is not int or len(row) < 4 or row[3] != order.id:
+            if len(row) < 4 or row[3] != order.id:
                 continue
-            try:
-                event = decode_account("tu", row)
-            except MalformedFrameError as exc:
-                self.errors.append(exc)
-                continue
+            event = decode_row(row, "tu", self.errors)
             if isinstance(event, AccountTradeUpdate):
                 fills.append(event.trade)
         fills.sort(key=lambda t: (t.mts_create or 0, t.id))
