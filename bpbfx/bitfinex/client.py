@@ -65,6 +65,7 @@ BookHook = Callable[[Any, OrderBookUpdate], None]
 OrderHook = Callable[[Any, OrderChange], None]
 Number = Decimal | str | int
 _NO_OUTPUTS: list[Output] = []  # never appended to: the protocol queues on its own list
+_MAX_FED_SOCKETS = 64  # sockets feed() opens on demand at most (a replay)
 
 
 class _Shard:
@@ -627,8 +628,9 @@ class BitfinexClient(BaseClient):
             return parse_stream(channel)
         return subscription(channel, **params)
 
-    def _new_shard(self, trading: bool = False) -> _Shard:
-        """Open the trading socket (channel 0 only) or another public socket (under the lock)."""
+    def _new_shard(self, trading: bool = False, adopt: bool = False) -> _Shard:
+        """Open the trading socket (channel 0 only) or another public socket (under the lock);
+        ``adopt``: one that takes whatever channels fed frames subscribe (replays)."""
         index = len(self._shards)
         credentials = self.credentials if trading else None
         proto = BitfinexProtocol(
@@ -639,6 +641,7 @@ class BitfinexClient(BaseClient):
             dms=self.dms,
             heartbeat_timeout=self.heartbeat_timeout,
             books=self._books,
+            adopt_unrequested=adopt,
         )
         conn = self._new_connection(
             self.url if trading else self.public_url,
@@ -676,6 +679,21 @@ class BitfinexClient(BaseClient):
         self._ensure_trading_shard()
         if not self._shards:
             self._new_shard()
+
+    def _socket(self, index: int) -> Connection:
+        """Socket ``index`` for :meth:`feed`.  A client never started that is fed frames of a
+        socket it does not have (a recording made with another layout: with keys the public
+        channels were on sockets 1..n) gets public sockets, never started, that take the
+        channels those frames subscribe."""
+        try:
+            return super()._socket(index)
+        except IndexError:
+            if self._started or not 0 < index <= _MAX_FED_SOCKETS:
+                raise
+        with self._lock:
+            while len(self._shards) <= index:
+                self._new_shard(adopt=True)
+            return self._shards[index].conn
 
     # ------------------------------------------------------------------ ConnectionListener hooks
     def _handle_open(self, conn: Connection) -> None:

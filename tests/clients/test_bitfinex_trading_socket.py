@@ -167,3 +167,34 @@ def test_public_channels_go_to_the_public_endpoint_by_default() -> None:
         assert [c.url for c in public._connections] == ["wss://api-pub.bitfinex.com/ws/2"]
     finally:
         public.close()
+
+
+def test_a_recording_made_with_keys_replays_into_a_client_without_them(sim: BitfinexSimulator, tmp_path: Any) -> None:
+    """With keys the public channels were on socket 1: a keyless replay of that recording still
+    decodes them (feed() opens the socket and takes the channels it subscribed) and its book."""
+    from bpbfx.bitfinex.events import BookUpdate, TradeUpdate
+    from bpbfx.recording import Recorder as FileRecorder
+    from bpbfx.recording import feed_records, read_recording
+
+    path = tmp_path / "keyed.jsonl"
+    live = Recorder()
+    with FileRecorder(path, "bitfinex", ["trades:tBTCUSD", "book:tBTCUSD:P0:F0:25", "account"]) as rec:
+        client = BitfinexClient(sim.url, api_key=KEY, api_secret=SECRET, backoff=FAST, on_message=live)
+        client.subscribe("trades", symbol="tBTCUSD")
+        client.subscribe("book", symbol="tBTCUSD")
+        rec.attach(client)
+        with client:
+            assert client.wait_ready(WAIT)
+            assert live.wait_count(5, WAIT, TradeUpdate) and live.wait_count(5, WAIT, BookUpdate)
+    recorded = [e for e in live.items if isinstance(e, (TradeUpdate, BookUpdate))]
+    replayed = Recorder()
+    errors = Recorder()
+    replay = BitfinexClient("ws://127.0.0.1:9/replay", auth=False, on_message=replayed, on_error=errors)
+    replay.subscribe("trades", symbol="tBTCUSD")
+    replay.subscribe("book", symbol="tBTCUSD")
+    records = read_recording(path).records
+    result = feed_records(replay, records)
+    assert result.frames == sum(1 for r in records if r.kind == "frame") > 0  # every frame played
+    assert [e for e in replayed.items if isinstance(e, (TradeUpdate, BookUpdate))] == recorded
+    assert replay.book("tBTCUSD").valid and not [e for e in errors.items if "answers no request" in str(e)]
+    replay.close()
