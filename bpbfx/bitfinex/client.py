@@ -285,8 +285,8 @@ class BitfinexClient(BaseClient):
             )
         elif reader is None:
             core.history_note = (
-                "the order history was not read: this client has no rest_url (pass rest_url=, e.g. the simulator's "
-                "http_url, to read it)"
+                "the order history was not read: this client has no rest_url (give rest_url=, e.g. a simulator's "
+                "http_url)"
             )
         self._trader = Trader(self, core, reader)
 

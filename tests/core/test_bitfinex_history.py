@@ -268,7 +268,7 @@ def test_without_history_the_message_says_it_was_not_read(clock: Clock) -> None:
     core.check()
     settle(core)
     assert core.take_lookups() == []
-    with pytest.raises(OrderStatusUnknownError, match=r"resubmitting \(the order history is not read: no rest_url\)"):
+    with pytest.raises(OrderStatusUnknownError, match=r"resubmitting; the order history is not read: no rest_url"):
         req.result(0)
 
 

@@ -113,7 +113,7 @@ def give_up(ledger: Ledger, view: AccountView, req: Request[Any], dms: int | Non
     """The grace after the snapshot is over: fail ``req`` saying what the account's view shows
     (``note``: why the order history, which could have told more, was not read)."""
     kind = req.kind
-    extra = f" ({note})" if note else ""
+    extra = f"; {note}" if note else ""
     if kind == "on":
         accepted = f" (a trade of order {req.evidence} was seen: it was accepted)" if req.evidence else ""
         ledger.fail_unknown(
