@@ -305,7 +305,7 @@ class BitfinexClient(BaseClient):
 
     @property
     def socket_count(self) -> int:
-        """How many sockets the client uses: the public ones and, with keys, the trading socket."""
+        """How many sockets the channels are spread over."""
         return len(self._shards)
 
     def subscribe(self, channel: str, **params: Any) -> str:

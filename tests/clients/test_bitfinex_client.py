@@ -261,7 +261,7 @@ def test_auth_failure_reported_not_retried_in_a_loop(sim: BitfinexSimulator) -> 
         assert err.code == 10100 and "wrong-secret-value" not in str(err) + repr(err.request)
         events.clear()
         assert events.wait_count(3, 10, TradingTicker)
-        assert len(sim.auth_attempts()) == 1 and sim.total_connections == 2 and client.socket_count == 2
+        assert len(sim.auth_attempts()) == 1 and sim.total_connections == 2 and client.stats().connections == 2
 
 
 def test_keys_from_environment(sim: BitfinexSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -88,7 +88,7 @@ def setup(sim: BitfinexSimulator) -> Any:
 def test_the_account_has_a_socket_of_its_own(sim: BitfinexSimulator, setup: Setup) -> None:
     """Channel 0 lives on socket 0, which holds no public channel; the book is on socket 1; both count."""
     client = setup.client
-    assert client.socket_count == 2 and client.stats().connections == 2
+    assert client.stats().connections == 2 and sim.connection_count == 2
     assert setup.trading != setup.public
     assert sim.subscriptions(setup.trading) == {setup.trading: {}}
     assert sim.authenticated(setup.public) is None

@@ -35,9 +35,8 @@ Modules, one concern each:
 
 Exactly once: an input is sent once and never replayed.  A request whose socket drops before
 its outcome arrives is *in doubt*; after re-authentication the ``os`` (``fos`` for offers)
-snapshot decides it, or the order history when the order left the book meanwhile, see
-:mod:`~bpbfx.bitfinex.orders.reconcile`, :mod:`~bpbfx.bitfinex.orders.history` and
-``docs/trading.md``.
+snapshot decides it, see :mod:`~bpbfx.bitfinex.orders.reconcile` and the README "Trading"
+section.
 """
 
 from __future__ import annotations
