@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
-import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,19 +39,15 @@ from .outputs import (
     Send,
 )
 from .protocol import OB_CHECKSUM, SEQ_ALL, BitfinexProtocol
-from .rest import REST_URL, HistoryReader
+from .rest import HistoryReader, rest_endpoint
 from .trading import Trader
 
 if TYPE_CHECKING:
+    import threading
+
     from typing_extensions import Unpack
 
 __all__ = ["BitfinexClient"]
-
-
-def _on_bitfinex(url: str) -> bool:
-    """``url`` is one of Bitfinex's own hosts (its REST endpoint is then the real one too)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    return host == "bitfinex.com" or host.endswith(".bitfinex.com")
 
 log = logging.getLogger("bpbfx")
 
@@ -248,15 +242,10 @@ class BitfinexClient(BaseClient):
                 raise ConfigurationError(f"{what} must be (count >= 1, seconds > 0), got {(count, period)!r}")
         if min(confirm_timeout, reconcile_timeout) <= 0 or reconcile_grace < 0:
             raise ConfigurationError("confirm_timeout and reconcile_timeout must be > 0, reconcile_grace >= 0 seconds")
-        if rest_url is None and (url is None or _on_bitfinex(url)):
-            rest_url = REST_URL
-        self.rest_url = rest_url.rstrip("/") if rest_url is not None else None
+        self.rest_url = rest_endpoint(url, rest_url)
         """Where the order history is read (authenticated REST); ``None``: it is not read."""
         reader = None
         if self.credentials is not None and self.rest_url is not None:
-            split = urllib.parse.urlsplit(self.rest_url)
-            if split.scheme not in ("http", "https") or not split.hostname:
-                raise ConfigurationError(f"rest_url must be http(s)://host[:port], got {rest_url!r}")
             reader = HistoryReader(
                 self.name,
                 self.rest_url,

@@ -16,6 +16,7 @@ import json
 import queue
 import ssl
 import threading
+import urllib.parse
 from collections.abc import Callable
 
 from ..exceptions import BpbfxError, ClientClosedError, ConfigurationError, ProxyError
@@ -24,10 +25,29 @@ from ..rest import RequestAbortedError, RequestFailedError, RestClient
 from .auth import Credentials, rest_headers
 from .orders import HistoryLookup
 
-__all__ = ["REST_URL", "HistoryReader"]
+__all__ = ["REST_URL", "HistoryReader", "rest_endpoint"]
 
 REST_URL = "https://api.bitfinex.com"
 """Bitfinex's authenticated REST endpoint (https://docs.bitfinex.com/docs/rest-auth)."""
+
+
+def rest_endpoint(ws_url: str | None, rest_url: str | None) -> str | None:
+    """The REST endpoint of a client on ``ws_url``: ``rest_url`` when given, Bitfinex's own
+    when ``ws_url`` is Bitfinex's (or not given), else ``None`` (a client pointed elsewhere, a
+    simulator, never signs requests for the real exchange by itself).  Pure.
+
+    Raises:
+        ConfigurationError: ``rest_url`` is not an ``http(s)://host[:port]`` URL.
+    """
+    if rest_url is None:
+        if ws_url is None:
+            return REST_URL
+        host = urllib.parse.urlsplit(ws_url).hostname or ""
+        return REST_URL if host == "bitfinex.com" or host.endswith(".bitfinex.com") else None
+    split = urllib.parse.urlsplit(rest_url)
+    if split.scheme not in ("http", "https") or not split.hostname:
+        raise ConfigurationError(f"rest_url must be http(s)://host[:port], got {rest_url!r}")
+    return rest_url.rstrip("/")
 
 #: ``(lookup, status, body, failure)``: the answer of a read (``status`` None: it failed, for ``failure``).
 Answer = Callable[[HistoryLookup, "int | None", bytes, "str | None"], None]

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from bpbfx import OrderStatusUnknownError
+from bpbfx import ConfigurationError, OrderStatusUnknownError
 from bpbfx.bitfinex import orders as o
 from bpbfx.bitfinex.orders.history import HistoryLookup, parse_answer
+from bpbfx.bitfinex.rest import rest_endpoint
 from tests.core.test_bitfinex_orders import (
     T0,
     Clock,
@@ -290,3 +291,15 @@ def test_parse_answer_reads_rows_and_errors() -> None:
     assert rows is None and code == 10114 and "nonce: small" in why
     assert parse_answer(None, b"", "timed out") == (None, "timed out", None)
     assert parse_answer(200, b'{"x":1}')[0] is None
+
+
+def test_the_rest_endpoint_is_bitfinex_only_for_bitfinex() -> None:
+    """Bitfinex's REST for its own WebSocket hosts (or none given); nothing for any other host
+    unless rest_url is given; a rest_url that is not http(s) is refused."""
+    assert rest_endpoint(None, None) == "https://api.bitfinex.com"
+    assert rest_endpoint("wss://api.bitfinex.com/ws/2", None) == "https://api.bitfinex.com"
+    assert rest_endpoint("ws://127.0.0.1:8080", None) is None
+    assert rest_endpoint("wss://bitfinex.com.example.org/ws/2", None) is None
+    assert rest_endpoint("ws://127.0.0.1:8080", "http://127.0.0.1:8081/") == "http://127.0.0.1:8081"
+    with pytest.raises(ConfigurationError, match="rest_url must be"):
+        rest_endpoint(None, "ftp://api.bitfinex.com")
