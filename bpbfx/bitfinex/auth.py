@@ -1,4 +1,5 @@
-"""Bitfinex WebSocket v2 authentication: credentials, nonces and the ``auth`` frame.
+"""Bitfinex authentication: credentials, nonces, the WebSocket ``auth`` frame and the headers
+of an authenticated REST request.
 
 Bitfinex ws-auth: the client sends::
 
@@ -8,6 +9,12 @@ where ``S`` is the hex HMAC-SHA384 of ``"AUTH<nonce>"`` keyed with the API secre
 is an integer that must keep increasing for the API key, across reconnects, threads and every
 connection using the key, and stay below 2**53 (it travels as a JSON number).  A nonce that is
 not larger than the last one the server saw is refused with code 10114 ("nonce: small").
+
+Authenticated REST requests (https://docs.bitfinex.com/docs/rest-auth) carry ``bfx-nonce``,
+``bfx-apikey`` and ``bfx-signature``, the hex HMAC-SHA384 of ``"/api" + path + nonce + body``
+(``/api/v2/auth/r/orders/hist1700000000000000{"limit":25}``), keyed with the same secret; the
+nonce comes from the same per-key source as the WebSocket's, since the exchange checks one
+increasing nonce per key across both.
 
 Nothing here does I/O except :meth:`Credentials.from_env`, which reads the environment and an
 optional ``.env`` file.  The secret never appears in a ``repr``, ``str`` or exception message.
@@ -34,6 +41,8 @@ __all__ = [
     "auth_request",
     "nonce_source_for",
     "redact",
+    "rest_headers",
+    "rest_signature_payload",
 ]
 
 #: Environment variable holding the API key.
@@ -306,3 +315,37 @@ def redact(request: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(key, str):
         safe["apiKey"] = _mask_key(key)
     return safe
+
+
+def rest_signature_payload(path: str, nonce: int, body: str) -> str:
+    """The text a REST request's signature covers: ``"/api" + path + nonce + body``, where
+    ``path`` starts with ``/v2/`` (``/api/v2/auth/r/orders/hist``) and ``body`` is the JSON text
+    exactly as sent (rest-auth).  Pure.
+
+    Raises:
+        ConfigurationError: ``path`` does not start with ``/v2/``.
+    """
+    if not path.startswith("/v2/"):
+        raise ConfigurationError(f"a Bitfinex REST path starts with /v2/, got {path!r}")
+    return f"/api{path}{nonce}{body}"
+
+
+def rest_headers(credentials: Credentials, nonce: int, path: str, body: str) -> dict[str, str]:
+    """The headers of an authenticated REST request for ``path`` with the JSON ``body`` text
+    (exactly as sent): ``bfx-nonce``, ``bfx-apikey``, ``bfx-signature`` (hex HMAC-SHA384 of
+    :func:`rest_signature_payload` with the API secret) and ``Content-Type``.  Pure.
+
+    Raises:
+        ConfigurationError: the nonce is not an integer in 1 .. 2**53 - 1, or ``path`` does not
+            start with ``/v2/``.
+    """
+    if not isinstance(nonce, int) or isinstance(nonce, bool) or not 0 < nonce < MAX_NONCE:
+        raise ConfigurationError(f"REST nonce must be an integer between 1 and 2**53 - 1, got {nonce!r}")
+    payload = rest_signature_payload(path, nonce, body)
+    signature = hmac.new(credentials.api_secret.encode("ascii"), payload.encode("utf-8"), hashlib.sha384).hexdigest()
+    return {
+        "bfx-nonce": str(nonce),
+        "bfx-apikey": credentials.api_key,
+        "bfx-signature": signature,
+        "Content-Type": "application/json",
+    }

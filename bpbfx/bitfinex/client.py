@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..base import BaseClient
 from ..exceptions import (
     AuthenticationError,
-    BpbfxError,
     ClientClosedError,
     ConfigurationError,
     CredentialsError,
@@ -21,16 +20,14 @@ from ..exceptions import (
 from ..live import LiveBook, OrderBookUpdate
 from ..options import ClientOptions
 from ..transport import Connection, RateLimiter
-from ..unified.orders import order_hook_argument
 from . import orders as orders_mod
 from . import protocol as proto_mod
 from .auth import Credentials, nonce_source_for
 from .book import BitfinexBook
 from .channels import Subscription, parse_stream, subscription
-from .events import ACCOUNT_STREAM, FundingOffer, Heartbeat, Order, Wallet
+from .events import FundingOffer, Heartbeat, Order, Wallet
 from .orders import BatchRequest, OrderChange, OrderCore, OrderInput, Request
 from .outputs import (
-    Authenticated,
     Deliver,
     DropChannel,
     Fatal,
@@ -43,8 +40,12 @@ from .outputs import (
     Send,
 )
 from .protocol import OB_CHECKSUM, SEQ_ALL, BitfinexProtocol
+from .rest import HistoryReader, rest_endpoint
+from .trading import Trader
 
 if TYPE_CHECKING:
+    import threading
+
     from typing_extensions import Unpack
 
 __all__ = ["BitfinexClient"]
@@ -58,19 +59,21 @@ HeartbeatHook = Callable[[Any, Heartbeat], None]
 BookHook = Callable[[Any, OrderBookUpdate], None]
 OrderHook = Callable[[Any, OrderChange], None]
 Number = Decimal | str | int
-_Trading = tuple[list[orders_mod.Completion], list[OrderChange], list[BpbfxError]]
 _NO_OUTPUTS: list[Output] = []  # never appended to: the protocol queues on its own list
+_MAX_FED_SOCKETS = 64  # sockets feed() opens on demand at most (a replay)
 
 
 class _Shard:
-    """One socket of the client and the channels placed on it."""
+    """One socket of the client: the trading socket (channel 0 only) or a public one and the
+    channels placed on it."""
 
-    __slots__ = ("index", "conn", "proto")
+    __slots__ = ("index", "conn", "proto", "trading")
 
-    def __init__(self, index: int, conn: Connection, proto: BitfinexProtocol) -> None:
+    def __init__(self, index: int, conn: Connection, proto: BitfinexProtocol, trading: bool) -> None:
         self.index = index
         self.conn = conn
         self.proto = proto
+        self.trading = trading
 
 
 class BitfinexClient(BaseClient):
@@ -78,10 +81,16 @@ class BitfinexClient(BaseClient):
 
     Channels are spread over as many sockets as needed: at most ``max_channels`` (25) per
     socket, new sockets opened no faster than Bitfinex allows (20 public connects per minute,
-    5 authenticated per 15 s), each with its own reconnect loop and watchdogs.
+    5 authenticated per 15 s), each with its own reconnect loop and watchdogs.  With API keys
+    the account (channel 0: orders, wallets, positions) has a socket of its own, the *trading
+    socket*, which carries no public channel: a sequence gap, checksum resync, silent channel or
+    resubscription of a public channel never replaces or re-authenticates it; only its own
+    faults do (its silence, a gap in its own sequence, its close).  Public channels then go on
+    sockets 1..n.  Without keys socket 0 carries public channels.
 
     Args:
-        url: endpoint; default ``wss://api.bitfinex.com/ws/2`` with keys, else
+        url: endpoint of every socket; default: the trading socket on
+            ``wss://api.bitfinex.com/ws/2`` and the public ones on
             ``wss://api-pub.bitfinex.com/ws/2`` (the simulator's ``sim.url`` in tests).
         on_heartbeat: ``(client, Heartbeat)`` for ``hb`` frames (reader thread); heartbeats
             do not go to ``on_message``.
@@ -96,7 +105,10 @@ class BitfinexClient(BaseClient):
             ``hb`` every 15 s) before it is reported and resubscribed; a socket silent that
             long is replaced.
         max_channels: channels per socket (Bitfinex: 25).
-        connect_limit: ``(connects, seconds)`` allowed for new sockets.
+        connect_limit: ``(connects, seconds)`` allowed for new sockets, all of them together;
+            default: 5 per 15 s for the trading socket (Bitfinex's authenticated limit) and 20
+            per minute for the public ones (shared with the trading socket when ``url`` puts
+            every socket on one endpoint).
         connect_timeout: seconds a handshake may take.
         books: keep a self-verifying local order book for every ``book`` channel (see
             :meth:`book`); raw book frames still reach ``on_message``.
@@ -113,7 +125,11 @@ class BitfinexClient(BaseClient):
         reconcile_timeout: seconds an input in doubt (its socket dropped before the reply) may
             wait for the socket and the snapshot that decides it (default 120).
         reconcile_grace: seconds to wait after that snapshot for a late frame of an order not in
-            it (default 2).
+            it (default 2); also the wait before the order history is read a second time.
+        rest_url: Bitfinex's authenticated REST endpoint, where the order history of requests
+            in doubt is read (default ``https://api.bitfinex.com`` when ``url`` is Bitfinex's own
+            or not given; with another ``url``, such as a simulator's, the history is read only
+            when ``rest_url`` is given: ``sim.http_url``).
         options: every client option (:class:`~bpbfx.options.ClientOptions`): ``on_message``
             ``(client, event)`` for every data and control event (reader thread), ``on_error``
             ``(client, exc)`` for every problem (reader or watchdog thread), ``on_ping``,
@@ -127,8 +143,10 @@ class BitfinexClient(BaseClient):
     authenticated socket and return at once a :class:`~bpbfx.bitfinex.orders.Request`, a
     :class:`concurrent.futures.Future` completed (on the reader thread) when the exchange's
     reply arrives.  Inputs are sent exactly once, never replayed after a reconnect; one left in
-    doubt by a dropped socket is decided from the snapshot sent after re-authentication
-    (:mod:`bpbfx.bitfinex.orders`).  :meth:`orders`, :meth:`wallets` and
+    doubt by a dropped socket is decided from the snapshot sent after re-authentication, or,
+    when its order left the book meanwhile, from the account's order and trade history read
+    over authenticated REST on the ``<name>-history`` thread (:mod:`bpbfx.bitfinex.orders`;
+    those handles complete on that thread).  :meth:`orders`, :meth:`wallets` and
     :meth:`funding_offers` are live views of the account.
 
     Raises:
@@ -163,6 +181,7 @@ class BitfinexClient(BaseClient):
         confirm_timeout: float = 60.0,
         reconcile_timeout: float = 120.0,
         reconcile_grace: float = 2.0,
+        rest_url: str | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(**options)
@@ -190,18 +209,31 @@ class BitfinexClient(BaseClient):
                     "BITFINEX_API_SECRET in the environment or a .env file"
                 )
         self.url = url or (AUTH_URL if self.credentials else PUBLIC_URL)
-        self._proxy_for(self.url)  # a bad proxy URL (given or from the environment) is refused here
+        """The endpoint of the trading socket (of every socket without keys)."""
+        self.public_url = url or PUBLIC_URL
+        """The endpoint of the public sockets."""
+        for endpoint in {self.url, self.public_url}:
+            self._proxy_for(endpoint)  # a bad proxy URL (given or from the environment) is refused here
         self.flags = flags
         self.auth_filter = list(auth_filter) if auth_filter is not None else None
+        # The open orders (`os`) follow authentication unless a filter leaves trading out.
+        self._expects_os = self.auth_filter is None or any(
+            f == "trading" or f.startswith("trading-") for f in self.auth_filter
+        )
         self.dms = dms
         self.heartbeat_timeout = heartbeat_timeout
         self.max_channels = max_channels
         self.connect_timeout = connect_timeout
-        if connect_limit is None:
-            # Bitfinex: 20 public connects per minute per IP; 5 authenticated per 15 s.
-            connect_limit = (5, 15.0) if self.credentials else (20, 60.0)
-        self._limiter = RateLimiter(*connect_limit)
+        # Bitfinex: 20 public connects per minute per IP; 5 authenticated per 15 s.
+        if connect_limit is not None:
+            self._limiter = self._trading_limiter = RateLimiter(*connect_limit)
+        elif self.credentials is None:
+            self._limiter = self._trading_limiter = RateLimiter(20, 60.0)
+        else:
+            self._trading_limiter = RateLimiter(5, 15.0)
+            self._limiter = self._trading_limiter if self.public_url == self.url else RateLimiter(20, 60.0)
         self._shards: list[_Shard] = []
+        self._trading_shard: _Shard | None = None
         self._by_conn: dict[Connection, _Shard] = {}
         self._wanted: dict[Subscription, None] = {}
         self._cids = itertools.count(1)
@@ -211,18 +243,42 @@ class BitfinexClient(BaseClient):
                 raise ConfigurationError(f"{what} must be (count >= 1, seconds > 0), got {(count, period)!r}")
         if min(confirm_timeout, reconcile_timeout) <= 0 or reconcile_grace < 0:
             raise ConfigurationError("confirm_timeout and reconcile_timeout must be > 0, reconcile_grace >= 0 seconds")
-        self._trading = OrderCore(
+        self.rest_url = rest_endpoint(url, rest_url)
+        """Where the order history is read (authenticated REST); ``None``: it is not read."""
+        reader = None
+        if self.credentials is not None and self.rest_url is not None:
+            reader = HistoryReader(
+                self.name,
+                self.rest_url,
+                self.credentials,
+                nonce=lambda: self._trader.nonce(),
+                answer=lambda *answer: self._trader.answer(*answer),
+                report=self._report,
+                timeout=connect_timeout,
+                proxy=self._proxy_for(self.rest_url),
+                ssl_context=self.ssl_context,
+            )
+        core = OrderCore(
             order_rate_limit=order_rate_limit,
             calc_rate_limit=calc_rate_limit,
             confirm_timeout=confirm_timeout,
             reconcile_timeout=reconcile_timeout,
             reconcile_grace=reconcile_grace,
             dms=dms,
+            history=reader is not None,
+            history_grace=reconcile_grace,
+            history_timeout=3 * connect_timeout,
         )
         if self.credentials is None:
-            self._trading.refusal = (
+            core.refusal = (
                 "this client has no API keys (pass api_key/api_secret or set BITFINEX_API_KEY and BITFINEX_API_SECRET)"
             )
+        elif reader is None:
+            core.history_note = (
+                "the order history was not read: this client has no rest_url (give rest_url=, e.g. a simulator's "
+                "http_url)"
+            )
+        self._trader = Trader(self, core, reader)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("ready" if self.ready else "not ready")
@@ -373,7 +429,10 @@ class BitfinexClient(BaseClient):
 
         ``.result()`` gives the :class:`~bpbfx.bitfinex.events.Order` once Bitfinex confirms it
         (``on-req`` SUCCESS), matched on ``cid`` (generated when not given; ``handle.cid``).
-        Any thread.
+        When the socket dropped before the reply and the order executed or was cancelled
+        meanwhile, it gives the order as the order history shows it (``handle.from_history``;
+        its ``status`` says ``EXECUTED @ ...`` or ``CANCELED ...``; ``handle.fills`` holds its
+        fills).  Any thread.
 
         Raises:
             InvalidOrderError: an argument the exchange would refuse (nothing sent).
@@ -482,12 +541,7 @@ class BitfinexClient(BaseClient):
             InvalidOrderError: no operations, more than 75, or an operation a batch cannot carry.
             ClientClosedError: the client is closed.
         """
-        with self._lock:
-            self._check_open()
-            req = self._trading.submit_batch(ops)
-            out = self._send_trading()
-        self._run_trading(out)
-        return req
+        return self._trader.submit_batch(ops)
 
     def calc(self, items: Sequence[str]) -> Request[None]:
         """Ask Bitfinex to recalculate (``calc``): ``margin_base``, ``balance``,
@@ -530,87 +584,39 @@ class BitfinexClient(BaseClient):
         """The account's open orders by id (a copy), kept from ``os``/``on``/``ou``/``oc`` on
         channel 0; after a reconnect replaced by the new ``os``.  Any thread."""
         with self._lock:
-            return self._trading.orders
+            return self._trader.core.orders
 
     def wallets(self) -> dict[tuple[str | None, str | None], Wallet]:
         """The account's wallets by ``(wallet_type, currency)`` (a copy), kept from ``ws``/``wu``.
         Any thread."""
         with self._lock:
-            return self._trading.wallets
+            return self._trader.core.wallets
 
     def funding_offers(self) -> dict[int, FundingOffer]:
         """The account's active funding offers by id (a copy), from ``fos``/``fon``/``fou``/``foc``.
         Any thread."""
         with self._lock:
-            return self._trading.funding_offers
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ClientClosedError("BitfinexClient is closed; create a new one")
+            return self._trader.core.funding_offers
 
     def _submit(self, inp: OrderInput) -> Request[Any]:
-        with self._lock:
-            self._check_open()
-            req = self._trading.submit(inp)
-            out = self._send_trading()
-        self._run_trading(out)
-        return req
-
-    def _send_trading(self) -> _Trading:
-        """Send queued order inputs on the authenticated socket and take the core's outputs
-        (under the lock, like every send: frames leave in the order they were queued)."""
-        core = self._trading
-        frames = core.take_frames()
-        if frames:
-            conn = self._shards[0].conn if self._shards else None
-            for text, reqs in frames:
-                ok = conn.send(text) if conn is not None else False
-                core.sent(reqs, ok)
-        return core.take_completions(), core.take_changes(), core.take_errors()
-
-    def _run_trading(self, out: _Trading) -> None:
-        """Run ``on_order``, complete futures and report problems (outside the lock)."""
-        completions, changes, errors = out
-        for change in changes:
-            self._call_hook("on_order", self.on_order, order_hook_argument(self, change))
-        if completions:
-            orders_mod.complete(completions)
-        for error in errors:
-            self._report(error)
-
-    def _trading_outputs(self, shard: _Shard, outputs: list[Output], event: Any) -> _Trading | None:
-        """Feed the authenticated socket's channel-0 events and state changes to the order
-        core (under the lock)."""
-        if shard.index != 0 or self.credentials is None:
-            return None
-        core = self._trading
-        for out in outputs:
-            if isinstance(out, Authenticated):
-                core.authenticated_now()
-                self._refusals.pop("authentication", None)
-            elif isinstance(out, PauseWatchdog):
-                core.set_paused(out.paused)
-        if event is not None and event.stream == ACCOUNT_STREAM:
-            core.feed(event)
-        if not core.has_output:
-            return None  # the hot path: a public frame on the authenticated socket
-        return self._send_trading()
+        return self._trader.submit(inp)
 
     def on_connection_retry(self, conn: Connection, attempt: int, delay: float) -> None:
         """Transport callback (reader thread): also times out inputs in doubt while the
         socket stays down (the timer runs only on open sockets)."""
         super().on_connection_retry(conn, attempt, delay)
-        with self._lock:
-            self._trading.check()
-            out = self._send_trading()
-        self._run_trading(out)
+        self._trader.check()
+
+    def _on_stop(self) -> None:
+        super()._on_stop()
+        self._trader.stop()
 
     def _on_closed(self) -> None:
         super()._on_closed()
-        with self._lock:
-            self._trading.close()
-            out = self._send_trading()
-        self._run_trading(out)
+        self._trader.close()
+
+    def _extra_threads(self) -> list[threading.Thread]:
+        return super()._extra_threads() + self._trader.threads
 
     # ------------------------------------------------------------------ placement
     @staticmethod
@@ -619,52 +625,80 @@ class BitfinexClient(BaseClient):
             return parse_stream(channel)
         return subscription(channel, **params)
 
-    def _new_shard(self) -> _Shard:
+    def _new_shard(self, trading: bool = False, adopt: bool = False) -> _Shard:
+        """Open the trading socket (channel 0 only) or another public socket (under the lock);
+        ``adopt``: one that takes whatever channels fed frames subscribe (replays)."""
         index = len(self._shards)
+        credentials = self.credentials if trading else None
         proto = BitfinexProtocol(
             flags=self.flags,
-            credentials=self.credentials if index == 0 else None,
-            nonce_source=nonce_source_for(self.credentials.api_key) if self.credentials and index == 0 else None,
+            credentials=credentials,
+            nonce_source=nonce_source_for(credentials.api_key) if credentials is not None else None,
             auth_filter=self.auth_filter,
             dms=self.dms,
             heartbeat_timeout=self.heartbeat_timeout,
             books=self._books,
+            adopt_unrequested=adopt,
         )
         conn = self._new_connection(
-            self.url,
+            self.url if trading else self.public_url,
             silence_timeout=self.heartbeat_timeout,
             connect_timeout=self.connect_timeout,
             timer_interval=min(1.0, self.heartbeat_timeout / 4),
-            rate_limiter=self._limiter,
+            rate_limiter=self._trading_limiter if trading else self._limiter,
             suffix=f"-{index}" if index else "",
         )
-        shard = _Shard(index, conn, proto)
+        shard = _Shard(index, conn, proto, trading)
         self._shards.append(shard)
         self._by_conn[conn] = shard
+        if trading:
+            self._trading_shard = shard
         if self._started and not self.closed:
             conn.start()
         return shard
 
     def _place(self, sub: Subscription, avoid: _Shard | None = None) -> None:
-        """Put ``sub`` on the first socket with room, opening a new socket if all are full
-        (called under the lock)."""
+        """Put ``sub`` on the first public socket with room, opening a new socket if all are
+        full; the trading socket (socket 0 with keys) never takes one (called under the lock)."""
+        self._ensure_trading_shard()
         for shard in self._shards:
-            if shard is not avoid and shard.proto.channel_count < self.max_channels:
+            if shard is not avoid and not shard.trading and shard.proto.channel_count < self.max_channels:
                 shard.proto.add(sub)
                 return
         self._new_shard().proto.add(sub)
 
+    def _ensure_trading_shard(self) -> None:
+        """With keys, socket 0 is the trading socket: created before any public one."""
+        if self.credentials is not None and self._trading_shard is None:
+            self._new_shard(trading=True)
+
     def _on_start(self) -> None:
+        self._ensure_trading_shard()
         if not self._shards:
             self._new_shard()
+
+    def _socket(self, index: int) -> Connection:
+        """Socket ``index`` for :meth:`feed`.  A client never started that is fed frames of a
+        socket it does not have (a recording made with another layout: with keys the public
+        channels were on sockets 1..n) gets public sockets, never started, that take the
+        channels those frames subscribe."""
+        try:
+            return super()._socket(index)
+        except IndexError:
+            if self._started or not 0 < index <= _MAX_FED_SOCKETS:
+                raise
+        with self._lock:
+            while len(self._shards) <= index:
+                self._new_shard(adopt=True)
+            return self._shards[index].conn
 
     # ------------------------------------------------------------------ ConnectionListener hooks
     def _handle_open(self, conn: Connection) -> None:
         shard = self._by_conn[conn]
         with self._lock:
             shard.proto.connection_made()
-            if shard.index == 0:
-                self._trading.set_paused(False)  # a new socket starts out of maintenance
+            if shard.trading:
+                self._trader.core.set_paused(False)  # a new socket starts out of maintenance
             outputs = self._take_outputs(shard)
         self._run(shard, outputs)
 
@@ -673,8 +707,8 @@ class BitfinexClient(BaseClient):
         with self._lock:
             self._resyncs_lost += shard.proto.connection_lost()  # every book that was valid is rebuilt
             shard.proto.take_outputs()  # nothing queued for a socket that is gone can be carried out
-            if shard.index == 0:
-                self._trading.connection_lost()  # inputs awaiting replies are now in doubt
+            if shard.trading:
+                self._trader.core.connection_lost()  # inputs awaiting replies are now in doubt
 
     def _handle_frame(self, conn: Connection, data: bytes) -> None:
         shard = self._by_conn[conn]
@@ -691,7 +725,7 @@ class BitfinexClient(BaseClient):
             # Usually nothing is queued (taken whole: callbacks may queue on the protocol anew).
             outputs = self._take_outputs(shard) if proto.outbox else _NO_OUTPUTS
             change = proto.book_change if failure is None else None
-            trading = self._trading_outputs(shard, outputs, event) if shard.index == 0 else None
+            trading = self._trader.on_socket(outputs, event) if shard.trading else None
         if failure is not None:
             self._run(shard, outputs)
             raise failure  # reported once, by the frame guard (BaseClient.on_connection_frame)
@@ -707,7 +741,7 @@ class BitfinexClient(BaseClient):
                     counter.last = conn.last_frame_at
                 self._deliver(event)
         if trading is not None:
-            self._run_trading(trading)
+            self._trader.run(trading)
         if outputs:
             self._run(shard, outputs)
 
@@ -719,9 +753,10 @@ class BitfinexClient(BaseClient):
             if shard.proto.open and not shard.proto.paused and now - conn.last_frame_at > self.heartbeat_timeout / 2:
                 shard.proto.ping(next(self._cids))
             outputs = self._take_outputs(shard)
-            self._trading.check()
-            trading = self._send_trading()
-        self._run_trading(trading)
+            trader = self._trader
+            trader.core.check()
+            trading = trader.take()
+        trader.run(trading)
         self._run(shard, outputs)
 
     def _book_update(self, chan: proto_mod.Channel, changes: Any, snapshot: bool) -> None:
@@ -826,8 +861,11 @@ class BitfinexClient(BaseClient):
             if not proto.open:
                 out.append(f"connection {shard.conn.name}")
                 continue
-            if proto.credentials is not None and not proto.authenticated:
-                out.append("authentication")
+            if proto.credentials is not None:
+                if not proto.authenticated:
+                    out.append("authentication")
+                elif self._expects_os and not self._trader.core.snapshot_seen and not self._trader.core.paused:
+                    out.append("orders snapshot")
             held = {chan.stream for chan in proto.channels.values()}
             out.extend(f"subscription {sub.stream}" for sub in proto.subs if sub.stream not in held)
         for stream, book in self._books.items():

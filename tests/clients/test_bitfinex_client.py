@@ -153,8 +153,9 @@ def test_20051_reconnects_and_reauthenticates(sim: BitfinexSimulator) -> None:
     with client:
         assert client.wait_ready(10)
         assert events.wait_count(1, 10, AuthResult) and events.of(AuthResult)[0].ok
+        assert sim.total_connections == 2  # the trading socket and the public one
         sim.send_info(20051)
-        assert sim.wait_for(lambda: sim.total_connections >= 2, 10)
+        assert sim.wait_for(lambda: sim.total_connections >= 4, 10)
         assert client.wait_ready(10)
         assert events.wait_count(2, 10, AuthResult) and events.wait_count(2, 10, WalletsSnapshot)
         attempts = [a for a in sim.auth_attempts() if a.ok]
@@ -250,7 +251,8 @@ def test_auth_ok_and_account_events(sim: BitfinexSimulator) -> None:
 
 
 def test_auth_failure_reported_not_retried_in_a_loop(sim: BitfinexSimulator) -> None:
-    """A refused key reaches on_error as AuthenticationError once; the public channels keep flowing."""
+    """A refused key reaches on_error as AuthenticationError once; the public channels keep flowing
+    on their own socket (the trading socket carries none), and neither socket is replaced."""
     client, events, errors = make_client(sim, api_key=KEY, api_secret="wrong-secret-value", auth=None)
     client.subscribe("ticker", symbol="tBTCUSD")
     with client:
@@ -259,7 +261,7 @@ def test_auth_failure_reported_not_retried_in_a_loop(sim: BitfinexSimulator) -> 
         assert err.code == 10100 and "wrong-secret-value" not in str(err) + repr(err.request)
         events.clear()
         assert events.wait_count(3, 10, TradingTicker)
-        assert len(sim.auth_attempts()) == 1 and sim.total_connections == 1
+        assert len(sim.auth_attempts()) == 1 and sim.total_connections == 2 and client.stats().connections == 2
 
 
 def test_keys_from_environment(sim: BitfinexSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

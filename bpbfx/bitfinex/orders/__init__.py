@@ -28,7 +28,10 @@ Modules, one concern each:
   :mod:`~bpbfx.bitfinex.orders.outcomes`: the errors they fail with.
 - :mod:`~bpbfx.bitfinex.orders.replies`: matching notifications and order frames to requests.
 - :mod:`~bpbfx.bitfinex.orders.views`: open orders, funding offers and wallets.
-- :mod:`~bpbfx.bitfinex.orders.reconcile`: deciding requests left in doubt after a reconnect.
+- :mod:`~bpbfx.bitfinex.orders.reconcile`: deciding requests left in doubt after a reconnect;
+  :mod:`~bpbfx.bitfinex.orders.history`: deciding those the snapshot cannot (the order left
+  the book meanwhile) from the account's order and trade history, read by the owner over
+  authenticated REST (:class:`HistoryLookup`).
 
 Exactly once: an input is sent once and never replayed.  A request whose socket drops before
 its outcome arrives is *in doubt*; after re-authentication the ``os`` (``fos`` for offers)
@@ -41,6 +44,7 @@ from __future__ import annotations
 from .cids import CidSource
 from .core import OrderCore
 from .handles import BatchRequest, Completion, OrderChange, Request, RequestState, complete
+from .history import HISTORY_RATE_LIMIT, HistoryLookup
 from .inputs import (
     InputKind,
     OrderInput,
@@ -74,6 +78,7 @@ __all__ = [
     "CALC_RATE_LIMIT",
     "CLOSE",
     "HIDDEN",
+    "HISTORY_RATE_LIMIT",
     "MAX_BATCH_OPS",
     "MAX_CALC_ITEMS",
     "MAX_CID",
@@ -88,6 +93,7 @@ __all__ = [
     "BatchRequest",
     "CidSource",
     "Completion",
+    "HistoryLookup",
     "InputKind",
     "OrderChange",
     "OrderCore",

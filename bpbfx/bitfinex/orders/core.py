@@ -10,8 +10,11 @@ which carries them out outside its lock.
 
 Exactly once: an input is sent once and never replayed; a request whose socket drops before its
 outcome arrives is *in doubt* until the snapshot after re-authentication decides it
-(:mod:`bpbfx.bitfinex.orders.reconcile`).  Bitfinex's maintenance notices pause inputs
-(``info`` codes 20060 and 20061, https://docs.bitfinex.com/docs/ws-general).
+(:mod:`bpbfx.bitfinex.orders.reconcile`) or, when the order left the book meanwhile, the
+account's order history read over REST (:mod:`bpbfx.bitfinex.orders.history`: the core hands
+out :class:`~bpbfx.bitfinex.orders.history.HistoryLookup` values and takes the answers).
+Bitfinex's maintenance notices pause inputs (``info`` codes 20060 and 20061,
+https://docs.bitfinex.com/docs/ws-general).
 """
 
 from __future__ import annotations
@@ -37,12 +40,13 @@ from ..events import (
 )
 from .cids import CidSource, utc_day
 from .handles import BatchRequest, Completion, OrderChange, Request
+from .history import HISTORY_RATE_LIMIT, History, HistoryLookup
 from .inputs import OrderInput
 from .ledger import Ledger
 from .outcomes import not_sent, rate_limited
 from .ratelimit import Window
 from .reconcile import give_up, reconcile_offers, reconcile_orders
-from .replies import ReplyMatcher
+from .replies import ReplyMatcher, day_ok
 from .rules import CALC_RATE_LIMIT, MAX_BATCH_OPS, ORDER_RATE_LIMIT
 from .views import AccountView
 
@@ -70,6 +74,11 @@ class OrderCore:
             in it before giving up on it.
         dms: the auth request's dead-man switch (4 = the exchange cancels every order when
             the socket closes); used in messages.
+        history: read the order history for requests the snapshot cannot decide
+            (:meth:`take_lookups`, :meth:`looked_up`); otherwise they fail as unknown.
+        history_grace: seconds before an order the history does not list is looked for again.
+        history_timeout: seconds a history read may go unanswered.
+        history_rate_limit: ``(reads, seconds)`` of history reads allowed.
     """
 
     def __init__(
@@ -83,6 +92,10 @@ class OrderCore:
         reconcile_timeout: float = 120.0,
         reconcile_grace: float = 2.0,
         dms: int | None = None,
+        history: bool = False,
+        history_grace: float = 2.0,
+        history_timeout: float = 60.0,
+        history_rate_limit: tuple[int, float] = HISTORY_RATE_LIMIT,
     ) -> None:
         self._wall = wall
         self._monotonic = monotonic
@@ -98,11 +111,24 @@ class OrderCore:
         self.authenticated = False
         self.paused = False
         self.closed = False
+        self.snapshot_seen = False
+        """The ``os`` snapshot arrived since the socket last authenticated (the open orders are known)."""
         #: When set, every input is refused with this reason (e.g. a client without API keys).
         self.refusal: str | None = None
         self._view = AccountView()
         self._ledger = Ledger(today=lambda: utc_day(self._wall()))
         self._replies = ReplyMatcher(self._ledger)
+        self.history = history
+        #: Why the order history is not read, added to the outcomes it could have decided.
+        self.history_note: str | None = None
+        self._history = History(
+            self._ledger,
+            wall=wall,
+            grace=history_grace,
+            timeout=history_timeout,
+            rate_limit=history_rate_limit,
+            dms=dms,
+        )
         self._frames: list[tuple[str, tuple[Request[Any], ...]]] = []
 
     # ------------------------------------------------------------------ views
@@ -130,7 +156,13 @@ class OrderCore:
     @property
     def has_output(self) -> bool:
         """Anything to take (frames, completions, changes or errors)."""
-        return bool(self._frames or self._ledger.completions or self._view.changes or self._replies.has_errors)
+        return bool(
+            self._frames
+            or self._ledger.completions
+            or self._view.changes
+            or self._replies.has_errors
+            or self._history.has_output
+        )
 
     def take_frames(self) -> list[tuple[str, tuple[Request[Any], ...]]]:
         """Frames to send on the authenticated socket, each with the requests it carries."""
@@ -147,8 +179,25 @@ class OrderCore:
         return self._view.take_changes()
 
     def take_errors(self) -> list[BpbfxError]:
-        """Problems to report that belong to no request (unmatched or malformed replies)."""
-        return self._replies.take_errors()
+        """Problems to report that belong to no request (unmatched or malformed replies or
+        history rows)."""
+        errors = self._replies.take_errors()
+        if self._history.errors:
+            errors += self._history.errors
+            self._history.errors = []
+        return errors
+
+    def take_lookups(self) -> list[HistoryLookup]:
+        """History reads to make (outside the lock, on a thread that may wait for the answer);
+        hand each answer to :meth:`looked_up`."""
+        return self._history.take_lookups()
+
+    def looked_up(
+        self, lookup: HistoryLookup, status: int | None, body: bytes | str, failure: str | None = None
+    ) -> None:
+        """The answer of a history read: HTTP ``status`` and ``body``, or ``status`` None and
+        ``failure`` (why the request failed on the way: unreachable, refused locally...)."""
+        self._history.looked_up(lookup, status, body, failure, self._monotonic())
 
     # ------------------------------------------------------------------ connection state
     def authenticated_now(self) -> None:
@@ -156,12 +205,14 @@ class OrderCore:
         the ``os``/``fos`` snapshot that follows."""
         self.open = True
         self.authenticated = True
+        self.snapshot_seen = False
 
     def connection_lost(self) -> None:
         """The socket closed: requests still waiting for their outcome are in doubt; they are
         never resent (:meth:`authenticated_now`, then the snapshot, decides them)."""
         self.open = False
         self.authenticated = False
+        self.snapshot_seen = False
         now = self._monotonic()
         for req in self._ledger.live:
             if req.state in ("sent", "acknowledged", "reconciling"):
@@ -178,6 +229,7 @@ class OrderCore:
         self.closed = True
         self.open = False
         self.authenticated = False
+        self._history.close()
         for req in list(self._ledger.live):
             if not isinstance(req, BatchRequest):  # a batch is decided by its operations
                 self._ledger.fail_unknown(req, "the client was closed before the outcome arrived", dms=self.dms)
@@ -284,8 +336,10 @@ class OrderCore:
                 for req in reqs:
                     self._ledger.decide(req, None, rate_limited(req, text, wait), now=True)
                 return
+        sent_ms = int(self._wall() * 1000)
         for req in reqs:
             req.sent_at = now
+            req.sent_ms = sent_ms
             self._ledger.register(req)
         self._frames.append((inp.frame(), tuple(reqs)))
 
@@ -330,6 +384,7 @@ class OrderCore:
             view.order_frame(event.order, event.kind)
             replies.order_frame(event.order, event.kind)
         elif isinstance(event, OrdersSnapshot):
+            self.snapshot_seen = True
             view.orders_snapshot(event.orders)
             reconcile_orders(self._ledger, view, self._monotonic() + self.reconcile_grace)
         elif isinstance(event, AccountTradeUpdate):
@@ -345,6 +400,18 @@ class OrderCore:
         elif isinstance(event, WalletUpdate):
             view.wallet_update(event.wallet)
 
+    def _open_order(self, req: Request[Any]) -> Order | None:
+        """The open order ``req`` acts on, by id or (a cancel by cid) by cid and cid date."""
+        orders = self._view.orders
+        if req.order_id is not None:
+            return orders.get(req.order_id)
+        if req.kind == "oc" and req.cid is not None:
+            for order in orders.values():
+                if order.cid == req.cid and day_ok(order.mts_create, req.cid_date):
+                    req.order_id = order.id
+                    return order
+        return None
+
     # ------------------------------------------------------------------ timers
     def check(self) -> None:
         """Timers: fail requests whose reply is overdue, whose socket stayed down too long,
@@ -355,7 +422,14 @@ class OrderCore:
             if req.outcome is not None or isinstance(req, BatchRequest):
                 continue  # a batch is decided by its operations
             if req.state == "reconciling" and req.deadline is not None and now >= req.deadline:
-                give_up(ledger, self._view, req, self.dms)
+                open_order = self._open_order(req)
+                if History.wants(req, open_order):
+                    if self.history:
+                        self._history.start(req, now)
+                        continue
+                    give_up(ledger, self._view, req, self.dms, note=self.history_note)
+                else:
+                    give_up(ledger, self._view, req, self.dms)
             elif req.state == "in_doubt" and req.lost_at is not None and now - req.lost_at > self.reconcile_timeout:
                 why = (
                     "the socket dropped before the confirmation and "
@@ -374,3 +448,4 @@ class OrderCore:
                     + (f"cid {req.cid}" if req.cid is not None else f"id {req.order_id}"),
                     dms=self.dms,
                 )
+        self._history.check(now)

@@ -13,14 +13,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from ..events import Notification, Order
+from ..events import AccountTrade, Notification, Order
 from .inputs import OrderInput
 
 __all__ = ["BatchRequest", "Completion", "OrderChange", "Request", "RequestState", "complete"]
 
 _T = TypeVar("_T")
 
-RequestState = Literal["sent", "acknowledged", "in_doubt", "reconciling", "done"]
+RequestState = Literal["sent", "acknowledged", "in_doubt", "reconciling", "history", "done"]
 
 
 class Request(Future[_T]):
@@ -42,11 +42,20 @@ class Request(Future[_T]):
         input: the :class:`OrderInput` sent.
         state: ``"sent"``, ``"acknowledged"`` (cancel accepted, confirmation pending),
             ``"in_doubt"`` (socket dropped before the outcome), ``"reconciling"`` (waiting a
-            moment after the snapshot), ``"done"``.
+            moment after the snapshot), ``"history"`` (reading the account's order history),
+            ``"done"``.
         cid / cid_date: of a new order (generated when not given) or of a cancel by cid.
         order_id: the order (offer) id, once known.
         notification: the exchange's ``n`` reply, once received.
-        reconciled: True when the outcome came from the snapshot after a reconnect.
+        reconciled: True when the outcome came from the snapshot or the order history after
+            a reconnect.
+        from_history: True when the outcome came from the order history (REST): the order
+            left the book while the socket was down, and :meth:`result` gives it as history
+            shows it (``status`` ``"EXECUTED @ ..."``, ``"CANCELED ..."``).
+        fills: a new order decided from the order history: its fills
+            (:class:`~bpbfx.bitfinex.events.AccountTrade`, oldest first, read from the trade
+            history; ``()`` when it did not trade); ``None`` when they were not read (any other
+            outcome: live fills arrive as ``te``/``tu`` account events).
     """
 
     def __init__(self, inp: OrderInput) -> None:
@@ -66,6 +75,9 @@ class Request(Future[_T]):
         self.batch: BatchRequest | None = None
         self.outcome: tuple[Any, BaseException | None] | None = None  # decided, not yet applied
         self.evidence: int | None = None  # order id seen in a trade for this cid
+        self.sent_ms: int | None = None  # wall-clock time it was sent, epoch ms
+        self.from_history = False
+        self.fills: tuple[AccountTrade, ...] | None = None
 
     def __repr__(self) -> str:
         ident = f" cid={self.cid}" if self.cid is not None else ""

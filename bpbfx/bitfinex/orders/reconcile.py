@@ -109,16 +109,18 @@ def reconcile_offers(ledger: Ledger, view: AccountView, deadline: float) -> None
             req.deadline = deadline
 
 
-def give_up(ledger: Ledger, view: AccountView, req: Request[Any], dms: int | None) -> None:
-    """The grace after the snapshot is over: fail ``req`` saying what the account's view shows."""
+def give_up(ledger: Ledger, view: AccountView, req: Request[Any], dms: int | None, note: str | None = None) -> None:
+    """The grace after the snapshot is over: fail ``req`` saying what the account's view shows
+    (``note``: why the order history, which could have told more, was not read)."""
     kind = req.kind
+    extra = f"; {note}" if note else ""
     if kind == "on":
         accepted = f" (a trade of order {req.evidence} was seen: it was accepted)" if req.evidence else ""
         ledger.fail_unknown(
             req,
             "the socket dropped before the confirmation and the order is not among the open orders after "
             f"reconnecting{accepted}: it was never placed, or it was executed or cancelled; check the order "
-            "history before resubmitting",
+            f"history before resubmitting{extra}",
             dms=dms,
             open=False,
         )
@@ -158,7 +160,7 @@ def give_up(ledger: Ledger, view: AccountView, req: Request[Any], dms: int | Non
             ledger.fail_unknown(
                 req,
                 "the socket dropped before the confirmation; the order is no longer open (cancelled or executed: "
-                "check the order history)",
+                f"check the order history){extra}",
                 dms=dms,
                 open=False,
             )

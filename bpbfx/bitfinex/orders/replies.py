@@ -29,7 +29,7 @@ from .handles import Request
 from .ledger import Ledger
 from .outcomes import rejected
 
-__all__ = ["ReplyMatcher", "day_ok", "same_number"]
+__all__ = ["ReplyMatcher", "day_ok", "decode_order", "decode_row", "same_number"]
 
 
 def _row(info: Any) -> list[Any] | None:
@@ -72,6 +72,25 @@ def day_ok(mts: int | None, cid_date: str | None) -> bool:
         return True
     sent = datetime.strptime(cid_date, "%Y-%m-%d").replace(tzinfo=timezone.utc)
     return created == utc_day(sent.timestamp() + 86_400)
+
+
+def decode_row(row: Any, msg_type: str, errors: list[BpbfxError]) -> Any:
+    """The event of an order (``on``), offer (``fon``) or fill (``tu``) row carried in a
+    notification or a history answer, or ``None`` (a row that is not one; a malformed one is
+    added to ``errors``)."""
+    if type(row) is not list or not row or type(row[0]) is not int:
+        return None
+    try:
+        return decode_account(msg_type, row)
+    except MalformedFrameError as exc:
+        errors.append(exc)
+        return None
+
+
+def decode_order(row: Any, errors: list[BpbfxError]) -> Order | None:
+    """The :class:`Order` of an order row (see :func:`decode_row`)."""
+    event = decode_row(row, "on", errors)
+    return event.order if isinstance(event, OrderUpdate) else None
 
 
 def _only(candidates: Iterable[Request[Any]]) -> Request[Any] | None:
@@ -265,22 +284,11 @@ class ReplyMatcher:
             return req
         return None
 
-    def _decode(self, row: Any, msg_type: str) -> Any:
-        """The event of an order (``on``) or offer (``fon``) row carried in a notification."""
-        if type(row) is not list or not row or type(row[0]) is not int:
-            return None
-        try:
-            return decode_account(msg_type, row)
-        except MalformedFrameError as exc:
-            self._errors.append(exc)
-            return None
-
     def _decode_order(self, row: Any) -> Order | None:
-        event = self._decode(row, "on")
-        return event.order if isinstance(event, OrderUpdate) else None
+        return decode_order(row, self._errors)
 
     def _decode_offer(self, row: Any) -> FundingOffer | None:
-        event = self._decode(row, "fon")
+        event = decode_row(row, "fon", self._errors)
         return event.offer if isinstance(event, FundingOfferUpdate) else None
 
     # ------------------------------------------------------------------ order and offer frames

@@ -16,6 +16,7 @@ from typing import Any
 
 import bpbfx.sim.bitfinex.execution as execution
 import bpbfx.sim.bitfinex.orders as orders
+from bpbfx.sim.bitfinex.history import AccountHistory
 from bpbfx.sim.bitfinex.market import _Market
 from bpbfx.sim.bitfinex.records import (
     _TAKER_FEE,
@@ -106,6 +107,7 @@ class _Account:
         self.offers: dict[int, _Offer] = {}
         self.steps = 0
         self.last_accepted: _LiveOrder | None = None  # the order the last "on" created
+        self.history = AccountHistory()  # closed orders and fills, for the REST history
 
     # ------------------------------------------------------------------ ids and helpers
     def new_order_id(self) -> int:

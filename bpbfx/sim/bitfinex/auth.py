@@ -6,8 +6,15 @@ filters an authenticated socket chose.
 ``P`` starts with ``AUTH`` and the nonce ``N`` must be strictly greater than every nonce
 accepted before for the key, on any socket.  Refusals: 10100 ``apikey: invalid``, 10100
 ``apikey: digest invalid``, 10114 ``nonce: small``, 10100 ``auth: dup``, 10111 ``auth:
-payload invalid`` (the simulator's own text).  Used under the simulator's lock on its loop
-thread.
+payload invalid`` (the simulator's own text).
+
+Authenticated REST requests (:meth:`Auth.rest`) carry ``bfx-apikey``, ``bfx-nonce`` and
+``bfx-signature``, the hex HMAC-SHA384 of ``"/api" + path + nonce + body`` (docs.bitfinex.com
+rest-auth); the nonce is checked against the same per-key record as the WebSocket's (Bitfinex
+checks one increasing nonce per key).  Refusals are HTTP 500 with ``["error", CODE, TEXT]``:
+10100 ``apikey: invalid``, 10100 ``apikey: digest invalid``, 10114 ``nonce: small`` (as on the
+wire: bitfinex-api-node #116, bitfinex-api-py #120) and 10114 ``nonce: invalid`` (no nonce:
+the simulator's own text).  Used under the simulator's lock on its loop thread.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +199,30 @@ class Auth:
         for kind, data in account.snapshots():
             if wants(client, kind, data):
                 client.channel0(kind, _js(data), now_ms)
+
+    def rest(self, headers: Mapping[str, str], path: str, body: bytes) -> tuple[str | None, tuple[int, str] | None]:
+        """Check an authenticated REST request: ``(api_key, None)`` when accepted (its nonce is
+        recorded), else ``(None, (code, text))``.  ``headers`` have lower-case names."""
+        key = headers.get("bfx-apikey")
+        secret = self.secrets.get(key) if key is not None else None
+        if key is None or secret is None:
+            refusal = (10100, "apikey: invalid")
+        else:
+            nonce_text = headers.get("bfx-nonce", "")
+            payload = f"/api{path}{nonce_text}".encode() + body
+            expected = hmac.new(secret.encode(), payload, hashlib.sha384).hexdigest()
+            if not nonce_text.isdigit() or len(nonce_text) > 20:
+                refusal = (10114, "nonce: invalid")
+            elif not hmac.compare_digest(expected, headers.get("bfx-signature", "").lower()):
+                refusal = (10100, "apikey: digest invalid")
+            elif int(nonce_text) <= self.nonces.get(key, -1):
+                refusal = (10114, "nonce: small")
+            else:
+                self.nonces[key] = int(nonce_text)
+                self.counters["rest_auth_ok"] += 1
+                return key, None
+        self.counters["rest_auth_failed"] += 1
+        return None, refusal
 
     def unauth(self, client: _Client) -> None:
         """Answer an ``unauth`` event: the socket is no longer authenticated."""

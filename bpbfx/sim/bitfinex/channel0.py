@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -25,7 +25,7 @@ from bpbfx.sim.bitfinex.auth import wants
 from bpbfx.sim.bitfinex.clients import _Client
 from bpbfx.sim.bitfinex.faults import Faults
 from bpbfx.sim.bitfinex.market import _Market
-from bpbfx.sim.bitfinex.records import Out
+from bpbfx.sim.bitfinex.records import Out, _LiveOrder
 from bpbfx.sim.bitfinex.subscriptions import Subscriptions
 from bpbfx.sim.bitfinex.wire import _js
 
@@ -45,7 +45,7 @@ class Channel0:
     ``mono`` the monotonic clock of the rate limit; ``later(delay, fn)`` runs ``fn`` under
     the lock later (late notifications); ``counters`` (the simulator's) counts ``inputs``,
     ``orders``, ``rate_limited``, ``orders_rejected_by_fault``,
-    ``dropped_before_notification`` and ``dms_cancels``.
+    ``dropped_before_notification``, ``orders_lost`` and ``dms_cancels``.
     """
 
     def __init__(
@@ -73,6 +73,7 @@ class Channel0:
         self.counters = counters
         self.accounts: dict[str, _Account] = {}
         self._input_times: dict[str, deque[float]] = {}
+        self.on_inputs: Counter[tuple[str, int]] = Counter()  # (API key, cid) -> `on` inputs received
 
     # ------------------------------------------------------------------ accounts
     def account(self, key: str) -> _Account:
@@ -129,6 +130,7 @@ class Channel0:
             return
         account = self.account(client.account)
         now_ms = self.clock_ms()
+        self._count_new_orders(account.key, kind, body)
         cost = len(body) if kind == "ox_multi" and isinstance(body, list) else 1
         if kind != "calc" and not self._rate_ok(account.key, cost, rate_limit):
             self.counters["rate_limited"] += 1
@@ -136,6 +138,11 @@ class Channel0:
             # exchange's "ratelimit: error" (code 11010 on REST, ccxt #6384).
             refusal = orders.reject(account, kind, body, "ERROR", "ratelimit: error", now_ms)
             self.broadcast(account.key, refusal, now_ms)
+            return
+        if kind == "on" and self.faults.take_loss(account.key):
+            # The input never reaches the matching engine: its socket dies as it arrives.
+            self.counters["orders_lost"] += 1
+            client.outbox.abort_after()
             return
         if kind == "on":
             reject = self.faults.take_reject(account.key)
@@ -147,13 +154,41 @@ class Channel0:
         account.last_accepted = None
         events = orders.handle(account, kind, body, now_ms)
         self.counters["orders"] += kind == "on"
-        if kind == "on" and account.last_accepted is not None and self.faults.take_drop(account.key):
-            # The order exists on the exchange; this socket goes down before its notification.
-            self.counters["dropped_before_notification"] += 1
-            client.outbox.abort_after()
-            self.broadcast(account.key, events, now_ms, skip=client)
-            return
+        accepted = account.last_accepted
+        if kind == "on" and accepted is not None:
+            drop, then = self.faults.take_drop(account.key)
+            if drop:
+                # The order exists on the exchange; this socket goes down before its notification.
+                self.counters["dropped_before_notification"] += 1
+                client.outbox.abort_after()
+                self.broadcast(account.key, events, now_ms, skip=client)
+                self._while_down(account, accepted, then, now_ms, client)
+                return
         self.broadcast(account.key, events, now_ms)
+
+    def _while_down(self, account: _Account, order: _LiveOrder, then: str | None, now_ms: int, client: _Client) -> None:
+        """What happens to an order whose socket was just dropped, before the client is back:
+        ``"fill"`` executes what is left (as maker, at its price), ``"cancel"`` cancels it."""
+        if then is None or order.id is None or order.id not in account.orders:
+            return
+        if then == "fill":
+            events = execution.fill(account, order, None, now_ms)
+        else:
+            events = execution.close(account, order, "CANCELED", now_ms)
+        self.broadcast(account.key, events, now_ms, skip=client)
+
+    def _count_new_orders(self, key: str, kind: str, body: Any) -> None:
+        """Count the ``on`` inputs received per cid (alone or inside an ``ox_multi``)."""
+        if kind == "on":
+            ops = [body]
+        elif kind == "ox_multi" and isinstance(body, list):
+            ops = [op[1] for op in body if isinstance(op, list) and len(op) == 2 and op[0] == "on"]
+        else:
+            return
+        for op in ops:
+            cid = op.get("cid") if isinstance(op, dict) else None
+            if isinstance(cid, int) and not isinstance(cid, bool):
+                self.on_inputs[(key, cid)] += 1
 
     def _rate_ok(self, key: str, n: int, rate_limit: tuple[int, float] | None) -> bool:
         """Sliding-window input rate limit per account (``order_rate_limit``)."""
@@ -172,13 +207,19 @@ class Channel0:
     # ------------------------------------------------------------------ outputs
     def broadcast(self, key: str, events: Sequence[Out], now_ms: int, *, skip: _Client | None = None) -> None:
         """Send channel-0 messages to every socket of an account (not in maintenance);
-        notifications answering a request wait ``delay_notifications`` seconds when set."""
-        if self.faults.maintenance or not events:
+        notifications answering a request wait ``delay_notifications`` seconds when set.  Closed
+        orders and fills go to the account's history in any case."""
+        if not events:
+            return
+        history = self.account(key).history
+        texts = [_js(data) for _, data, _ in events]
+        for (kind, data, _), text in zip(events, texts, strict=True):
+            history.record(kind, data, text)
+        if self.faults.maintenance:
             return
         delay = self.faults.delay(key)
         clients = [c for c in self.subs.clients.values() if c.account == key and c is not skip]
-        for kind, data, reply in events:
-            text = _js(data)
+        for (kind, data, reply), text in zip(events, texts, strict=True):
             if reply and kind == "n" and delay > 0:
                 self.later(delay, functools.partial(self._send_late, [c.conn.id for c in clients], kind, data, text))
                 continue

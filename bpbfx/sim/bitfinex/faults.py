@@ -21,24 +21,47 @@ class Faults:
     Attributes:
         maintenance: between info 20060 and 20061: no data or account events.
         reject_next: ``(status, text)`` of the next ``on`` inputs to refuse.
-        drop_next: the next accepted ``on`` inputs whose socket is dropped before the reply.
+        drop_next: the next accepted ``on`` inputs whose socket is dropped before the reply,
+            each with what happens to the order then (``None``: nothing; ``"fill"``: it executes
+            in full; ``"cancel"``: it is cancelled).
         notify_delay: seconds request notifications wait.
+        lose_next: how many of the next ``on`` inputs are lost with their socket, unhandled.
     """
 
     def __init__(self) -> None:
         self.maintenance = False
         self.reject_next: dict[str | None, list[tuple[str, str]]] = {}
-        self.drop_next: dict[str | None, list[bool]] = {}
+        self.drop_next: dict[str | None, list[str | None]] = {}
         self.notify_delay: dict[str | None, float] = {}
+        self.lose_next: dict[str | None, int] = {}
 
     def take_reject(self, key: str) -> tuple[str, str] | None:
         """The refusal armed for the next order of ``key`` (or of any account), counted off."""
         return _pop(self.reject_next, key)
 
-    def take_drop(self, key: str) -> bool:
-        """A drop is armed for the next order of ``key`` (or of any account); counted off."""
-        taken: bool | None = _pop(self.drop_next, key)
-        return bool(taken)
+    def take_drop(self, key: str) -> tuple[bool, str | None]:
+        """Whether a drop is armed for the next order of ``key`` (or of any account), counted
+        off, and what then happens to the order."""
+        for k in (key, None):
+            queue = self.drop_next.get(k)
+            if queue:
+                then = queue.pop(0)
+                if not queue:
+                    del self.drop_next[k]
+                return True, then
+        return False, None
+
+    def take_loss(self, key: str) -> bool:
+        """The next order of ``key`` (or of any account) is to be lost; counted off."""
+        for k in (key, None):
+            left = self.lose_next.get(k, 0)
+            if left:
+                if left == 1:
+                    del self.lose_next[k]
+                else:
+                    self.lose_next[k] = left - 1
+                return True
+        return False
 
     def delay(self, key: str) -> float:
         """Seconds the request notifications of ``key`` wait."""

@@ -69,7 +69,7 @@ class MarketFeeds:
             self.subs.push(client, ch, self.markets[topic[1]].ticker_text(), now_ms)
         elif channel == "trades":
             m = self.markets[topic[1]]
-            body = "[" + ",".join(m.trade_text(t) for t in reversed(m.trades)) + "]"
+            body = "[" + ",".join(m.trade_text(t) for t in m.recent_trades()) + "]"
             self.subs.push(client, ch, body, now_ms)
         elif channel == "book":
             view = self.subs.view(topic)

@@ -7,6 +7,7 @@ Used under the simulator's lock; nothing here does I/O.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import random
 from collections import deque
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from bpbfx.sim.bitfinex.history import select
 from bpbfx.sim.bitfinex.wire import _CHECKSUM_DEPTH, _dec_text, book_checksum, js_number
 
 __all__ = ["CANDLE_TIMEFRAMES", "DEFAULT_MARKETS", "BookView", "MarketSpec"]
@@ -40,6 +42,7 @@ _FREQS = ("F0", "F1")
 _LENGTHS = ("1", "25", "100", "250")
 _CHANNELS = ("ticker", "trades", "book", "candles", "status")
 _TRADES_SNAPSHOT = 30
+_TAPE_KEPT = 10_000  # trades kept for REST (Bitfinex: trades hist answers up to 10,000 rows)
 _CANDLES_SNAPSHOT = 240
 _AMOUNT_EXP = -8  # amounts are integers of 1e-8
 _FUNDING_PERIODS = (2, 3, 4, 5, 7, 10, 14, 30, 60, 90, 120)
@@ -310,7 +313,7 @@ class _Market:
         self.book = _Book(self.funding)
         self.next_id = self.rng.randrange(10**10, 10**11)
         self.next_trade = self.rng.randrange(10**8, 2 * 10**9)
-        self.trades: deque[_Trade] = deque(maxlen=_TRADES_SNAPSHOT)
+        self.trades: deque[_Trade] = deque(maxlen=_TAPE_KEPT)  # oldest first
         self.pending_tu: list[_Trade] = []
         self.new_trades: list[_Trade] = []
         self.changed = False
@@ -548,6 +551,15 @@ class _Market:
             while book.counts[side] > self.target + 40:
                 book.remove(book.order_at(side, -1).id)
                 self.changed = True
+
+    def recent_trades(self) -> list[_Trade]:
+        """The trades a ``trades`` snapshot holds: the newest 30, newest first."""
+        return list(itertools.islice(reversed(self.trades), _TRADES_SNAPSHOT))
+
+    def tape(self, start: int | None, end: int | None, limit: int, oldest_first: bool) -> list[str]:
+        """The trades published on this market with ``start <= MTS <= end`` (ms), the newest
+        ``limit`` of them (the oldest with ``oldest_first``), as rows' wire texts."""
+        return [self.trade_text(t) for t in select(self.trades, start, end, limit, oldest_first=oldest_first)]
 
     # -- wire texts
     def trade_text(self, t: _Trade) -> str:

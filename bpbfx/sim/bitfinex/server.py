@@ -15,6 +15,7 @@ from typing import Any
 
 import bpbfx.sim.bitfinex.execution as execution
 from bpbfx.sim._exchange import Cadences, check_options, check_symbols, lookup_market, pick_seed
+from bpbfx.sim._http import HttpReply, HttpRequest
 from bpbfx.sim._server import Outbox, SimConnection, SimServer
 from bpbfx.sim.bitfinex.accounts import SimOffer, SimOrder, SimPosition, _Account
 from bpbfx.sim.bitfinex.auth import Auth, AuthAttempt
@@ -23,6 +24,7 @@ from bpbfx.sim.bitfinex.clients import _Client
 from bpbfx.sim.bitfinex.faults import Faults
 from bpbfx.sim.bitfinex.feeds import PERIODS, MarketFeeds
 from bpbfx.sim.bitfinex.market import _LENGTHS, _PRECISIONS, DEFAULT_MARKETS, BookView, MarketSpec, _Entry, _Market
+from bpbfx.sim.bitfinex.rest import Rest
 from bpbfx.sim.bitfinex.subscriptions import Subscriptions
 from bpbfx.sim.bitfinex.wire import INFO_MESSAGES, book_checksum
 
@@ -142,7 +144,12 @@ class BitfinexSimulator(SimServer):
             "rate_limited": 0,
             "orders_rejected_by_fault": 0,
             "dropped_before_notification": 0,
+            "orders_lost": 0,
             "dms_cancels": 0,
+            "rest_requests": 0,
+            "rest_refused": 0,
+            "rest_auth_ok": 0,
+            "rest_auth_failed": 0,
         }
         now_ms = self._now_ms()
         self._markets: dict[str, _Market] = {m.symbol: _Market(m, self.seed, now_ms) for m in markets}
@@ -163,6 +170,7 @@ class BitfinexSimulator(SimServer):
         self._feeds = MarketFeeds(
             self._markets, self._subs, self._faults, self.cadence_ticks, self._aux, self._counters
         )
+        self._rest = Rest(self._markets, self._auth, self._channel0, self._counters, self._now_ms)
 
     # ------------------------------------------------------------------ helpers
     def cadence_ticks(self, name: str) -> int:
@@ -268,6 +276,12 @@ class BitfinexSimulator(SimServer):
                 self._channel0.synthetic_activity(now_ms)
             self._subs.heartbeats(now_ms, self.hb_interval, self.idle_timeout)
         self.notify()
+
+    def http_request(self, request: HttpRequest) -> HttpReply | None:
+        """Answer a REST request on :attr:`http_url` (loop thread, under the lock): the public
+        trades and pair list, and the account's order and trade history (see
+        :mod:`bpbfx.sim.bitfinex.rest`)."""
+        return self._rest.handle(request)
 
     # ------------------------------------------------------------------ controls
     def send_info(self, code: int, *, msg: str | None = None, conn_id: int | None = None) -> int:
@@ -556,12 +570,34 @@ class BitfinexSimulator(SimServer):
         with self._lock:
             self._faults.reject_next.setdefault(api_key, []).extend([(status, text)] * count)
 
-    def drop_before_notification(self, count: int = 1, *, api_key: str | None = None) -> None:
-        """For the next ``count`` accepted new orders (``on`` inputs) of ``api_key`` (or of any account): the
-        order is created (and executes and rests as usual), then the socket that sent it is
-        dropped without a close frame before its ``n`` / ``on`` go out.  Other sockets of the
-        account get them.  After a reconnect the ``os`` snapshot shows the order if it is
-        still open.  Any thread.
+    def drop_before_notification(
+        self, count: int = 1, *, api_key: str | None = None, then: str | None = None
+    ) -> None:
+        """For the next ``count`` accepted new orders (``on`` inputs) of ``api_key`` (or of any
+        account): the order is created (and executes and rests as usual), then the socket that
+        sent it is dropped without a close frame before its ``n`` / ``on`` go out.  Other sockets
+        of the account get them.  ``then`` decides what becomes of the order while that socket
+        is down, before its client can be back: ``"fill"`` executes what is left of it (as
+        maker, at its price: ``te``/``oc``/``tu`` to the account's other sockets and the
+        history), ``"cancel"`` cancels it; ``None`` leaves it.  After a reconnect the ``os``
+        snapshot shows the order if it is still open, and the REST history shows it closed,
+        with its fills, otherwise.  Any thread.
+
+        Raises:
+            ValueError: ``count`` < 1 or an unknown ``then``.
+        """
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count!r}")
+        if then not in (None, "fill", "cancel"):
+            raise ValueError(f"then must be None, 'fill' or 'cancel', got {then!r}")
+        with self._lock:
+            self._faults.drop_next.setdefault(api_key, []).extend([then] * count)
+
+    def lose_next_orders(self, count: int = 1, *, api_key: str | None = None) -> None:
+        """The next ``count`` new orders (``on`` inputs) of ``api_key`` (or of any account) are
+        lost: the socket that sent each is dropped without a close frame as it arrives, and the
+        exchange never handles it (no order, nothing in the history).  The input still counts
+        in :meth:`order_inputs`.  Any thread.
 
         Raises:
             ValueError: ``count`` < 1.
@@ -569,7 +605,46 @@ class BitfinexSimulator(SimServer):
         if count < 1:
             raise ValueError(f"count must be >= 1, got {count!r}")
         with self._lock:
-            self._faults.drop_next.setdefault(api_key, []).extend([True] * count)
+            self._faults.lose_next[api_key] = self._faults.lose_next.get(api_key, 0) + count
+
+    def drop_account_sockets(self, api_key: str) -> int:
+        """Abort, without a close frame, every socket authenticated with ``api_key`` (its
+        trading socket), leaving the others; returns how many.  Any thread."""
+
+        async def go() -> int:
+            with self._lock:
+                ids = [cid for cid, c in self._subs.clients.items() if c.account == api_key]
+            for cid in ids:
+                conn = self.connections.get(cid)
+                if conn is not None:
+                    conn.abort()
+            return len(ids)
+
+        return self.call(go)
+
+    def refuse_rest(
+        self,
+        path_prefix: str = "/v2/",
+        status: int | None = 500,
+        body: Any = None,
+        *,
+        count: int | None = None,
+        drop: bool = False,
+    ) -> None:
+        """Refuse the REST requests whose path starts with ``path_prefix`` (``"/v2/auth/r/"``:
+        the account history) with HTTP ``status`` and ``body`` (a JSON value; default
+        ``["error", 10001, "refused (simulator fault)"]``), or with ``drop`` close the
+        connection without an answer (the request was taken, its answer lost).  ``count``:
+        only the next ``count`` such requests; ``None`` until disarmed with ``status=None``.
+        Arming a prefix again replaces its refusal.  Any thread.
+
+        Raises:
+            ValueError: ``count`` < 1.
+        """
+        if count is not None and count < 1:
+            raise ValueError(f"count must be >= 1 or None, got {count!r}")
+        with self._lock:
+            self._rest.refuse(path_prefix, status, body, drop, count)
 
     def delay_notifications(self, seconds: float, *, api_key: str | None = None) -> None:
         """Send the notifications answering requests (on-req, oc-req, ...) ``seconds`` late,
@@ -656,6 +731,22 @@ class BitfinexSimulator(SimServer):
         cs = book_checksum([(e[3], e[4]) for e in sides[0][:25]], [(e[3], e[4]) for e in sides[1][:25]])
         return BookView(symbol, prec, length, texts(sides[0]), texts(sides[1]), cs)
 
+    def order_inputs(self, cid: int, *, api_key: str | None = None) -> int:
+        """How many new-order inputs (``on``, alone or in an ``ox_multi``) carrying ``cid`` the
+        accounts (or ``api_key``'s) received: exactly once means 1.  Any thread."""
+        with self._lock:
+            return sum(n for (key, c), n in self._channel0.on_inputs.items() if c == cid and api_key in (None, key))
+
+    def auth_count(self, api_key: str) -> int:
+        """How many WebSocket authentications of ``api_key`` were accepted.  Any thread."""
+        with self._lock:
+            return sum(1 for a in self._auth.attempts if a.ok and a.api_key == api_key)
+
+    def connections_of(self, api_key: str) -> list[int]:
+        """The connection ids authenticated with ``api_key`` right now, oldest first.  Any thread."""
+        with self._lock:
+            return sorted(cid for cid, c in self._subs.clients.items() if c.account == api_key)
+
     def nonces(self) -> dict[str, int]:
         """The last nonce accepted per API key.  Any thread."""
         with self._lock:
@@ -687,8 +778,11 @@ class BitfinexSimulator(SimServer):
         ``auth_failed``, ``info_sent``, ``updates_dropped``, ``checksums_corrupted``,
         ``frames_queued``, ``slow_consumers``, ``unanswered``, ``inputs`` (channel-0 frames
         received), ``orders`` (``on`` inputs handled), ``rate_limited``,
-        ``orders_rejected_by_fault``, ``dropped_before_notification``, ``dms_cancels``.  Any
-        thread."""
+        ``orders_rejected_by_fault``, ``dropped_before_notification``, ``orders_lost``,
+        ``dms_cancels``,
+        ``rest_requests`` (REST requests taken), ``rest_refused`` (refused by
+        :meth:`refuse_rest`), ``rest_auth_ok`` / ``rest_auth_failed`` (authenticated REST
+        requests accepted / refused).  Any thread."""
         with self._lock:
             return dict(self._counters)
 
