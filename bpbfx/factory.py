@@ -262,7 +262,8 @@ def make_client(
         exchange: ``backpack`` or ``bitfinex``.
         streams: stream names (Bitfinex ``account`` turns authentication on).
         url: WebSocket endpoint (default: the real exchange).
-        rest_url: Backpack REST base for book snapshots (default: the real exchange).
+        rest_url: REST base (default: the real exchange's): Backpack book snapshots, orders and
+            the clock; Bitfinex the order history of orders in doubt (``sim.http_url``).
         keys: API keys; without them a Backpack client reads the environment on its first
             private stream, and a Bitfinex client authenticates only when ``account`` is asked
             (then from the environment) and never picks up keys otherwise.
@@ -304,6 +305,8 @@ def make_client(
         options.setdefault("auth", True)
     elif "api_key" not in options and "api_secret" not in options:
         options.setdefault("auth", False)  # market data: never pick up keys from the environment
+    if rest_url is not None:
+        options.setdefault("rest_url", rest_url)
     bf = BitfinexClient(url, books=books, backoff=backoff, **options)
     try:
         for spec in channels:

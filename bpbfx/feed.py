@@ -88,7 +88,9 @@ class Feed:
             reader thread, or Backpack's orders thread for REST answers).
         on_error: ``(client, exc)`` for every problem of every client.
         urls: WebSocket endpoint per exchange (default: the real exchanges; ``sim.url`` in tests).
-        rest_url: Backpack REST base for book snapshots and orders (``sim.http_url`` in tests).
+        rest_url: REST base: a URL for Backpack (book snapshots, orders), or a mapping per
+            exchange (``{"backpack": bp.http_url, "bitfinex": bf.http_url}``: Bitfinex reads
+            the order history of orders in doubt there); default the exchanges' own.
         backoff: reconnect policy for every client.
         client_options: extra keyword arguments per exchange for its client constructor; an
             exchange given ``api_key``/``api_secret`` here gets a client even without streams,
@@ -113,7 +115,7 @@ class Feed:
         on_order: UnifiedHook | None = None,
         on_error: Callable[[Any, BaseException], None] | None = None,
         urls: Mapping[str, str] | None = None,
-        rest_url: str | None = None,
+        rest_url: str | Mapping[str, str] | None = None,
         backoff: Backoff | None = None,
         client_options: Mapping[str, Mapping[str, Any]] | None = None,
         **hooks: Unpack[UnifiedHookOptions],
@@ -128,9 +130,10 @@ class Feed:
                 )
             per_exchange.setdefault(exchange, []).append(stream)
         options = {k: dict(v) for k, v in (client_options or {}).items()}
-        unknown = sorted((set(urls or {}) | set(options)) - set(EXCHANGES))
+        rests = dict(rest_url) if isinstance(rest_url, Mapping) else {"backpack": rest_url} if rest_url else {}
+        unknown = sorted((set(urls or {}) | set(options) | set(rests)) - set(EXCHANGES))
         if unknown:
-            raise ConfigurationError(f"urls or client_options for unknown exchange(s) {', '.join(unknown)}")
+            raise ConfigurationError(f"urls, rest_url or client_options for unknown exchange(s) {', '.join(unknown)}")
         for exchange, extra in options.items():
             if extra.get("api_key") is not None or extra.get("api_secret") is not None:
                 per_exchange.setdefault(exchange, [])  # trading: a client even without streams
@@ -143,7 +146,7 @@ class Feed:
         try:
             for exchange, names in per_exchange.items():
                 extra = options.get(exchange, {})
-                client = make_client(exchange, names, url=urls.get(exchange), rest_url=rest_url,
+                client = make_client(exchange, names, url=urls.get(exchange), rest_url=rests.get(exchange),
                                      books=extra.pop("books", True), backoff=backoff, on_error=on_error, **extra)
                 client.add_sink(self.sink)
                 client.on_order = self._order_changed  # type: ignore[attr-defined]

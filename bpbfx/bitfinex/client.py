@@ -295,8 +295,9 @@ class BitfinexClient(BaseClient):
 
     @property
     def connection_count(self) -> int:
-        """How many connections (WebSocket sockets) the client holds: its channels are spread
-        over them, up to ``max_channels`` each."""
+        """How many connections (WebSocket sockets) the client holds: with keys, the trading
+        socket (the account's channel 0 only) and the public sockets its channels are spread
+        over, up to ``max_channels`` each."""
         return len(self._shards)
 
     @property

@@ -37,13 +37,14 @@ def feed(backpack_sim: Callable[..., BackpackSimulator], bitfinex_sim: Callable[
     f = Feed(
         on_order=on_order,
         urls={"backpack": bp.url, "bitfinex": bf.url},
-        rest_url=bp.http_url,
+        rest_url={"backpack": bp.http_url, "bitfinex": bf.http_url},  # Bitfinex: its order history
         backoff=FAST,
         client_options={"backpack": {"api_key": keys.api_key, "api_secret": keys.api_secret},
                         "bitfinex": {"api_key": BFX_KEY, "api_secret": BFX_SECRET}},
     )
     f.start()
     assert f.wait_ready(WAIT)
+    assert f.client("bitfinex").rest_url == bf.http_url  # type: ignore[attr-defined]
     yield f, bp, bf, seen
     f.close()
 

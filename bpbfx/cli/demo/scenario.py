@@ -121,7 +121,8 @@ class Scenario:
         quiet = {"backoff": backoff, "on_error": lambda client, exc: None}  # the round trips show outcomes
         traders = {
             "bitfinex": build_client(
-                "bitfinex", ["account"], url=self.sims["bitfinex"].url, keys=self.DEMO_KEYS,
+                "bitfinex", ["account"], url=self.sims["bitfinex"].url, rest_url=self.sims["bitfinex"].http_url,
+                keys=self.DEMO_KEYS,
                 hooks={**quiet, "name": "bitfinex-trader"},
             ),
             "backpack": build_client(
