@@ -184,6 +184,9 @@ def _parse(argv: Sequence[str] | None, prog: str) -> argparse.Namespace:
     parser.add_argument("--spacing", default="20-50", metavar="LO-HI",
                         help="milliseconds between triggers, drawn uniformly (default 20-50)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the trigger spacing")
+    parser.add_argument("--server-in-process", action="store_true",
+                        help="serve on a thread of this process instead of a process of its own, sharing the GIL "
+                        "with the bot under test (shows what that does to the figures; not the default)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in seconds: 10 samples, 1 round, 3 warm-up triggers, 5-10 ms spacing, "
                         "rates 0,1000 unless given; figures not judged")
@@ -231,8 +234,10 @@ def _run(args: argparse.Namespace) -> int:
     out("bpbfx tick-to-order latency benchmark")
     out(f"  machine:   {machine_line()}; load average {_load()} at the start")
     out(f"  software:  {_versions()}")
-    out("  processes: the exchange server in its own process (multiprocessing spawn, one select loop); the bot")
-    out(f"             under test in this one (pid {os.getpid()}), one at a time; loopback 127.0.0.1, TCP_NODELAY")
+    where = ("on a thread of this process (--server-in-process: it shares the GIL with the bot)"
+             if args.server_in_process else "in its own process (multiprocessing spawn)")
+    out(f"  processes: the exchange server {where}, one select loop; the bot under test in this")
+    out(f"             process (pid {os.getpid()}), one at a time; loopback 127.0.0.1, TCP_NODELAY")
     out("  measured:  server-side, one clock: perf_counter_ns() just before the trigger frame's write, and when")
     out("             the server's loop wakes up with the order's first byte to read; latency = arrival - sent")
     out(f"  samples:   {args.samples:,} counted orders per bot per cell, in {args.rounds} alternating round(s) "
@@ -246,7 +251,7 @@ def _run(args: argparse.Namespace) -> int:
     missed: list[str] = []
     failed: list[str] = []
     started = time.monotonic()
-    with LatencyServer() as server:
+    with LatencyServer(in_process=args.server_in_process) as server:
         for venue in venues:
             out(_TITLES[venue])
             out(f"  {'background':<14}| {'bare (us)  p50':>15} {'p90':>6} {'p99':>6} {'max':>7} "

@@ -2,7 +2,8 @@
 and what it receives with one clock.
 
 It runs in a process of its own (``multiprocessing``, spawn: :class:`LatencyServer`), so that a
-10,000 msg/s stream never competes with the client under test for its GIL.  One listener on
+10,000 msg/s stream never competes with the client under test for its GIL (``in_process=True``
+serves on a thread of the measuring process instead, to show the difference).  One listener on
 127.0.0.1 takes WebSocket upgrades (``/bf``: Bitfinex, ``/bp``: Backpack) and plain HTTP/1.1
 keep-alive requests (Backpack's REST), all served by one thread in one ``select`` loop:
 
@@ -31,6 +32,7 @@ import multiprocessing
 import random
 import select
 import socket
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -302,7 +304,7 @@ class Run:
         self.finished = True
         r = self.result
         r.missing = self._total - len(self._answered)
-        r.seconds = (self._last_sent - self._bg_started) / 1e9 if self._last_sent else 0.0
+        r.seconds = (time.perf_counter_ns() - self._bg_started) / 1e9 if self._bg_started else 0.0
         if error is not None:
             r.error = error
 
@@ -662,14 +664,21 @@ def serve(control: Any) -> None:
 class LatencyServer:
     """The server process, driven from the measuring process (context manager; one thread).
 
+    ``in_process``: serve on a thread of this process instead, sharing its GIL with the client
+    under test (only to show what that does to the figures).
+
     Raises:
-        RuntimeError: on enter, when the process did not start within 30 s.
+        RuntimeError: on enter, when the server did not start within 30 s.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, in_process: bool = False) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._control, child = ctx.Pipe()
-        self._proc = ctx.Process(target=serve, args=(child,), name="bpbfx-latency-server", daemon=True)
+        self._proc: Any = (
+            threading.Thread(target=serve, args=(child,), name="bpbfx-latency-server", daemon=True)
+            if in_process
+            else ctx.Process(target=serve, args=(child,), name="bpbfx-latency-server", daemon=True)
+        )
         self.port = 0
 
     def __enter__(self) -> LatencyServer:
@@ -685,7 +694,7 @@ class LatencyServer:
         except OSError:
             pass
         self._proc.join(5)
-        if self._proc.is_alive():
+        if self._proc.is_alive() and isinstance(self._proc, multiprocessing.process.BaseProcess):
             self._proc.terminate()
             self._proc.join(5)
 
