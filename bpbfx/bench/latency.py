@@ -116,25 +116,27 @@ class _Keys:
         self.bp_secret = base64.b64encode(os.urandom(32)).decode()
 
 
-def _bot(variant: str, venue: str, server: LatencyServer, keys: _Keys) -> Any:
+def _bot(variant: str, venue: str, server: LatencyServer, keys: _Keys, books: bool) -> Any:
     url = server.url(venue)
     if venue == "bitfinex":
         if variant == "bare":
             return BareBitfinex(url, keys.bf_key, keys.bf_secret, float(BF_TRIGGER_AMOUNT), BF_ORDER_AMOUNT)
-        return BpbfxBitfinex(url, keys.bf_key, keys.bf_secret)
+        return BpbfxBitfinex(url, keys.bf_key, keys.bf_secret, books)
     if variant == "bare":
         return BareBackpack(url, server.rest_url, keys.bp_secret, float(BP_TRIGGER_QUANTITY), BP_ORDER_QUANTITY)
-    return BpbfxBackpack(url, server.rest_url, keys.bp_secret)
+    return BpbfxBackpack(url, server.rest_url, keys.bp_secret, books)
 
 
-def run_round(server: LatencyServer, spec: RunSpec, variant: str, keys: _Keys) -> tuple[RunResult, Health]:
+def run_round(
+    server: LatencyServer, spec: RunSpec, variant: str, keys: _Keys, books: bool = True
+) -> tuple[RunResult, Health]:
     """One round of one bot: arm the server, start the bot, go, collect, stop.
 
     Raises:
         RuntimeError: the bot was not ready in time, or the run did not end in time.
     """
     server.arm(spec)
-    bot = _bot(variant, spec.venue, server, keys)
+    bot = _bot(variant, spec.venue, server, keys, books)
     arrived = 0
     try:
         bot.start(_READY_TIMEOUT)
@@ -184,6 +186,9 @@ def _parse(argv: Sequence[str] | None, prog: str) -> argparse.Namespace:
     parser.add_argument("--spacing", default="20-50", metavar="LO-HI",
                         help="milliseconds between triggers, drawn uniformly (default 20-50)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the trigger spacing")
+    parser.add_argument("--no-books", action="store_true",
+                        help="bpbfx bots without managed books (book frames still decoded and delivered): what the "
+                        "verified book costs")
     parser.add_argument("--server-in-process", action="store_true",
                         help="serve on a thread of this process instead of a process of its own, sharing the GIL "
                         "with the bot under test (shows what that does to the figures; not the default)")
@@ -245,7 +250,8 @@ def _run(args: argparse.Namespace) -> int:
         f"{lo * 1000:g}-{hi * 1000:g} ms (uniform, seed {args.seed})")
     out("  bare:      websocket.create_connection(skip_utf8_validation=True) + json.loads per frame; Bitfinex:")
     out("             ws.send(json.dumps(order)); Backpack: ED25519-signed POST on a kept-open http.client connection")
-    out("  bpbfx:     the client with keys, books managed, on_message -> client.submit_order(...)")
+    books = "books not managed (--no-books)" if args.no_books else "books managed"
+    out(f"  bpbfx:     the client with keys, {books}, on_message -> client.submit_order(...)")
     out()
     keys = _Keys()
     missed: list[str] = []
@@ -265,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
                     for variant in order:
                         spec = RunSpec(venue, rate, count, args.warmup, (lo, hi), args.seed + r, keys.bf_key,
                                        keys.bf_secret)
-                        result, health = run_round(server, spec, variant, keys)
+                        result, health = run_round(server, spec, variant, keys, not args.no_books)
                         cells[variant].add(result, health)
                 line, judged = _row(rate, cells)
                 out(line)

@@ -1,16 +1,18 @@
 """The bpbfx bots of the tick-to-order benchmark: the public API, as a user writes it.
 
 - :class:`BpbfxBitfinex`: a :class:`~bpbfx.bitfinex.BitfinexClient` with keys, subscribed to
-  ``trades:tBTCUSD`` and the managed ``book:tBTCUSD:P0:F0:25``; its ``on_message`` sees the
+  ``trades:tBTCUSD`` and ``book:tBTCUSD:P0:F0:25`` (a managed book); its ``on_message`` sees the
   trigger ``TradeUpdate`` and calls ``client.submit_order(...)`` (validation, a generated
   ``cid``, the order core, the frame written on the reader thread).
 - :class:`BpbfxBackpack`: a :class:`~bpbfx.backpack.BackpackClient` with keys and ``rest_url``,
-  subscribed to ``trade.SOL_USDC`` and the managed ``depth.SOL_USDC``; ``on_message`` sees the
+  subscribed to ``trade.SOL_USDC`` and ``depth.SOL_USDC`` (a managed book); ``on_message`` sees the
   trigger ``Trade`` and calls ``client.submit_order(...)`` (validation against the market's
   rules, a generated ``clientId``, the request signed and written on the reader thread, the
   answer read on the client's orders thread).
 
-Both run with the library's defaults but for the local order-rate limits, raised because the
+``books=False`` leaves the books unmanaged (their frames still decoded into typed events and
+delivered to ``on_message``): what the verified book costs.  Both run with the library's
+defaults but for the local order-rate limits, raised because the
 benchmark sends more orders than the exchanges' limits allow in its time (the server has none),
 and Backpack's ``stream_timeout``, off because the idle runs publish no depth for minutes.
 """
@@ -79,7 +81,7 @@ class _Bot:
 class BpbfxBitfinex(_Bot):
     """The bpbfx Bitfinex bot (see the module docstring)."""
 
-    def __init__(self, url: str, api_key: str, api_secret: str) -> None:
+    def __init__(self, url: str, api_key: str, api_secret: str, books: bool = True) -> None:
         super().__init__()
         from ..bitfinex import BitfinexClient
         from ..bitfinex.events import TradeUpdate
@@ -92,7 +94,7 @@ class BpbfxBitfinex(_Bot):
                 sent(client.submit_order(BF_SYMBOL, BF_ORDER_AMOUNT, event.trade.price))
 
         self.client = BitfinexClient(
-            url, api_key=api_key, api_secret=api_secret, order_rate_limit=_RATE_LIMIT,
+            url, api_key=api_key, api_secret=api_secret, order_rate_limit=_RATE_LIMIT, books=books,
             on_message=on_message, on_error=self.on_error,
         )
         self.client.subscribe(BF_TRADES)
@@ -102,7 +104,7 @@ class BpbfxBitfinex(_Bot):
 class BpbfxBackpack(_Bot):
     """The bpbfx Backpack bot (see the module docstring)."""
 
-    def __init__(self, url: str, rest_url: str, api_secret: str) -> None:
+    def __init__(self, url: str, rest_url: str, api_secret: str, books: bool = True) -> None:
         super().__init__()
         from ..backpack import BackpackClient
         from ..backpack.events import Trade
@@ -115,7 +117,7 @@ class BpbfxBackpack(_Bot):
                 sent(client.submit_order(BP_SYMBOL, "Bid", BP_ORDER_QUANTITY, event.price))
 
         self.client = BackpackClient(
-            url, rest_url=rest_url, streams=[BP_TRADE, BP_DEPTH], api_secret=api_secret,
+            url, rest_url=rest_url, streams=[BP_TRADE, BP_DEPTH], api_secret=api_secret, books=books,
             order_rate_limit=_RATE_LIMIT, stream_timeout=None, on_message=on_message, on_error=self.on_error,
         )
 
