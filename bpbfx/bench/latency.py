@@ -41,7 +41,6 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .harness import machine_line
@@ -66,35 +65,20 @@ _TITLES = {
 _READY_TIMEOUT = 20.0
 
 
-@dataclass
 class Cell:
-    """The pooled samples (us) and health of one variant in one (venue, rate) cell."""
+    """The rounds of one bot in one (venue, rate) cell: the server's result and the bot's health
+    of each."""
 
-    first: list[float] = field(default_factory=list)
-    last: list[float] = field(default_factory=list)
-    sent: int = 0
-    confirmed: int = 0
-    missing: int = 0
-    unmatched: int = 0
-    background: int = 0
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-    signature: str = ""
+    def __init__(self) -> None:
+        self.rounds: list[tuple[RunResult, Health]] = []
 
     def add(self, result: RunResult, health: Health) -> None:
-        """Pool one round."""
-        self.first.extend(ns / 1000 for ns in result.first_byte)
-        self.last.extend(ns / 1000 for ns in result.last_byte)
-        self.sent += health.sent
-        self.confirmed += health.confirmed
-        self.missing += result.missing
-        self.unmatched += result.unmatched
-        self.background += result.background
-        self.seconds += result.seconds
-        self.errors.extend(health.errors)
-        if result.error:
-            self.errors.append(result.error)
-        self.signature = result.signature
+        """One more round."""
+        self.rounds.append((result, health))
+
+    def samples(self, last_byte: bool = False) -> list[float]:
+        """The latencies of every round, in microseconds (to the first byte, or the last)."""
+        return [ns / 1000 for r, _ in self.rounds for ns in (r.last_byte if last_byte else r.first_byte)]
 
 
 def percentiles(values: Sequence[float]) -> tuple[float, float, float, float]:
@@ -294,8 +278,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _row(rate: float, cells: dict[str, Cell]) -> tuple[str, bool]:
-    bare = percentiles(cells["bare"].first)
-    ours = percentiles(cells["bpbfx"].first)
+    bare = percentiles(cells["bare"].samples())
+    ours = percentiles(cells["bpbfx"].samples())
     ratios = [o / b if b > 0 else float("nan") for o, b in zip(ours, bare, strict=True)]
 
     def fmt(v: tuple[float, ...]) -> str:
@@ -311,17 +295,24 @@ def _row(rate: float, cells: dict[str, Cell]) -> tuple[str, bool]:
 def _health(label: str, cells: dict[str, Cell], failed: list[str]) -> list[str]:
     notes = []
     for variant, cell in cells.items():
-        rate = cell.background / cell.seconds if cell.seconds else 0.0
-        problems = (cell.missing or cell.unmatched or cell.errors or cell.confirmed != cell.sent
-                    or "INVALID" in cell.signature or "missing" in cell.signature)
+        results = [r for r, _ in cell.rounds]
+        healths = [h for _, h in cell.rounds]
+        sent, confirmed = sum(h.sent for h in healths), sum(h.confirmed for h in healths)
+        missing, unmatched = sum(r.missing for r in results), sum(r.unmatched for r in results)
+        seconds = sum(r.seconds for r in results)
+        rate = sum(r.background for r in results) / seconds if seconds else 0.0
+        errors = [e for h in healths for e in h.errors] + [r.error for r in results if r.error]
+        signatures = sorted({r.signature for r in results})
         notes.append(
-            f"    {label}, {variant}: {len(cell.first):,} samples; orders sent {cell.sent:,}, confirmed "
-            f"{cell.confirmed:,}; triggers unanswered {cell.missing}, orders unmatched {cell.unmatched}; "
-            f"background {rate:,.0f} msg/s as sent; signature: {cell.signature}"
-            + (f"; last byte p50 {percentiles(cell.last)[0]:,.0f} us" if label.startswith("backpack") else "")
-            + (f"; errors: {'; '.join(cell.errors[:3])}" if cell.errors else "")
+            f"    {label}, {variant}: {len(cell.samples()):,} samples; orders sent {sent:,}, confirmed {confirmed:,}; "
+            f"triggers unanswered {missing}, orders unmatched {unmatched}; background {rate:,.0f} msg/s as sent; "
+            f"signature: {', '.join(signatures)}"
+            + (f"; last byte p50 {percentiles(cell.samples(True))[0]:,.0f} us" if label.startswith("backpack") else "")
+            + (f"; errors: {'; '.join(errors[:3])}" if errors else "")
         )
-        if problems:
+        if missing or unmatched or errors or confirmed != sent or any(
+            "INVALID" in s or "missing" in s for s in signatures
+        ):
             failed.append(f"{label} {variant}")
     return notes
 
