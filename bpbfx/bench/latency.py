@@ -5,7 +5,10 @@ user would write without it, in the same run.
 Run ``bpbfx bench latency`` (or ``python -m bpbfx.bench.latency``; ``--help`` for options).  A
 benchmark, not a test: every figure is printed with how it was obtained.
 
-Set-up.  A lean exchange (:mod:`bpbfx.bench.latency_server`) runs in a separate process
+Set-up.  A lean exchange (:mod:`bpbfx.bench.latency_server`: the loop and the process;
+:mod:`~bpbfx.bench.latency_run`: pacing, triggers and matching; :mod:`~bpbfx.bench.latency_sessions`:
+the venues' sessions; :mod:`~bpbfx.bench.latency_inbox`: reading; :mod:`~bpbfx.bench.latency_wire`:
+what is said) runs in a separate process
 (``multiprocessing``, spawn) so that it never competes with the client under test for a GIL;
 the client under test runs in this process, one at a time.  The server streams background
 market data at a fixed rate (Bitfinex: ``te`` trades and P0 book updates each followed by its
@@ -46,7 +49,8 @@ from typing import Any
 from .harness import machine_line
 from .latency_bare import BareBackpack, BareBitfinex, Health
 from .latency_bpbfx import BpbfxBackpack, BpbfxBitfinex
-from .latency_server import LatencyServer, RunResult, RunSpec
+from .latency_run import RunResult, RunSpec
+from .latency_server import LatencyServer
 from .latency_wire import BF_ORDER_AMOUNT, BF_TRIGGER_AMOUNT, BP_ORDER_QUANTITY, BP_TRIGGER_QUANTITY
 
 __all__ = ["PROG", "TARGET", "main"]
