@@ -18,6 +18,7 @@ import json
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -77,12 +78,17 @@ class _Window:
     def __init__(self, limit: int, period: float) -> None:
         self.limit = limit
         self.period = period
-        self._stamps: list[float] = []
+        self._stamps: deque[float] = deque()
 
     def take(self, now: float) -> float:
-        """0.0 when a request may go now (and counts it), else seconds until one may."""
+        """0.0 when a request may go now (and counts it), else seconds until one may.
+
+        Runs on the thread that sends the order: only the stamps that left the window are
+        dropped (oldest first), never the whole window copied."""
         cutoff = now - self.period
-        stamps = self._stamps = [t for t in self._stamps if t > cutoff]
+        stamps = self._stamps
+        while stamps and stamps[0] <= cutoff:
+            stamps.popleft()
         if len(stamps) < self.limit:
             stamps.append(now)
             return 0.0

@@ -10,6 +10,7 @@ Sub-commands::
     bpbfx collect [CONFIG.toml] [--workers N] [--redis URL] streams over worker processes into Redis or JSONL
     bpbfx tail    URL STREAM...                           what a reader of published Redis streams sees
     bpbfx bench   [--scale X] [--only TEXT]               the transport benchmark (bpbfx.bench.throughput)
+    bpbfx bench latency [--venue V] [--quick]             tick-to-order latency (bpbfx.bench.latency)
 
 Exit status: 0 success; 1 a runtime failure (unreachable host, an exchange that never delivered,
 a missing optional package); 2 a usage error (unknown exchange, bad stream name, missing keys);

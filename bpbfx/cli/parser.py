@@ -208,5 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sim)
 
     add_collect_parsers(sub)
-    sub.add_parser("bench", help="transport benchmark (see bpbfx bench --help)", add_help=False)
+    sub.add_parser("bench", help="transport benchmark (see bpbfx bench --help); bpbfx bench latency: tick-to-order "
+                   "latency (see bpbfx bench latency --help)", add_help=False)
     return parser
