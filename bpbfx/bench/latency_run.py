@@ -62,6 +62,7 @@ class Run:
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
         self.session: WsSession | None = None
+        self.others: list[WsSession] = []  # the bot's other sockets (a Bitfinex trading socket)
         self.result = RunResult()
         self._rng = random.Random(spec.seed)
         self._interval = int(1e9 / spec.rate) if spec.rate > 0 else 0
@@ -78,8 +79,16 @@ class Run:
         self.finished = False
 
     def attach(self, session: WsSession) -> None:
-        """The run's WebSocket session opened."""
+        """The run's market-data WebSocket session (the one the triggers go to) is known."""
         self.session = session
+        if session in self.others:
+            self.others.remove(session)
+
+    def join(self, session: WsSession) -> None:
+        """Another WebSocket session of the bot under test opened (it may carry its orders:
+        bpbfx trades on a Bitfinex socket of its own); it gets its heartbeats."""
+        if session is not self.session:
+            self.others.append(session)
 
     def streaming(self, now: int) -> None:
         """The session's client has subscribed: background data starts."""
@@ -104,6 +113,7 @@ class Run:
             if self._interval:
                 times.append(self._next_bg)
             times.append(session.next_heartbeat())
+            times.extend(other.next_heartbeat() for other in self.others)
             if self._go and self._k < self._total:
                 times.append(self._next_trigger)
         if self._k >= self._total and not self.finished:
@@ -132,6 +142,8 @@ class Run:
                 self.result.background += 1
                 self._next_bg += self._interval
         session.heartbeats(now)
+        for other in self.others:
+            other.heartbeats(now)
         if self._k >= self._total and (
             len(self._answered) >= self._total or now - self._last_sent >= _GRACE_NS
         ):

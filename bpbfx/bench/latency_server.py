@@ -156,7 +156,12 @@ class Server:
                 venue = "bitfinex" if cls is BitfinexSession else "backpack"
                 if run is not None and run.session is None and run.spec.venue == venue:
                     session.run = run
-                    run.attach(session)
+                    if venue == "backpack":
+                        run.attach(session)
+                    else:
+                        # A Bitfinex bot may open several sockets (bpbfx trades on one of its
+                        # own): the one that subscribes the channels takes the triggers.
+                        run.join(session)
                 self._frames(peer)  # a frame sent right behind the upgrade
                 return
             self._answer(peer, request)

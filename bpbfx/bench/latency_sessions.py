@@ -149,6 +149,7 @@ class BitfinexSession(WsSession):
         self.write(ws_frame(bf_auth_ok()))
         for kind in ("ps", "ws", "os"):
             self.write(self._channel0(kind, "[]"))
+        self.last.setdefault(0, time.perf_counter_ns())  # channel 0's heartbeats from now on
 
     def _subscribe(self, msg: dict[str, Any]) -> None:
         channel = msg.get("channel")
@@ -166,8 +167,12 @@ class BitfinexSession(WsSession):
         else:
             self.write(self._array(chan, self.book.snapshot))
         self.channels[str(channel)] = chan
-        if len(self.channels) == 2 and self.run is not None:
-            self.run.streaming(time.perf_counter_ns())
+        run = self.run
+        if len(self.channels) == 2 and run is not None:
+            if run.session is None:
+                run.attach(self)
+            if run.session is self:
+                run.streaming(time.perf_counter_ns())
 
     def _order(self, payload: dict[str, Any], first: int, last: int) -> None:
         if self.run is not None:
