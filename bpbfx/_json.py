@@ -118,3 +118,35 @@ def _stdlib_loads(parse_float: Callable[[str], Any] | None) -> Callable[[bytes |
             raise ValueError("JSON nested too deeply") from None
 
     return loads
+
+
+def make_dumps(*, engine: str | None = None) -> Callable[[Any], str]:
+    """A ``dumps(value)`` writing compact JSON text (no spaces; non-ASCII as UTF-8) of dicts,
+    lists, strings, numbers, booleans and ``None`` (``Decimal`` as its text with msgspec): the
+    frames a client sends.  ``engine`` as for :func:`make_loads`.
+
+    Raises:
+        ConfigurationError: unknown ``engine``, or ``"msgspec"`` when it is not installed.
+
+    The returned function raises TypeError for a value JSON cannot hold.
+    """
+    chosen = ENGINE if engine is None else engine
+    if chosen == "msgspec":
+        try:
+            import msgspec
+        except ImportError as exc:
+            from .exceptions import ConfigurationError
+
+            raise ConfigurationError("the msgspec JSON engine needs the msgspec package (pip install msgspec)") from exc
+        encode = msgspec.json.Encoder().encode
+
+        def dumps_msgspec(value: Any) -> str:
+            return encode(value).decode()
+
+        return dumps_msgspec
+    if chosen == "stdlib":
+        encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+        return encoder.encode
+    from .exceptions import ConfigurationError
+
+    raise ConfigurationError(f"JSON engine must be one of {', '.join(ENGINES)}, got {chosen!r}")

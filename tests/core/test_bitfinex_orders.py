@@ -1018,12 +1018,12 @@ def test_ledger_decides_once_and_a_batch_when_all_its_operations_are() -> None:
     assert first.cid_date == "2026-12-01" and ledger.new == {1: first} and ledger.cancels == {7: second}
     ledger.decide(first, order_of(order_row(5, 1)), None)
     ledger.decide(first, None, RuntimeError("ignored: decided already"))
-    assert batch.outcome is None and ledger.live == [batch, second]
+    assert batch.outcome is None and list(ledger.live) == [batch, second]
     refused = RuntimeError("refused")
     ledger.decide(second, None, refused)
     done = ledger.take_completions()
     assert [(req, error) for req, _, error in done] == [(first, None), (second, refused), (batch, refused)]
-    assert ledger.live == [] and ledger.new == {} and ledger.cancels == {} and ledger.batch is None
+    assert list(ledger.live) == [] and ledger.new == {} and ledger.cancels == {} and ledger.batch is None
 
 
 def test_ledger_refuses_replies_it_could_not_tell_apart() -> None:
@@ -1068,7 +1068,7 @@ def test_reconcile_decides_what_the_snapshot_shows_and_waits_for_the_rest() -> N
     view.orders_snapshot([order_of(order_row(77, 11))])
     reconcile_orders(ledger, view, deadline=1234.0)
     assert found.outcome is not None and found.reconciled and found.order_id == 77
-    assert missing.state == "reconciling" and missing.deadline == 1234.0 and ledger.live == [missing]
+    assert missing.state == "reconciling" and missing.deadline == 1234.0 and list(ledger.live) == [missing]
     give_up(ledger, view, missing, dms=4)
     [error] = [error for req, _result, error in ledger.take_completions() if req is missing]
     assert isinstance(error, OrderStatusUnknownError) and error.open is False and "dms=4" in str(error)

@@ -15,9 +15,19 @@ from datetime import datetime, timezone
 __all__ = ["CidSource", "utc_day"]
 
 
+_DAY_TEXT: dict[int, str] = {}  # day number -> its text, for the days seen (a few per run)
+
+
 def utc_day(epoch: float) -> str:
     """The UTC day of ``epoch`` seconds as ``YYYY-MM-DD`` (the form ``cid_date`` takes)."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d")
+    number = int(epoch // 86_400)
+    text = _DAY_TEXT.get(number)
+    if text is None:
+        text = datetime.fromtimestamp(number * 86_400, timezone.utc).strftime("%Y-%m-%d")
+        if len(_DAY_TEXT) > 64:
+            _DAY_TEXT.clear()
+        _DAY_TEXT[number] = text
+    return text
 
 
 class CidSource:

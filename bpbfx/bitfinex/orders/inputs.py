@@ -12,13 +12,13 @@ ws-auth-input-offer-new and ws-auth-input-offer-cancel.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from ..._json import make_dumps
 from ...exceptions import InvalidOrderError
 from . import validate as v
 from .rules import (
@@ -51,6 +51,8 @@ __all__ = [
     "update_order",
 ]
 
+_dumps = make_dumps()  # the compact JSON text of a frame
+
 InputKind = Literal["on", "ou", "oc", "oc_multi", "ox_multi", "calc", "fon", "foc"]
 
 
@@ -71,7 +73,7 @@ class OrderInput:
 
     def frame(self) -> str:
         """The frame to send, as compact JSON text."""
-        return json.dumps([0, self.kind, None, self.payload], separators=(",", ":"))
+        return _dumps([0, self.kind, None, self.payload])
 
     @property
     def cid(self) -> int | None:

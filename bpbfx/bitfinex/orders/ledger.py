@@ -30,7 +30,7 @@ class Ledger:
 
     def __init__(self, today: Callable[[], str]) -> None:
         self._today = today
-        self.live: list[Request[Any]] = []
+        self.live: dict[Request[Any], None] = {}  # in flight, in order (a dict: removal is O(1))
         self.new: dict[int, Request[Any]] = {}  # cid -> on
         self.updates: dict[int, Request[Any]] = {}  # order id -> ou
         self.cancels: dict[int, Request[Any]] = {}  # order id -> oc
@@ -98,13 +98,13 @@ class Ledger:
         """Index a request just sent by what its reply will be matched on."""
         if isinstance(req, BatchRequest):
             self.batch = req
-            self.live.append(req)
+            self.live[req] = None
             return
         kind = req.kind
         if kind == "calc":
-            self.live.append(req)  # decided when the frame is sent (no reply exists)
+            self.live[req] = None  # decided when the frame is sent (no reply exists)
             return
-        self.live.append(req)
+        self.live[req] = None
         if kind == "on":
             assert req.cid is not None
             req.cid_date = self._today()
@@ -157,8 +157,7 @@ class Ledger:
         self.decide(req, None, unknown(req, why, dms=dms, open=open, order=order))
 
     def _unregister(self, req: Request[Any]) -> None:
-        if req in self.live:
-            self.live.remove(req)
+        self.live.pop(req, None)
         for table, key in (
             (self.new, req.cid if req.kind == "on" else None),
             (self.updates, req.order_id if req.kind == "ou" else None),

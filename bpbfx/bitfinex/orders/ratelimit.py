@@ -8,6 +8,7 @@ are in :mod:`bpbfx.bitfinex.orders.rules`.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 __all__ = ["Window"]
@@ -19,18 +20,20 @@ class Window:
 
     limit: int
     period: float
-    stamps: list[float] = field(default_factory=list)
+    stamps: deque[float] = field(default_factory=deque)
 
     def take(self, units: int, now: float) -> float:
         """Take ``units`` and return 0.0, or take nothing and return the seconds to wait
-        (``inf`` when ``units`` exceeds the limit)."""
+        (``inf`` when ``units`` exceeds the limit).  Only the stamps that left the window are
+        dropped (the oldest first): a few operations per call however full the window."""
         cutoff = now - self.period
-        if self.stamps and self.stamps[0] <= cutoff:
-            self.stamps = [t for t in self.stamps if t > cutoff]
+        stamps = self.stamps
+        while stamps and stamps[0] <= cutoff:
+            stamps.popleft()
         if units > self.limit:
             return float("inf")
-        room = self.limit - len(self.stamps)
+        room = self.limit - len(stamps)
         if units <= room:
-            self.stamps.extend([now] * units)
+            stamps.extend([now] * units)
             return 0.0
-        return self.stamps[units - room - 1] - cutoff
+        return stamps[units - room - 1] - cutoff
