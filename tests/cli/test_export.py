@@ -14,10 +14,10 @@ import pytest
 from bpbfx import BackpackClient, BitfinexClient
 from bpbfx.backpack import events as bp
 from bpbfx.bitfinex import events as bf
+from bpbfx.cli import main
 from bpbfx.recording import Recorder
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.bitfinex import BitfinexSimulator
-from bpbfx.cli import main
 from tests.cli.test_cli import bpbfx
 from tests.support import FAST
 from tests.support import Recorder as Events

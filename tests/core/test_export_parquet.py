@@ -226,7 +226,7 @@ def test_exporting_again_replaces_the_files_of_that_recording(tmp_path: Path) ->
 def test_not_a_recording_is_refused(tmp_path: Path) -> None:
     """A file whose first line is no header is refused at once, naming it."""
     (tmp_path / "x.jsonl").write_text('[1,"te",[1,2,3,4]]\n')
-    with pytest.raises(RecordingError, match="x.jsonl is not a bpbfx recording"):
+    with pytest.raises(RecordingError, match=r"x\.jsonl is not a bpbfx recording"):
         export_parquet([tmp_path / "x.jsonl"], tmp_path / "out")
 
 

@@ -4,10 +4,9 @@ table rows (bpbfx.export.rows, .frames, .wire_rows), without files or sockets.""
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
 from typing import Any
-
-import pytest
 
 from bpbfx.backpack.decode import decode as bp_decode
 from bpbfx.bitfinex.channels import parse_stream
@@ -16,6 +15,7 @@ from bpbfx.export.frames import FrameEvents
 from bpbfx.export.report import Problems
 from bpbfx.export.rows import EventRows, RecentIds, number
 from bpbfx.export.tables import BOOK_DELTAS, BOOK_SNAPSHOTS, COLUMNS, TICKERS, TRADES
+from bpbfx.export.wire_rows import WireRows
 from bpbfx.sinks import wire
 from bpbfx.sinks.reading import Source
 
@@ -236,11 +236,6 @@ def wire_entry(kind: str, data: Any, n: int, *, seq: int | None = None, prev: in
 def test_wire_book_entries_become_snapshot_and_delta_rows() -> None:
     """snapshot/delta entries: levels with seq/prev; deltas name the snapshot; a gap entry is a
     warning after which deltas name none."""
-    pytest.importorskip("redis")
-    from bpbfx.export.wire_rows import WireRows
-
-    import threading
-
     out, problems = Rows(), Problems()
     rows = WireRows("bitfinex", out, problems)
     src = Source("bpbfx:{bitfinex:book:tBTCUSD:P0:F0:25}", "bitfinex", "book:tBTCUSD:P0:F0:25", threading.RLock())
@@ -259,11 +254,6 @@ def test_wire_book_entries_become_snapshot_and_delta_rows() -> None:
 def test_wire_event_entries_decode_like_frames() -> None:
     """Trade entries decode with the exchange's decoder; a second trade_update of a trade is a
     duplicate; a backfill field marks the trade."""
-    pytest.importorskip("redis")
-    import threading
-
-    from bpbfx.export.wire_rows import WireRows
-
     out, problems = Rows(), Problems()
     rows = WireRows("bitfinex", out, problems)
     src = Source("bpbfx:{bitfinex:trades:tBTCUSD}", "bitfinex", "trades:tBTCUSD", threading.RLock())
