@@ -134,8 +134,8 @@ class EventRows:
             bf.TradesSnapshot: self._bf_trades_snapshot,
             bf.BookSnapshot: self._bf_book,
             bf.BookUpdate: self._bf_book,
-            bf.RawBookSnapshot: self._bf_raw_book,
-            bf.RawBookUpdate: self._bf_raw_book,
+            bf.RawBookSnapshot: self._bf_book,
+            bf.RawBookUpdate: self._bf_book,
             bf.TradingTicker: self._bf_ticker,
         }
         self._table = table
@@ -232,41 +232,29 @@ class EventRows:
         if rows:
             self.emit(TRADES, e.symbol or "", rt, rows)
 
-    def _bf_book(self, e: bf.BookSnapshot | bf.BookUpdate, rt: int, backfill: bool) -> None:
+    def _bf_book(self, e: Any, rt: int, backfill: bool) -> None:
         # Bitfinex books [PRICE, COUNT, AMOUNT]: AMOUNT > 0 bid, < 0 ask; COUNT == 0 deletes.
-        et = None if e.ts_ms is None else e.ts_ms * 1000
+        # Raw books [ORDER_ID, PRICE, AMOUNT]: AMOUNT > 0 bid, < 0 ask; PRICE == 0 deletes.
+        raw = isinstance(e, (bf.RawBookSnapshot, bf.RawBookUpdate))
+        snapshot = isinstance(e, (bf.BookSnapshot, bf.RawBookSnapshot))
         stream, seq = e.stream, e.seq
-        snapshot = isinstance(e, bf.BookSnapshot)
         snap = self.start_snapshot(stream, rt) if snapshot else self._snapshots.get(stream)
+        et = None if e.ts_ms is None else e.ts_ms * 1000
+        # Deltas have a prev_seq column: null, Bitfinex sequence numbers count the socket's frames, not the book's.
+        tail: tuple[Any, ...] = (et, rt) if snapshot else (None, et, rt)
         rows: list[tuple[Any, ...]] = []
         append = rows.append
         for entry in e.entries:
             amount = entry.amount
             side = "bid" if amount > 0 else "ask"
-            size = _ZERO if entry.count == 0 else _magnitude(amount)
-            if snapshot:
-                append((stream, snap, side, number(entry.price), size, entry.count, None, seq, et, rt))
+            if raw:
+                gone = not entry.price
+                price = _ZERO if gone else number(entry.price)
+                level = (stream, snap, side, price, _ZERO if gone else _magnitude(amount), None, entry.order_id, seq)
             else:
-                append((stream, snap, side, number(entry.price), size, entry.count, None, seq, None, et, rt))
-        if rows:
-            self.emit(BOOK_SNAPSHOTS if snapshot else BOOK_DELTAS, e.symbol or "", rt, rows)
-
-    def _bf_raw_book(self, e: bf.RawBookSnapshot | bf.RawBookUpdate, rt: int, backfill: bool) -> None:
-        # Bitfinex raw books [ORDER_ID, PRICE, AMOUNT]: AMOUNT > 0 bid, < 0 ask; PRICE == 0 deletes.
-        et = None if e.ts_ms is None else e.ts_ms * 1000
-        stream, seq = e.stream, e.seq
-        snapshot = isinstance(e, bf.RawBookSnapshot)
-        snap = self.start_snapshot(stream, rt) if snapshot else self._snapshots.get(stream)
-        rows: list[tuple[Any, ...]] = []
-        for entry in e.entries:
-            side = "bid" if entry.amount > 0 else "ask"
-            gone = not entry.price
-            price = _ZERO if gone else number(entry.price)
-            size = _ZERO if gone else _magnitude(entry.amount)
-            if snapshot:
-                rows.append((stream, snap, side, price, size, None, entry.order_id, seq, et, rt))
-            else:
-                rows.append((stream, snap, side, price, size, None, entry.order_id, seq, None, et, rt))
+                size = _ZERO if entry.count == 0 else _magnitude(amount)
+                level = (stream, snap, side, number(entry.price), size, entry.count, None, seq)
+            append(level + tail)
         if rows:
             self.emit(BOOK_SNAPSHOTS if snapshot else BOOK_DELTAS, e.symbol or "", rt, rows)
 

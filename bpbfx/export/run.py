@@ -114,6 +114,23 @@ def export_parquet(
     return _finish(result, dataset, problems, rows.values())
 
 
+def _frame(obj: dict[str, Any]) -> tuple[str, int, int] | None:
+    """``(frame text, socket, receive time in microseconds)`` of a frame record (see
+    :mod:`bpbfx.recording`), or None when it lacks one of them."""
+    ts, conn, text = obj.get("ts"), obj.get("conn", 0), obj.get("data")
+    if type(text) is not str:
+        b64 = obj.get("data_b64")
+        try:
+            text = base64.b64decode(b64, validate=True).decode("utf-8", "replace") if type(b64) is str else None
+        except ValueError:
+            text = None
+    if text is None or not isinstance(ts, (float, int)) or isinstance(ts, bool):
+        return None
+    if conn is not None and (not isinstance(conn, int) or isinstance(conn, bool)):
+        return None
+    return text, conn or 0, round(ts * 1_000_000)
+
+
 def _export_chain(chain: Chain, dataset: ParquetDataset, rows: EventRows, problems: Problems,
                   progress: Progress | None, done: int, total: int) -> int:
     """Rows of one recording (all its parts); returns the records read."""
@@ -130,28 +147,24 @@ def _export_chain(chain: Chain, dataset: ParquetDataset, rows: EventRows, proble
                 progress(done + chain.position, total)
             kind = obj["kind"]
             if kind == "frame":
-                ts, conn = obj.get("ts"), obj.get("conn")
-                text = obj.get("data")
-                if type(text) is not str:
-                    b64 = obj.get("data_b64")
-                    text = base64.b64decode(b64).decode("utf-8", "replace") if type(b64) is str else None
-                if text is None or type(ts) not in (float, int) or not isinstance(ts, (float, int)) \
-                        or (conn is not None and type(conn) is not int):
+                frame = _frame(obj)
+                if frame is None:
                     problems.skip("malformed line", f"{path}:{number}: a frame record needs ts, conn and data",
                                   path=str(path), line=number)
                     continue
+                text, conn, rt = frame
                 try:
-                    event = frames.frame(text, conn or 0, f"{path}:{number}")
+                    event = frames.frame(text, conn, f"{path}:{number}")
                 except MalformedFrameError as exc:
                     problems.skip("malformed frame", f"{path}:{number}: {exc}", path=str(path), line=number)
                     continue
                 if event is None:
                     rows.control += 1
                 else:
-                    event_rows(event, round(ts * 1_000_000), obj.get("backfill") is True)
+                    event_rows(event, rt, obj.get("backfill") is True)
             elif kind in _LIFECYCLE:
-                conn = obj.get("conn")
-                rows.forget_snapshots(frames.lifecycle(kind, conn if type(conn) is int else None))
+                socket = obj.get("conn")
+                rows.forget_snapshots(frames.lifecycle(kind, socket if type(socket) is int else None))
             elif kind == "header":
                 if obj.get("exchange") != chain.exchange:
                     problems.skip("malformed line", f"{path}:{number}: a header of {obj.get('exchange')!r} inside a "
