@@ -14,8 +14,9 @@ figure is printed with how it was obtained.  ``pandas`` and ``duckdb`` are optio
    from a clone) and for the input: every value the export writes into a decimal column, the
    largest scale (digits after the point) and integer digits per column, and whether
    ``decimal128(38, 18)`` and a narrower ``decimal128(28, 12)`` hold them all.
-3. **Export.**  For each ``decimals`` choice, ``export_parquet`` runs in a child process
-   (``--child``): wall time, peak resident memory (``wait4`` of that child), dataset bytes.
+3. **Export.**  For each ``decimals`` choice, ``export_parquet`` runs in a fresh process
+   (``--child``): its wall time, its peak resident memory (``VmHWM`` from ``/proc/self/status``,
+   read by that process at the end), the dataset's bytes.
 4. **Read.**  Each dataset: ``pyarrow.dataset`` to a table; ``pandas.read_parquet`` (default
    and ``dtype_backend="pyarrow"``); DuckDB ``SUM(amount)`` and ``SUM(price * amount)`` over
    the trades (decimal128 columns as they are; strings cast to ``DECIMAL(38, 18)`` for the sum
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -235,26 +235,33 @@ def _repo_recordings(directory: Path) -> list[Path]:
     return paths
 
 
-def _child(paths: Sequence[str], out: str, decimals: str) -> int:
-    result = export_parquet(paths, out, decimals=decimals)
-    print(json.dumps({"rows": result.total_rows, "files": len(result.files)}))
+def _peak_rss() -> int:
+    """This process's peak resident memory since it started its program (``VmHWM``: unlike
+    ``ru_maxrss`` it does not count the parent's pages the child had before ``exec``)."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return 0
 
 
-def _run_child(paths: Sequence[Path], out: Path, decimals: str) -> tuple[float, int, dict[str, Any]]:
-    """(seconds, peak RSS bytes, result) of one export in a child process."""
+def _child(paths: Sequence[str], out: str, decimals: str) -> int:
+    started = time.perf_counter()
+    result = export_parquet(paths, out, decimals=decimals)
+    print(json.dumps({"rows": result.total_rows, "files": len(result.files), "rss": _peak_rss(),
+                      "seconds": time.perf_counter() - started}))
+    return 0
+
+
+def _run_child(paths: Sequence[Path], out: Path, decimals: str) -> dict[str, Any]:
+    """``{"rows", "files", "rss" (peak bytes), "seconds"}`` of one export in a fresh process."""
     cmd = [sys.executable, "-m", "bpbfx.export.bench", "--child", "--decimals", decimals, "--out", str(out),
            "--recordings", *map(str, paths)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.stdout is not None and proc.stderr is not None
-    stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"export ({decimals}) failed: {stderr.strip()[-2000:]}")
-    return elapsed, usage.ru_maxrss * 1024, json.loads(stdout.splitlines()[-1])
+        raise RuntimeError(f"export ({decimals}) failed: {proc.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    return result
 
 
 def _size(folder: Path) -> int:
@@ -416,20 +423,23 @@ def _measure(args: argparse.Namespace, work: Path) -> int:
               f"{args.days:g} days) in {time.perf_counter() - started:.0f} s")
     status = _measure_repo(work)
     input_bytes = sum(p.stat().st_size for p in paths)
-    source = _source_trades(paths)
+    source: dict[tuple[str, int], tuple[str, str]] = {}
     for decimals in (STRING, DECIMAL128):
         out = work / f"out-{decimals}"
         shutil.rmtree(out, ignore_errors=True)
         try:
-            seconds, rss, result = _run_child(paths, out, decimals)
+            result = _run_child(paths, out, decimals)
         except RuntimeError as exc:
             print(f"export decimals={decimals}: {exc}")
             continue
+        seconds = result["seconds"]
         print(f"export decimals={decimals}: {input_bytes / 1e6:.0f} MB of recordings -> {result['rows']} rows, "
               f"{result['files']} files, {_size(out) / 1e6:.1f} MB of Parquet (zstd) in {seconds:.1f} s "
-              f"({input_bytes / 1e6 / seconds:.1f} MB/s); peak RSS {rss / 1e6:.0f} MB")
+              f"({input_bytes / 1e6 / seconds:.1f} MB/s); peak RSS of the exporting process "
+              f"{result['rss'] / 1e6:.0f} MB (VmHWM)")
         for line in _read_lines(out, decimals, args.repeats):
             print(line)
+        source = source or _source_trades(paths)
         compared, differ = _exactness(out, source)
         print(f"  exactness: {compared} trades read back, {differ} differ from the recording's text")
         status |= differ > 0

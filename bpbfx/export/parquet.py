@@ -15,6 +15,8 @@ DuckDB skip) and renamed when finished, so a dataset being read never shows half
 partition is first written in an export, files of the same ``tag`` left there by an earlier
 export of the same input are removed, so exporting a recording again replaces its rows.
 
+Only ``stream`` and ``side`` are dictionary-encoded (see ``_DICTIONARY_COLUMNS``).
+
 Decimal columns are strings holding the exchange's text, or ``decimal128(precision, scale)``;
 Arrow converts the text (no ``float`` on the way) and refuses a value that does not fit, which
 becomes a :class:`~bpbfx.RecordingError` naming the value.
@@ -53,6 +55,10 @@ DECIMAL_PRECISION: Final = 38
 DECIMAL_SCALE: Final = 18
 
 _DAY_US: Final = 86_400_000_000
+# Dictionary encoding only where values repeat a lot: on prices, ids and times it made files
+# larger than plain encoding under zstd, and an open writer kept up to 1 MB of dictionary per
+# column (about 6.5 MB a file) -- measured by bpbfx.export.bench.
+_DICTIONARY_COLUMNS: Final = ["stream", "side"]
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 Key = tuple[str, str, str, int]  # table, exchange, symbol, day
@@ -234,7 +240,7 @@ class ParquetDataset:
             table, exchange, symbol, _ = key
             raise RecordingError(
                 f"{table} {exchange} {symbol}: {column} {bad} does not fit {kind} ({exc}); nothing is rounded: "
-                "export with decimals='string' (--decimals string) to keep every digit"
+                "export with string decimals to keep every digit"
             ) from None
 
     def _handle(self, key: Key) -> _Open:
@@ -256,7 +262,8 @@ class ParquetDataset:
             self._parts[(key, self.tag)] = n + 1
             name = f"part-{self.tag}-{n:04d}.parquet"
             temp = folder / f".{name}.tmp"
-            writer = pq.ParquetWriter(temp, self.schemas[table], compression=self.compression)
+            writer = pq.ParquetWriter(temp, self.schemas[table], compression=self.compression,
+                                      use_dictionary=_DICTIONARY_COLUMNS)
         except OSError as exc:
             raise RecordingError(f"cannot write into {folder}: {exc.strerror or exc}", path=str(folder)) from exc
         handle = self._open[key] = _Open(writer, temp, folder / name)

@@ -98,8 +98,9 @@ class ExportResult:
     def summary(self) -> str:
         """A few lines for people: rows per table, files, and what was left out and why."""
         tables = ", ".join(f"{n} {t}" for t, n in self.rows.items())
-        lines = [f"{self.total_rows} rows ({tables}) in {len(self.files)} files from {self.inputs} inputs "
-                 f"({self.records} records)"]
+        files, inputs = len(self.files), self.inputs
+        lines = [f"{self.total_rows} rows ({tables}) in {files} file{'s' * (files != 1)} from {inputs} "
+                 f"input{'s' * (inputs != 1)} ({self.records} records)"]
         left = []
         if self.duplicates:
             left.append(f"{self.duplicates} duplicate trades")
