@@ -81,6 +81,9 @@ def _check(args: argparse.Namespace) -> None:
         if len(args.redis) < 2:
             raise UsageError("--redis needs a URL and at least one stream: --redis redis://127.0.0.1:6379/0 "
                              "bitfinex:trades:tBTCUSD")
+        ms, sep, seq = args.start.partition("-")
+        if args.start != "-" and not (ms.isdigit() and (not sep or seq.isdigit())):
+            raise UsageError(f"--start must be an entry id like 1700000000000-0, got {args.start!r}")
         return
     if not args.files:
         raise UsageError("nothing to export: give recordings (FILE...) or --redis URL STREAM...")
@@ -118,7 +121,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CommandError(f"--redis needs the 'redis' package: pip install 'bpbfx[redis]' ({exc})") from None
     except ConfigurationError as exc:
         raise UsageError(exc.message) from None
-    except (RecordingError, RedisUnavailableError) as exc:
+    except RecordingError as exc:
+        hint = " (--decimals string)" if "does not fit decimal128" in exc.message else ""
+        raise CommandError(exc.message + hint) from None
+    except RedisUnavailableError as exc:
         raise CommandError(exc.message) from None
     except OSError as exc:
         raise CommandError(f"{exc.filename or args.output_dir}: {exc.strerror or exc}") from None

@@ -151,3 +151,17 @@ def test_unreachable_redis_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture
                       "bitfinex:trades:tBTCUSD", "-o", "out")
     assert status == 1
     assert "unavailable" in one_line(err)
+
+
+def test_missing_pyarrow_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without pyarrow the command says which extra to install (exit 1), before reading anything."""
+    import sys
+
+    for name in [n for n in sys.modules if n == "bpbfx.export" or n.startswith("bpbfx.export.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    (tmp_path / "r.jsonl").write_text("")
+    status, err = run(tmp_path, capsys, monkeypatch, "export", "r.jsonl", "-o", "out")
+    assert status == 1
+    assert "pip install 'bpbfx[parquet]'" in one_line(err)
