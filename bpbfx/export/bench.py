@@ -11,7 +11,7 @@ figure is printed with how it was obtained.  ``pandas`` and ``duckdb`` are optio
    with SEQ_ALL, ``te``/``tu`` trades and tickers whose sizes carry the float artefacts real
    Bitfinex tickers show, e.g. ``1.7023900800000002``), spread over ``--days`` days.
 2. **Fit.**  For the recorded exchange traffic in the repository's ``tests/data`` (when run
-   from a clone) and for the input: every value the export writes into a decimal column, the
+   from a clone) and, with ``--fit``, for the input: every value the export writes into a decimal column, the
    largest scale (digits after the point) and integer digits per column, and whether
    ``decimal128(38, 18)`` and a narrower ``decimal128(28, 12)`` hold them all.
 3. **Export.**  For each ``decimals`` choice, ``export_parquet`` runs in a fresh process
@@ -30,6 +30,7 @@ Exit status: 0; 1 when a value read back differs from its source; 2 on bad optio
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
 import shutil
@@ -319,7 +320,9 @@ def _source_trades(paths: Sequence[Path]) -> dict[tuple[str, int], tuple[str, st
     trades: dict[tuple[str, int], tuple[str, str]] = {}
     for path in paths:
         channels: dict[int, str] = {}
-        with open(path, encoding="utf-8") as fh:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rt", encoding="utf-8") if compressed else open(path, encoding="utf-8")) as fh:
             for line in fh:
                 rec = json.loads(line)
                 text = rec.get("data")
@@ -368,6 +371,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     parser.add_argument("--size-mb", type=float, default=200.0, help="size of the generated recordings (200)")
     parser.add_argument("--days", type=float, default=2.0, help="days the generated recordings span (2)")
     parser.add_argument("--repeats", type=int, default=3, help="timed reads per figure, best kept (3)")
+    parser.add_argument("--fit", action="store_true", help="also measure the fit of the input's values (slow on GBs)")
     parser.add_argument("--dir", help="work directory (default: a temporary one, removed at the end)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--decimals", choices=DECIMALS, default=STRING, help=argparse.SUPPRESS)
@@ -422,6 +426,9 @@ def _measure(args: argparse.Namespace, work: Path) -> int:
         print(f"generated {', '.join(p.name for p in paths)} ({sum(p.stat().st_size for p in paths) / 1e6:.0f} MB, "
               f"{args.days:g} days) in {time.perf_counter() - started:.0f} s")
     status = _measure_repo(work)
+    if args.fit:
+        for line in _fit_lines(", ".join(p.name for p in paths), _decimal_texts(paths, work / "fit-input")):
+            print(line)
     input_bytes = sum(p.stat().st_size for p in paths)
     source: dict[tuple[str, int], tuple[str, str]] = {}
     for decimals in (STRING, DECIMAL128):
