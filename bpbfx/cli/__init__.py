@@ -9,6 +9,7 @@ Sub-commands::
     bpbfx sim     EXCHANGE [--port N]                     a simulator on 127.0.0.1 until Ctrl-C
     bpbfx collect [CONFIG.toml] [--workers N] [--redis URL] streams over worker processes into Redis or JSONL
     bpbfx tail    URL STREAM...                           what a reader of published Redis streams sees
+    bpbfx export  FILE... -o DIR | --redis URL STREAM...  recordings or Redis streams to a Parquet dataset
     bpbfx bench   [--scale X] [--only TEXT]               the transport benchmark (bpbfx.bench.throughput)
     bpbfx bench latency [--venue V] [--quick]             tick-to-order latency (bpbfx.bench.latency)
 
@@ -23,7 +24,7 @@ Decimals as strings), the same for ``stream`` and ``replay``, so a replayed reco
 compared line by line with what was seen live.
 
 Layout: :mod:`.parser` (every option), one module per command (:mod:`.stream`, :mod:`.record`,
-:mod:`.replay`, :mod:`.sim`, :mod:`.collect` with ``tail``, :mod:`.bench`, :mod:`.demo`),
+:mod:`.replay`, :mod:`.sim`, :mod:`.collect` with ``tail``, :mod:`.export`, :mod:`.bench`, :mod:`.demo`),
 :mod:`.session` (source and wait loop shared by ``stream``/``record``), :mod:`.format` and
 :mod:`.printers` (output), :mod:`.errors` (exit statuses).  Clients are built by
 :mod:`bpbfx.factory`.
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     if not getattr(args, "func", None):
-        print("bpbfx: a command is required: demo, stream, record, replay, sim, collect, tail or bench "
+        print("bpbfx: a command is required: demo, stream, record, replay, sim, collect, tail, export or bench "
               "(see bpbfx --help)", file=sys.stderr)
         return EXIT_USAGE
     prog = f"bpbfx {args.command}"

@@ -11,6 +11,7 @@ from ..factory import EXCHANGES
 from .collect import cmd_collect, cmd_tail
 from .demo import cmd_demo
 from .errors import UsageError
+from .export import add_export_parser
 from .record import cmd_record
 from .replay import cmd_replay
 from .sim import cmd_sim
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bpbfx",
         description="Backpack Exchange and Bitfinex WebSocket streams: demo, stream, record, replay, simulate, "
-        "collect.",
+        "collect, export.",
         epilog=_KEYS_EPILOG + " Guide: bpbfx/docs/cli.md.",
     )
     parser.add_argument("--version", action="version", version=f"bpbfx {__version__}")
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sim)
 
     add_collect_parsers(sub)
+    add_export_parser(sub)
     sub.add_parser("bench", help="transport benchmark (see bpbfx bench --help); bpbfx bench latency: tick-to-order "
                    "latency (see bpbfx bench latency --help)", add_help=False)
     return parser
