@@ -57,7 +57,7 @@ DECIMAL_SCALE: Final = 18
 _DAY_US: Final = 86_400_000_000
 # Dictionary encoding only where values repeat a lot: on prices, ids and times it made files
 # larger than plain encoding under zstd, and an open writer kept up to 1 MB of dictionary per
-# column (about 6.5 MB a file) -- measured by bpbfx.export.bench.
+# column (about 6.5 MB a file) -- measured by bpbfx.bench.export.
 _DICTIONARY_COLUMNS: Final = ["stream", "side"]
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 

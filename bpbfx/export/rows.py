@@ -205,7 +205,7 @@ class EventRows:
         self.emit(TICKERS, e.symbol or "", rt, [row])
 
     # ------------------------------------------------------------------ Bitfinex
-    def _bf_trade_rows(self, e: Event, trades: Iterable[bf.Trade], rt: int, backfill: bool,
+    def _bf_trade_rows(self, e: Event, trades: Iterable[bf.TradeEntry], rt: int, backfill: bool,
                        snapshot: bool) -> list[tuple[Any, ...]]:
         # Bitfinex trades [ID, MTS, AMOUNT, PRICE]: AMOUNT < 0 the taker sold; MTS in ms.
         rows: list[tuple[Any, ...]] = []

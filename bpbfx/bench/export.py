@@ -1,7 +1,7 @@
 """Export measurements: how decimals are stored (the exchange's text or ``decimal128``), the
 memory an export needs, and how the dataset reads back in pyarrow, pandas and DuckDB.
 
-Run ``python -m bpbfx.export.bench`` (``--help`` for options).  A benchmark, not a test: every
+Run ``python -m bpbfx.bench.export`` (``--help`` for options).  A benchmark, not a test: every
 figure is printed with how it was obtained.  ``pandas`` and ``duckdb`` are optional (the
 ``dev`` extra); without them their lines say so.
 
@@ -43,16 +43,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..bench.harness import machine_line
 from ..exceptions import BpbfxError
+from ..export.parquet import DECIMAL128, DECIMALS, STRING
+from ..export.run import export_parquet
+from ..export.tables import COLUMNS, DECIMAL, TRADES
 from ..recording import Recorder
-from .parquet import DECIMAL128, DECIMALS, STRING
-from .run import export_parquet
-from .tables import COLUMNS, DECIMAL, TRADES
+from .harness import machine_line
 
 __all__ = ["PROG", "generate", "main"]
 
-PROG = "python -m bpbfx.export.bench"
+PROG = "python -m bpbfx.bench.export"
 _REPO_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 _BP_MARKETS = (("SOL_USDC", 150.0, 2, 2), ("BTC_USDC", 95000.0, 1, 5), ("ETH_USDC", 3300.0, 2, 4),
                ("DOGE_USDC", 0.16, 5, 0))
@@ -256,7 +256,7 @@ def _child(paths: Sequence[str], out: str, decimals: str) -> int:
 
 def _run_child(paths: Sequence[Path], out: Path, decimals: str) -> dict[str, Any]:
     """``{"rows", "files", "rss" (peak bytes), "seconds"}`` of one export in a fresh process."""
-    cmd = [sys.executable, "-m", "bpbfx.export.bench", "--child", "--decimals", decimals, "--out", str(out),
+    cmd = [sys.executable, "-m", "bpbfx.bench.export", "--child", "--decimals", decimals, "--out", str(out),
            "--recordings", *map(str, paths)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
