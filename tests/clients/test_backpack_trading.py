@@ -115,8 +115,8 @@ def test_an_order_rests_is_seen_in_the_view_and_is_cancelled(sim: BackpackSimula
 
 def test_an_order_that_takes_the_book_fills_at_once(sim: BackpackSimulator, trading: Any) -> None:
     t = trading()
-    ask = sim.book(SYMBOL).best_ask
-    order = t.client.submit_order(SYMBOL, "Bid", "0.1", ask, time_in_force="IOC").result(WAIT)
+    limit = sim.book(SYMBOL).best_ask + Decimal("1")  # above the ask however the book moves meanwhile
+    order = t.client.submit_order(SYMBOL, "Bid", "0.1", limit, time_in_force="IOC").result(WAIT)
     assert order.status == "Filled" and order.executed_quantity == Decimal("0.1")
     assert t.client.orders() == {}
 
@@ -138,7 +138,7 @@ def test_refusals_say_what_the_exchange_said(sim: BackpackSimulator, trading: An
     """A post-only order that would take, a reused clientId, maintenance: each fails its handle
     with a specific error, nothing is placed."""
     t = trading()
-    ask = sim.book(SYMBOL).best_ask
+    ask = sim.book(SYMBOL).best_ask + Decimal("1")  # crosses however the book moves
     with pytest.raises(OrderRejectedError, match=r"INVALID_ORDER.*would immediately match") as err:
         t.client.submit_order(SYMBOL, "Bid", "1", ask, post_only=True).result(WAIT)
     assert err.value.status == "INVALID_ORDER"
@@ -210,7 +210,7 @@ def test_a_503_after_the_order_filled_is_decided_by_the_history(sim: BackpackSim
     t = trading()
     sim.fail_after_accept()
     sim.suppress_account_events(count=3)
-    req = t.client.submit_order(SYMBOL, "Bid", "0.1", sim.book(SYMBOL).best_ask, time_in_force="IOC")
+    req = t.client.submit_order(SYMBOL, "Bid", "0.1", sim.book(SYMBOL).best_ask + Decimal("1"), time_in_force="IOC")
     order = req.result(WAIT)
     assert order.status == "Filled" and order.executed_quantity == Decimal("0.1") and req.reconciled
     assert req.http_status == 503
@@ -271,7 +271,7 @@ def test_cancel_all_and_a_batch(sim: BackpackSimulator, trading: Any) -> None:
     """A batch answers each order on its own (one refused, one placed); cancel_all lists what it
     closed."""
     t = trading()
-    ask = sim.book(SYMBOL).best_ask
+    ask = sim.book(SYMBOL).best_ask + Decimal("1")  # crosses however the book moves
     batch = t.client.submit_orders([
         {"symbol": SYMBOL, "side": "Bid", "quantity": "1", "price": below(sim)},
         {"symbol": SYMBOL, "side": "Bid", "quantity": "1", "price": ask, "post_only": True},

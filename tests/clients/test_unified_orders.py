@@ -111,7 +111,7 @@ def test_the_same_errors_on_both(feed: Any) -> None:
     assert err.value.field == "symbol"
     with pytest.raises(OrderRejectedError):  # Bitfinex refuses it
         f.submit_order("bitfinex", "NOPE/NADA", "buy", "1", "10").result(WAIT)
-    ask = bp.book("SOL_USDC").best_ask
+    ask = bp.book("SOL_USDC").best_ask + Decimal("1")  # crosses however the book moves
     with pytest.raises(OrderRejectedError, match="would immediately match"):
         f.submit_order("backpack", "SOL/USDC", "buy", "1", ask, post_only=True).result(WAIT)
 
