@@ -30,7 +30,11 @@ class ClientStats:
     currently open; ``last_message_age``: seconds since the last frame; ``streams``: per-stream
     counters; ``dropped_events``: events lost by the bounded queues attached to the client
     (``events()`` streams, ``dispatch="thread"``), each loss also reported as
-    :class:`~bpbfx.EventsDroppedError`.
+    :class:`~bpbfx.EventsDroppedError`; ``trades_backfilled``: trades the public trade streams
+    missed and that were fetched from the exchange's trade history instead
+    (``backfill_trades=True``); ``trade_gaps``: holes found in those streams (a reconnect that
+    missed trades, a jump in Backpack's trade ids), filled or not (a hole that could not be
+    filled completely is also reported as :class:`~bpbfx.TradeGapError`).
     """
 
     messages: int
@@ -45,6 +49,8 @@ class ClientStats:
     last_message_age: float | None
     streams: Mapping[str, StreamStats] = field(default_factory=dict)
     dropped_events: int = 0
+    trades_backfilled: int = 0
+    trade_gaps: int = 0
 
 
 class StreamCounter:
