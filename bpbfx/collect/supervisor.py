@@ -44,7 +44,7 @@ class _Worker:
 
 
 _SUMMED = ("events", "books", "errors", "written", "dropped", "lost", "gaps", "reconnects", "messages", "resumed",
-           "restart_gaps")
+           "restart_gaps", "trades_backfilled", "trade_gaps")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class CollectorStats:
     from an earlier run (a writer restart: nothing of this run is missing) and
     ``restart_gaps`` streams taken over from a worker of this run that died (what arrived
     while it was down is missing); :attr:`data_gaps` are the rest (queue overflow, Redis
-    trouble, book rebuilds after a lost connection or a failed check).
+    trouble, book rebuilds after a lost connection or a failed check).  ``trades_backfilled``
+    and ``trade_gaps`` are the clients' trade backfill counters (``ClientStats``).
     """
 
     workers: int
@@ -72,6 +73,8 @@ class CollectorStats:
     elapsed: float
     resumed: int = 0
     restart_gaps: int = 0
+    trades_backfilled: int = 0
+    trade_gaps: int = 0
 
     @property
     def data_gaps(self) -> int:
@@ -178,7 +181,8 @@ class Collector:
                               books=totals["books"], written=totals["written"], dropped=totals["dropped"],
                               lost=totals["lost"], gaps=totals["gaps"], errors=totals["errors"],
                               reconnects=totals["reconnects"], elapsed=time.monotonic() - self._started,
-                              resumed=totals["resumed"], restart_gaps=totals["restart_gaps"])
+                              resumed=totals["resumed"], restart_gaps=totals["restart_gaps"],
+                              trades_backfilled=totals["trades_backfilled"], trade_gaps=totals["trade_gaps"])
 
     def status_line(self) -> str:
         """One line of aggregated stats."""
