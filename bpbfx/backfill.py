@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-__all__ = ["BackfillPolicy", "Pacer"]
+__all__ = ["BackfillPolicy", "Pacer", "Tapes"]
+
+TapeT = TypeVar("TapeT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +72,34 @@ class Pacer:
                 at = max(at, times[0] + self._per)
         times.append(at)
         return at
+
+
+class Tapes(Generic[TapeT]):
+    """What an exchange's backfill core keeps per client: its policy, a tape per tracked trade
+    stream, the counters and the request pacing.  Subclasses say what a tape is (:meth:`_tape`).
+
+    Attributes:
+        tapes: the tape of every tracked trade stream, by stream name.
+        backfilled: trades delivered that the stream had missed.
+        gaps: holes found (filled or not).
+    """
+
+    def __init__(self, policy: BackfillPolicy | None = None) -> None:
+        self.policy = policy or BackfillPolicy()
+        self.tapes: dict[str, TapeT] = {}
+        self.backfilled = 0
+        self.gaps = 0
+        self._pacer = Pacer(self.policy.rate, self.policy.per)
+
+    def add(self, stream: str, symbol: str) -> None:
+        """Track the trade stream ``stream`` of market ``symbol`` (just subscribed; nothing
+        happens when it is tracked already)."""
+        if stream not in self.tapes:
+            self.tapes[stream] = self._tape(stream, symbol)
+
+    def remove(self, stream: str) -> None:
+        """Stop tracking ``stream`` (unsubscribed); answers still out for it are ignored."""
+        self.tapes.pop(stream, None)
+
+    def _tape(self, stream: str, symbol: str) -> TapeT:
+        raise NotImplementedError

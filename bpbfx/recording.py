@@ -450,13 +450,7 @@ class Recorder:
             "conn": conn,
         }
         obj.update(fields)
-        line = json.dumps(obj, separators=(",", ":"), default=str) + "\n"
-        with self._lock:
-            if self._fh is None:
-                return False
-            self._fh.write(line)
-            self.events += 1
-        return True
+        return self._write_record(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
 
     def write_backfill(self, stream: str, data: str, ts: float | None = None) -> bool:
         """Append a ``backfill`` record: the text of the REST answer a trade backfill delivered
@@ -467,7 +461,10 @@ class Recorder:
         """
         obj = {"ts": round(self.clock() if ts is None else ts, 6), "kind": BACKFILL, "exchange": self.exchange,
                "stream": stream, "data": data}
-        line = json.dumps(obj, separators=(",", ":")) + "\n"
+        return self._write_record(json.dumps(obj, separators=(",", ":")) + "\n")
+
+    def _write_record(self, line: str) -> bool:
+        """Append one record that is not a frame (no rotation, no frame count)."""
         with self._lock:
             if self._fh is None:
                 return False

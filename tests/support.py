@@ -13,7 +13,7 @@ from typing import Any
 
 from bpbfx import Backoff
 
-__all__ = ["DATA", "FAST", "Recorder"]
+__all__ = ["DATA", "FAST", "Recorder", "keep_out", "trade_until"]
 
 DATA = Path(__file__).resolve().parent / "data"
 """Recorded exchange traffic kept in the repository (see ``tests/data/SOURCES.md``)."""
@@ -50,3 +50,27 @@ class Recorder:
     def clear(self) -> None:
         with self._cond:
             self.items.clear()
+
+
+def trade_until(sim: Any, events: Recorder, count: int) -> None:
+    """Step a Backpack simulator made with ``tick_interval=None`` until ``events`` holds
+    ``count`` more :class:`~bpbfx.backpack.events.Trade` events than it did."""
+    from bpbfx.backpack.events import Trade
+
+    want = len(events.of(Trade)) + count
+    for _ in range(200):
+        sim.step(5)
+        if events.wait_for(lambda items: sum(isinstance(i, Trade) for i in items) >= want, 0.2):
+            return
+    raise AssertionError(f"the simulator printed fewer than {count} trades")
+
+
+def keep_out(sim: Any, steps: int) -> None:
+    """Drop every client of ``sim`` and refuse them while the simulator runs ``steps`` ticks
+    (the tape goes on without them), then let them back and wait for a new connection."""
+    sim.refuse_connections(503)
+    sim.drop_connections()
+    sim.step(steps)
+    opened = sim.total_connections
+    sim.refuse_connections(None)
+    assert sim.wait_for_connections(opened + 1, 10)

@@ -34,7 +34,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..backfill import BackfillPolicy, Pacer
+from ..backfill import BackfillPolicy, Tapes
 from ..exceptions import TradeGapError
 from .decode import _int, _num
 from .events import Trade
@@ -168,36 +168,22 @@ def parse_rows(stream: str, symbol: str, body: str | bytes) -> list[Trade]:
     return events
 
 
-class TradeBackfill:
+class TradeBackfill(Tapes[Tape]):
     """The trade tapes of one Backpack client (see the module docstring).
 
     Args:
         policy: attempts, retry delays, request rate and the largest hole fetched.
 
     Attributes:
-        tapes: the tape of every tracked ``trade.<symbol>`` stream (the shell reads it on the
-            hot path without the lock: one ``dict.get``).
+        tapes: the :class:`Tape` of every tracked ``trade.<symbol>`` stream (the shell reads
+            it on the hot path without the lock: one ``dict.get``); a tape starts with the
+            stream's first trade.
         backfilled: trades delivered from REST answers.
         gaps: holes found (filled or not).
     """
 
-    def __init__(self, policy: BackfillPolicy | None = None) -> None:
-        self.policy = policy or BackfillPolicy()
-        self.tapes: dict[str, Tape] = {}
-        self.backfilled = 0
-        self.gaps = 0
-        self._pacer = Pacer(self.policy.rate, self.policy.per)
-
-    # ------------------------------------------------------------------ streams
-    def add(self, stream: str, symbol: str) -> None:
-        """Track ``stream`` (a ``trade.<symbol>`` stream just subscribed; its first trade
-        starts the tape)."""
-        if stream not in self.tapes:
-            self.tapes[stream] = Tape(stream, symbol)
-
-    def remove(self, stream: str) -> None:
-        """Stop tracking ``stream`` (unsubscribed); an answer still out for it is ignored."""
-        self.tapes.pop(stream, None)
+    def _tape(self, stream: str, symbol: str) -> Tape:
+        return Tape(stream, symbol)
 
     # ------------------------------------------------------------------ the connection
     def connection_lost(self) -> None:

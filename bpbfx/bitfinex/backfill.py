@@ -33,7 +33,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-from ..backfill import BackfillPolicy, Pacer
+from ..backfill import Tapes
 from ..exceptions import TradeGapError
 from .decode.values import _dec, _int
 from .events import TradeEntry, TradesSnapshot, TradeUpdate
@@ -137,35 +137,22 @@ def parse_history(body: str | bytes) -> list[tuple[TradeEntry, list[object]]]:
     return out
 
 
-class TradeBackfill:
+class TradeBackfill(Tapes[Tape]):
     """The trade tapes of one Bitfinex client (see the module docstring).
 
     Args:
         policy: attempts, retry delays and request rate (``max_missing`` is Backpack's).
 
     Attributes:
-        tapes: the tape of every tracked ``trades:<symbol>`` channel.
+        tapes: the :class:`Tape` of every tracked ``trades:<symbol>`` channel of a trading
+            pair (``add(stream, "tBTCUSD")``).
         backfilled: trades delivered that the channel had missed (snapshot rows after a
             resubscribe and history rows).
         gaps: resubscribes that found trades missed (filled or not).
     """
 
-    def __init__(self, policy: BackfillPolicy | None = None) -> None:
-        self.policy = policy or BackfillPolicy()
-        self.tapes: dict[str, Tape] = {}
-        self.backfilled = 0
-        self.gaps = 0
-        self._pacer = Pacer(self.policy.rate, self.policy.per)
-
-    # ------------------------------------------------------------------ channels
-    def add(self, stream: str, symbol: str) -> None:
-        """Track the trades channel ``stream`` of trading pair ``symbol`` (``tBTCUSD``)."""
-        if stream not in self.tapes:
-            self.tapes[stream] = Tape(stream, symbol)
-
-    def remove(self, stream: str) -> None:
-        """Stop tracking ``stream`` (unsubscribed); answers still out for it are ignored."""
-        self.tapes.pop(stream, None)
+    def _tape(self, stream: str, symbol: str) -> Tape:
+        return Tape(stream, symbol)
 
     # ------------------------------------------------------------------ live trades
     def live(self, event: TradeUpdate) -> bool:

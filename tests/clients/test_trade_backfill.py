@@ -18,7 +18,7 @@ from bpbfx.recording import Recorder as FileRecorder
 from bpbfx.recording import feed_records, read_recording
 from bpbfx.rest import RestClient
 from bpbfx.sim.backpack import BackpackSimulator
-from tests.support import FAST, Recorder
+from tests.support import FAST, Recorder, keep_out, trade_until
 
 STREAM = "trade.SOL_USDC"
 QUICK = BackfillPolicy(retry_delay=0.05, rate=50)
@@ -58,38 +58,11 @@ def ids(events: Recorder) -> list[int]:
     return [e.trade_id for e in events.of(Trade)]
 
 
-def trade_until(sim: BackpackSimulator, events: Recorder, count: int) -> None:
-    """Step the simulator until the client has received ``count`` trades more than it had."""
-    want = len(events.of(Trade)) + count
-    for _ in range(200):
-        sim.step(5)
-        if events.wait_for(lambda items: sum(isinstance(i, Trade) for i in items) >= want, 0.2):
-            return
-    raise AssertionError(f"the simulator printed fewer than {count} trades")
-
-
-def away(sim: BackpackSimulator, steps: int) -> None:
-    """Drop the client's socket and keep it out while the tape goes on for ``steps`` ticks,
-    then let it back."""
-    sim.refuse_connections(503)
-    sim.drop_connections()
-    sim.step(steps)
-    opened = sim.total_connections
-    sim.refuse_connections(None)
-    assert sim.wait_for_connections(opened + 1, 10)
-
-
 def printed_while(sim: BackpackSimulator, steps: int) -> list[int]:
-    """:func:`away`, returning the ids printed while the client was away."""
+    """:func:`~tests.support.keep_out`, returning the ids printed while the client was away."""
     before = set(tape(sim))
-    sim.refuse_connections(503)
-    sim.drop_connections()
-    sim.step(steps)
-    missed = [t for t in tape(sim) if t not in before]
-    opened = sim.total_connections
-    sim.refuse_connections(None)
-    assert sim.wait_for_connections(opened + 1, 10)
-    return missed
+    keep_out(sim, steps)
+    return [t for t in tape(sim) if t not in before]
 
 
 def test_a_dropped_connection_loses_no_trade(sim: BackpackSimulator) -> None:
@@ -143,7 +116,7 @@ def test_a_refused_history_is_reported_with_the_missing_ids(sim: BackpackSimulat
         trade_until(sim, events, 3)
         last_before = ids(events)[-1]
         sim.fail_trade_history(None, 503)
-        away(sim, 30)
+        keep_out(sim, 30)
         trade_until(sim, events, 3)
         assert errors.wait_for(lambda items: any(isinstance(i, TradeGapError) for i in items), 10)
         [gap] = errors.of(TradeGapError)

@@ -14,7 +14,7 @@ from bpbfx.backfill import BackfillPolicy
 from bpbfx.backpack.events import Trade
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sinks import RedisStreamReader, RedisStreamSink, StreamEntry, stream_key
-from tests.support import FAST, Recorder
+from tests.support import FAST, Recorder, keep_out, trade_until
 
 STREAM = "trade.SOL_USDC"
 
@@ -22,24 +22,6 @@ STREAM = "trade.SOL_USDC"
 @pytest.fixture
 def sim(backpack_sim: Callable[..., BackpackSimulator]) -> BackpackSimulator:
     return backpack_sim(seed=8, tick_interval=None)
-
-
-def trade_until(sim: BackpackSimulator, events: Recorder, count: int) -> None:
-    want = len(events.of(Trade)) + count
-    for _ in range(200):
-        sim.step(5)
-        if events.wait_for(lambda items: sum(isinstance(i, Trade) for i in items) >= want, 0.2):
-            return
-    raise AssertionError(f"the simulator printed fewer than {count} trades")
-
-
-def away(sim: BackpackSimulator, steps: int) -> None:
-    sim.refuse_connections(503)
-    sim.drop_connections()
-    sim.step(steps)
-    opened = sim.total_connections
-    sim.refuse_connections(None)
-    assert sim.wait_for_connections(opened + 1, 10)
 
 
 def test_backfilled_trades_carry_the_field_and_a_lost_hole_is_a_gap(redis_url: str, sim: BackpackSimulator) -> None:
@@ -55,13 +37,13 @@ def test_backfilled_trades_carry_the_field_and_a_lost_hole_is_a_gap(redis_url: s
     with reader, client:
         assert client.wait_ready(5)
         trade_until(sim, events, 3)
-        away(sim, 30)
+        keep_out(sim, 30)
         assert events.wait_for(lambda items: any(getattr(i, "backfill", False) for i in items), 10)
         trade_until(sim, events, 3)
         backfilled = {e.trade_id for e in events.of(Trade) if e.backfill}
         last_before = max(e.trade_id for e in events.of(Trade))
         sim.fail_trade_history(None, 503)
-        away(sim, 30)
+        keep_out(sim, 30)
         trade_until(sim, events, 3)
         assert errors.wait_for(lambda items: any(isinstance(i, TradeGapError) for i in items), 10)
         [lost] = errors.of(TradeGapError)
