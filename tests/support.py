@@ -6,14 +6,15 @@ name (``from tests.support import Recorder``).
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from bpbfx import Backoff
 
-__all__ = ["DATA", "FAST", "Recorder", "keep_out", "trade_until"]
+__all__ = ["DATA", "FAST", "Recorder", "holes", "keep_out", "trade_until"]
 
 DATA = Path(__file__).resolve().parent / "data"
 """Recorded exchange traffic kept in the repository (see ``tests/data/SOURCES.md``)."""
@@ -74,3 +75,9 @@ def keep_out(sim: Any, steps: int) -> None:
     opened = sim.total_connections
     sim.refuse_connections(None)
     assert sim.wait_for_connections(opened + 1, 10)
+
+
+def holes(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """The ranges (first, last) missing from a set of sequential ids, lowest first."""
+    got = sorted(ids)
+    return [(a + 1, b - 1) for a, b in itertools.pairwise(got) if b > a + 1]

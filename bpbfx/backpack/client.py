@@ -503,7 +503,10 @@ class BackpackClient(BaseClient):
             if fetch.delay and self._closed.wait(fetch.delay):  # backing off, responsive to close()
                 return
             if isinstance(fetch, FetchTrades):
-                self._fetch_trades(fetch)
+                try:
+                    self._fetch_trades(fetch)
+                except Exception as exc:  # noqa: BLE001 - this thread also keeps the books alive
+                    self._backfill_failed(fetch, exc)
             else:
                 self._fetch_one(fetch)
 
@@ -592,6 +595,17 @@ class BackpackClient(BaseClient):
                 if outcome.events:
                     self._deliver_backfill(fetch.stream, response.text, outcome)
         self._backfill_result(outcome)
+
+    def _backfill_failed(self, fetch: FetchTrades, exc: Exception) -> None:
+        """Something unexpected went wrong with a trade page: reported, and the tape stops
+        waiting for it (what is still missing is asked for again at the stream's next trade)."""
+        backfill = self._backfill
+        assert backfill is not None
+        with self._lock:
+            backfill.dropped(fetch)
+        error = BpbfxError(f"{fetch.stream}: trade backfill failed ({type(exc).__name__}: {exc})", stream=fetch.stream)
+        error.__cause__ = exc
+        self._report(error)
 
     def _deliver_backfill(self, stream: str, text: str, outcome: BackfillOutcome) -> None:
         """Hand the answer to ``on_backfill`` (recorders), then its trades to the user."""
