@@ -215,4 +215,6 @@ def test_a_failure_inside_the_backfill_is_reported_and_the_rest_thread_goes_on(
         assert failure.stream == STREAM and isinstance(failure.__cause__, RuntimeError)
         trade_until(sim, events, 3)
         assert events.wait_for(lambda items: set(missed) <= {i.trade_id for i in items if isinstance(i, Trade)}, 10)
-        assert sorted(ids(events)) == tape(sim, first(events))
+        everything = tape(sim, first(events))
+        assert events.wait_for(lambda items: len([i for i in items if isinstance(i, Trade)]) >= len(everything), 5)
+        assert sorted(ids(events)) == everything
