@@ -52,7 +52,8 @@ def positional_factory(cls: type[E]) -> Callable[..., E]:
     """A constructor for the frozen, slotted dataclass ``cls`` taking its ``init`` fields
     positionally, in field order (base class fields first), that writes the slots directly
     instead of going through the frozen ``__setattr__`` check: about half the cost of
-    ``cls(**kwargs)``.  Fields with ``init=False`` get their default.  For the decoders' hot
+    ``cls(**kwargs)``.  Fields with ``init=False`` get their default; the last fields, as long
+    as each has a plain default, may be left out.  For the decoders' hot
     paths; the caller passes values that are already validated.  Any thread.
 
     Raises:
@@ -64,12 +65,24 @@ def positional_factory(cls: type[E]) -> Callable[..., E]:
     params: list[str] = []
     body: list[str] = []
     env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    for i, f in enumerate(dataclasses.fields(cls)):
+    fields = dataclasses.fields(cls)
+    # The trailing run of init fields with a plain default may be left out (a field added at
+    # the end of an event keeps the decoders' existing calls working).
+    optional: set[str] = set()
+    for f in reversed([f for f in fields if f.init]):
+        if f.default is dataclasses.MISSING:
+            break
+        optional.add(f.name)
+    for i, f in enumerate(fields):
         setter = f"_s{i}"
         owner = next(k for k in cls.__mro__ if f.name in k.__dict__.get("__slots__", ()))
         env[setter] = owner.__dict__[f.name].__set__
         if f.init:
-            params.append(f.name)
+            if f.name in optional:
+                env[f"_d{i}"] = f.default
+                params.append(f"{f.name}=_d{i}")
+            else:
+                params.append(f.name)
             body.append(f"    {setter}(obj, {f.name})")
         else:
             if f.default is dataclasses.MISSING:
@@ -80,5 +93,6 @@ def positional_factory(cls: type[E]) -> Callable[..., E]:
     namespace: dict[str, Any] = {}
     exec(source, env, namespace)  # generated from the dataclass's own field names only
     make: Callable[..., E] = namespace["make"]
-    make.__doc__ = f"Positional {cls.__name__}({', '.join(params)}) (see bpbfx.events.positional_factory)."
+    names = ", ".join(p.partition("=")[0] for p in params)
+    make.__doc__ = f"Positional {cls.__name__}({names}) (see bpbfx.events.positional_factory)."
     return make

@@ -35,6 +35,8 @@ itself fails), **reported** to ``on_error`` (and to sinks) while the client carr
     │       ├── OrderStatusUnknownError         sent, outcome not confirmed by any record (open, order)
     │       └── OrdersCancelledError            reported: open orders cancelled by cancel_on_disconnect (orders)
     ├── StreamSilentError                       reported: a subscribed stream never delivered / went quiet
+    ├── TradeGapError                           reported: trades missed while away could not be fetched (ids or
+    │                                           time span, reason); the tape goes on after the hole
     ├── ClockSkewError                          reported once: this machine's clock is off the exchange's (offset_ms)
     ├── EventsDroppedError                      reported (and raised by a pull queue with overflow="error")
     ├── StreamGapError                          reported: entries of a published stream are missing
@@ -99,6 +101,7 @@ __all__ = [
     "StreamTrimmedError",
     "SubscriptionError",
     "SymbolMappingError",
+    "TradeGapError",
     "TransportError",
     "UnsupportedVersionError",
     "WatchdogTimeout",
@@ -393,6 +396,54 @@ class StreamSilentError(BpbfxError):
     def __init__(self, message: str, *, stream: str, silence: float) -> None:
         super().__init__(message, stream=stream)
         self.silence = silence
+
+
+class TradeGapError(BpbfxError):
+    """Trades of a public trade stream are missing for good: they printed while the socket was
+    down (or the stream skipped them) and could not be fetched from the exchange's REST trade
+    history (``backfill_trades=True``).  Reported, never raised; the stream goes on after the
+    hole, and a Redis sink writes a ``gap`` entry with reason ``trades_missing``.
+
+    Attributes:
+        exchange: ``"backpack"`` or ``"bitfinex"``.
+        symbol: the market.
+        stream: the trade stream (``"trade.SOL_USDC"``, ``"trades:tBTCUSD"``).
+        first_id / last_id: Backpack, whose trade ids are sequential: the missing ids, both
+            included (``None`` on Bitfinex).
+        start_ms / end_ms: Bitfinex, whose trade ids are not: the time span, in milliseconds
+            since the epoch, whose trades could not all be fetched (``None`` on Backpack).
+        reason: why, in words (``"HTTP 503 from GET /api/v1/trades/history"``, ``"the
+            exchange's history does not reach back to id 1234"``, ...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exchange: str,
+        symbol: str,
+        stream: str,
+        reason: str,
+        first_id: int | None = None,
+        last_id: int | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> None:
+        super().__init__(message, stream=stream)
+        self.exchange = exchange
+        self.symbol = symbol
+        self.reason = reason
+        self.first_id = first_id
+        self.last_id = last_id
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+
+    @property
+    def missing(self) -> int | None:
+        """How many trades are missing (Backpack; ``None`` when only a time span is known)."""
+        if self.first_id is None or self.last_id is None:
+            return None
+        return self.last_id - self.first_id + 1
 
 
 class StreamGapError(BpbfxError):

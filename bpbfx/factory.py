@@ -254,6 +254,7 @@ def make_client(
     keys: ApiKeys | None = None,
     books: bool = True,
     backoff: Backoff | None = None,
+    backfill_trades: bool = False,
     **options: Any,
 ) -> BaseClient:
     """A client of ``exchange`` subscribed to ``streams`` (validated first), not started.
@@ -269,12 +270,15 @@ def make_client(
             (then from the environment) and never picks up keys otherwise.
         books: keep self-verifying books of the book streams.
         backoff: reconnect policy.
+        backfill_trades: fetch the trades a ``trade.*`` stream missed across reconnects from
+            the REST history (Backpack; see ``BackpackClient``).  The Bitfinex client does not
+            take it yet: asking for it there is refused.
         options: further keyword arguments of the client's constructor (hooks, ``name``,
             ``flags``, ``unified``, ...).
 
     Raises:
-        ConfigurationError / InvalidStreamError: an unknown exchange, an invalid stream, or
-            ``auth=False`` with ``account``.
+        ConfigurationError / InvalidStreamError: an unknown exchange, an invalid stream,
+            ``auth=False`` with ``account``, or ``backfill_trades`` for Bitfinex.
         CredentialsError: a private stream and no keys anywhere, or malformed keys.
     """
     exchange = check_exchange(exchange)
@@ -288,7 +292,8 @@ def make_client(
         if options.get("api_key") == "":
             options["api_key"] = None  # the secret alone is enough: the key is derived from it
         bp = BackpackClient(
-            url or DEFAULT_URL, rest_url=rest_url or DEFAULT_REST_URL, books=books, backoff=backoff, **options
+            url or DEFAULT_URL, rest_url=rest_url or DEFAULT_REST_URL, books=books, backoff=backoff,
+            backfill_trades=backfill_trades, **options
         )
         try:
             bp.subscribe(*streams)
@@ -298,6 +303,8 @@ def make_client(
         return bp
     from .bitfinex.client import BitfinexClient
 
+    if backfill_trades:
+        raise ConfigurationError("backfill_trades is not available for Bitfinex yet (Backpack only)")
     channels, account = split_bitfinex(streams)
     if account:
         if options.get("auth") is False:

@@ -10,6 +10,7 @@ A recording is a text file of JSON lines (optionally gzip-compressed), one objec
     {"ts":1736172781.002113,"kind":"close","exchange":"backpack","conn":0,"code":null,"reason":"connection lost"}
     {"ts":1736172781.002301,"kind":"reconnect","exchange":"backpack","conn":0,"attempt":1}
     {"ts":1736172781.401220,"kind":"open","exchange":"backpack","conn":0}
+    {"ts":1736172781.452008,"kind":"backfill","exchange":"backpack","stream":"trade.SOL_USDC","data":"[{\\"id\\":...}]"}
 
 - ``header`` comes first: the exchange, the streams asked for, the bpbfx version, the format
   number and ``part`` (0, or the index of a rotated file).
@@ -20,6 +21,9 @@ A recording is a text file of JSON lines (optionally gzip-compressed), one objec
   ``reconnect`` (``attempt``): the connection's life, so that a reconnect is recorded, not
   hidden.  ``conn`` is ``null`` when the socket could not be told apart (a client with several
   sockets, before the first frame of that socket).
+- ``backfill``: the text of a REST trade-history answer (``data``) from which a trade backfill
+  (``backfill_trades=True``) delivered trades of ``stream``, written before those trades were
+  delivered; replayed through ``client.feed_backfill``, it gives the same backfilled events.
 
 :class:`Recorder` writes the format (thread-safe; rotation and gzip), :func:`iter_records` and
 :func:`read_recording` read it, and :func:`feed_records` plays records through a client that is
@@ -68,6 +72,8 @@ FORMAT_VERSION = 1
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _LIFECYCLE = ("open", "close", "reconnect")
+BACKFILL = "backfill"
+"""Record kind of a trade backfill's REST answer."""
 
 
 # ------------------------------------------------------------------------------------------ records
@@ -76,12 +82,13 @@ class Record:
     """One line of a recording.
 
     Attributes:
-        kind: ``"header"``, ``"frame"``, ``"open"``, ``"close"``, ``"reconnect"`` (other kinds
-            written by newer versions are kept as they are).
+        kind: ``"header"``, ``"frame"``, ``"open"``, ``"close"``, ``"reconnect"``,
+            ``"backfill"`` (other kinds written by newer versions are kept as they are).
         ts: receive time, Unix seconds (``None`` when the line has none).
         exchange: ``"backpack"`` or ``"bitfinex"`` (``None`` when absent).
         conn: socket index of the client (``None`` when unknown or not applicable).
-        data: the frame text for ``frame`` records, else ``None``.
+        data: the frame text for ``frame`` records, the REST answer's text for ``backfill``
+            records, else ``None``.
         fields: the whole decoded line.
     """
 
@@ -127,6 +134,11 @@ class Recording:
         """How many frame records there are."""
         return sum(1 for r in self.records if r.kind == "frame")
 
+    @property
+    def backfills(self) -> int:
+        """How many ``backfill`` records there are (trade backfill answers)."""
+        return sum(1 for r in self.records if r.kind == BACKFILL)
+
 
 def _open_text(path: Path) -> IO[str]:
     """Open a recording for reading, gzip or not (decided by the file's first bytes)."""
@@ -152,6 +164,11 @@ def _record(obj: Mapping[str, Any]) -> Record:
             if not isinstance(b64, str):
                 raise ValueError("frame record without data")
             data = base64.b64decode(b64).decode("utf-8", "replace")
+    elif kind == BACKFILL:
+        raw = obj.get("data")
+        if not isinstance(raw, str) or not isinstance(obj.get("stream"), str):
+            raise ValueError("backfill record without stream and data")
+        data = raw
     return Record(
         kind=str(kind),
         ts=float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None,
@@ -433,7 +450,21 @@ class Recorder:
             "conn": conn,
         }
         obj.update(fields)
-        line = json.dumps(obj, separators=(",", ":"), default=str) + "\n"
+        return self._write_record(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+
+    def write_backfill(self, stream: str, data: str, ts: float | None = None) -> bool:
+        """Append a ``backfill`` record: the text of the REST answer a trade backfill delivered
+        trades of ``stream`` from; False when closed.  Any thread.
+
+        Raises:
+            OSError: the write failed.
+        """
+        obj = {"ts": round(self.clock() if ts is None else ts, 6), "kind": BACKFILL, "exchange": self.exchange,
+               "stream": stream, "data": data}
+        return self._write_record(json.dumps(obj, separators=(",", ":")) + "\n")
+
+    def _write_record(self, line: str) -> bool:
+        """Append one record that is not a frame (no rotation, no frame count)."""
         with self._lock:
             if self._fh is None:
                 return False
@@ -471,8 +502,19 @@ class Recorder:
     def attach(self, client: BaseClient) -> None:
         """Record ``client``: its ``on_raw`` hook writes every frame, and its ``on_open``,
         ``on_close`` and ``on_reconnect`` hooks write lifecycle records before calling the hooks
-        that were set before (so set your own hooks first).  Call before ``client.start()``.
+        that were set before (so set your own hooks first); a client with a trade backfill
+        (``on_backfill``) also writes its REST answers.  Call before ``client.start()``.
         """
+        if hasattr(client, "on_backfill"):
+            previous_backfill = client.on_backfill
+            write_backfill = self.write_backfill
+
+            def on_backfill(c: Any, stream: str, text: str) -> None:
+                write_backfill(stream, text)
+                if previous_backfill is not None:
+                    previous_backfill(c, stream, text)
+
+            client.on_backfill = on_backfill
         previous_raw = client.on_raw
         previous_open = client.on_open
         previous_close = client.on_close
@@ -529,6 +571,7 @@ class FeedResult:
     Attributes:
         frames: frames fed to the client.
         lifecycle: ``open``/``close``/``reconnect`` records played.
+        backfills: ``backfill`` records played (``client.feed_backfill``).
         skipped: records that could not be played (unknown socket, unknown kind).
         stopped: the feed ended early (``stop`` was set or the client was closed).
     """
@@ -536,6 +579,7 @@ class FeedResult:
     frames: int = 0
     lifecycle: int = 0
     skipped: int = 0
+    backfills: int = 0
     stopped: bool = False
 
 
@@ -556,6 +600,8 @@ def feed_records(
     also reports the loss to ``on_error``), ``reconnect`` (``on_reconnect``) and ``open``
     (``on_connection_open``: subscriptions are "sent" to a socket that is not there, which
     does nothing).  A ``final`` close (the recording client was closed) ends nothing here.
+    ``backfill`` records go through ``client.feed_backfill(stream, data)`` (a client without
+    it, or without ``backfill_trades``, skips them).
 
     Args:
         speed: ``None`` as fast as possible; ``1.0`` at the recorded pace, ``2.0`` twice as fast.
@@ -602,6 +648,11 @@ def feed_records(
                     result.lifecycle += 1
                 else:
                     result.skipped += 1
+            elif kind == BACKFILL:
+                if _play_backfill(client, record):
+                    result.backfills += 1
+                else:
+                    result.skipped += 1
             elif kind != "header":
                 result.skipped += 1
         except ClientClosedError:
@@ -610,6 +661,19 @@ def feed_records(
         except IndexError:
             result.skipped += 1
     return result
+
+
+def _play_backfill(client: BaseClient, record: Record) -> bool:
+    """Replay one ``backfill`` record through ``client.feed_backfill``; False when the client
+    cannot take it (no backfill, or an answer it cannot read: reported to ``on_error``)."""
+    feed = getattr(client, "feed_backfill", None)
+    if feed is None or record.data is None:
+        return False
+    try:
+        return bool(feed(str(record.fields["stream"]), record.data))
+    except ValueError as exc:
+        client.report_error(RecordingError(f"a backfill record could not be replayed: {exc}"))
+        return False
 
 
 def _play_lifecycle(client: BaseClient, record: Record) -> bool:

@@ -35,7 +35,11 @@ class ClientStats:
     split into ``"connection_lost"`` (books rebuilt because their socket was lost) and
     ``"integrity"`` (a problem found on the stream itself: a sequence gap, a checksum
     mismatch, a delta or frame the book cannot take, a silent channel, the end of exchange
-    maintenance).
+    maintenance); ``trades_backfilled``: trades the public trade streams
+    missed and that were fetched from the exchange's trade history instead
+    (``backfill_trades=True``); ``trade_gaps``: holes found in those streams (a reconnect that
+    missed trades, a jump in Backpack's trade ids), filled or not (a hole that could not be
+    filled completely is also reported as :class:`~bpbfx.TradeGapError`).
     """
 
     messages: int
@@ -52,6 +56,8 @@ class ClientStats:
     dropped_events: int = 0
     errors_by_type: Mapping[str, int] = field(default_factory=dict)
     resyncs_by_reason: Mapping[str, int] = field(default_factory=dict)
+    trades_backfilled: int = 0
+    trade_gaps: int = 0
 
 
 class StreamCounter:

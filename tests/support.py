@@ -6,15 +6,16 @@ name (``from tests.support import Recorder``).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from bpbfx import Backoff
 
-__all__ = ["DATA", "FAST", "Recorder", "Scrape"]
+__all__ = ["DATA", "FAST", "Recorder", "Scrape", "holes", "keep_out", "trade_until"]
 
 DATA = Path(__file__).resolve().parent / "data"
 """Recorded exchange traffic kept in the repository (see ``tests/data/SOURCES.md``)."""
@@ -73,3 +74,33 @@ class Scrape:
         """The sum of :meth:`series` (None when there is none)."""
         found = self.series(name, **labels)
         return sum(s.value for s in found) if found else None
+
+
+def trade_until(sim: Any, events: Recorder, count: int) -> None:
+    """Step a Backpack simulator made with ``tick_interval=None`` until ``events`` holds
+    ``count`` more :class:`~bpbfx.backpack.events.Trade` events than it did."""
+    from bpbfx.backpack.events import Trade
+
+    want = len(events.of(Trade)) + count
+    for _ in range(200):
+        sim.step(5)
+        if events.wait_for(lambda items: sum(isinstance(i, Trade) for i in items) >= want, 0.2):
+            return
+    raise AssertionError(f"the simulator printed fewer than {count} trades")
+
+
+def keep_out(sim: Any, steps: int) -> None:
+    """Drop every client of ``sim`` and refuse them while the simulator runs ``steps`` ticks
+    (the tape goes on without them), then let them back and wait for a new connection."""
+    sim.refuse_connections(503)
+    sim.drop_connections()
+    sim.step(steps)
+    opened = sim.total_connections
+    sim.refuse_connections(None)
+    assert sim.wait_for_connections(opened + 1, 10)
+
+
+def holes(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """The ranges (first, last) missing from a set of sequential ids, lowest first."""
+    got = sorted(ids)
+    return [(a + 1, b - 1) for a, b in itertools.pairwise(got) if b > a + 1]

@@ -7,6 +7,7 @@ depth snapshots; every rule of the exchange lives in the protocol core.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._json import make_loads
+from ..backfill import BackfillPolicy
 from ..base import BaseClient, unique
 from ..exceptions import (
     AuthenticationError,
@@ -28,11 +30,13 @@ from ..exceptions import (
 from ..live import LiveBook, OrderBookUpdate
 from ..options import ClientOptions
 from ..rest import RequestAbortedError, RequestFailedError, RestClient
+from ..stats import ClientStats
 from ..transport import Connection
 from . import streams as names
 from .auth import DEFAULT_WINDOW_MS, MAX_WINDOW_MS, Signer, load_credentials
+from .backfill import BackfillOutcome, FetchTrades, Tape, TradeBackfill
 from .book import SyncAction, parse_depth_snapshot
-from .events import Depth, OrderUpdate
+from .events import Depth, OrderUpdate, Trade
 from .orders import ClientIdSource, MarketRules, Number, Order, OrderChange, Request
 from .orders.rules import RATE_LIMIT
 from .protocol import OTHER_STREAMS, BackpackProtocol, BookResult, FetchSnapshot, ManagedBook
@@ -48,6 +52,8 @@ DEFAULT_REST_URL = "https://api.backpack.exchange"
 
 BookHook = Callable[[Any, OrderBookUpdate], None]
 OrderHook = Callable[[Any, OrderChange], None]
+BackfillHook = Callable[[Any, str, str], None]
+"""``on_backfill(client, stream, answer_text)``."""
 CLOCK_REMEASURE = 3600.0
 """Seconds after which a (re)connect measures the exchange's clock again."""
 
@@ -85,6 +91,14 @@ class BackpackClient(BaseClient):
         client_ids: the source of generated ``clientId`` values
             (:class:`~bpbfx.backpack.orders.ClientIdSource`; give each program trading on one
             account its own ``shard``).
+        backfill_trades: fetch the public trades a ``trade.*`` stream missed (printed while
+            the socket was down, or skipped: Backpack's trade ids are sequential) from the REST
+            trade history and deliver them through ``on_message`` and the sinks, each once,
+            with ``Trade.backfill`` True, from the ``<name>-snapshots`` thread.  What cannot
+            be fetched is reported as :class:`~bpbfx.TradeGapError`.  A
+            :class:`~bpbfx.backfill.BackfillPolicy` turns it on with other attempts, retry
+            delays or request rate.  Default False (see docs/reliability.md, "Trades across
+            reconnects").
         options: every client option (:class:`~bpbfx.options.ClientOptions`): ``on_message``
             ``(client, event)`` for every event (reader thread), ``on_error`` ``(client, exc)``
             for every problem (reader, watchdog or snapshot thread), ``on_ping`` (the server
@@ -130,6 +144,7 @@ class BackpackClient(BaseClient):
         order_rate_limit: tuple[int, float] = RATE_LIMIT,
         cancel_on_disconnect: float | None = None,
         client_ids: ClientIdSource | None = None,
+        backfill_trades: bool | BackfillPolicy = False,
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(**options)
@@ -160,13 +175,25 @@ class BackpackClient(BaseClient):
         self._live: dict[str, LiveBook] = {}
         self._conn: Connection | None = None
         self._rest: RestClient | None = None
-        self._fetch_queue: queue.Queue[FetchSnapshot | None] = queue.Queue()
+        self._fetch_queue: queue.Queue[FetchSnapshot | FetchTrades | None] = queue.Queue()
         self._fetcher: threading.Thread | None = None
         self._trader = Trader(
             self, self._rest_client, self._ensure_signer, client_ids=client_ids, timeout=order_timeout,
             rate_limit=order_rate_limit, cancel_on_disconnect=cancel_on_disconnect,
         )
         self._trading = False
+        if not isinstance(backfill_trades, (bool, BackfillPolicy)):
+            raise ConfigurationError(
+                f"backfill_trades must be True, False or a BackfillPolicy, got {backfill_trades!r}"
+            )
+        policy = backfill_trades if isinstance(backfill_trades, BackfillPolicy) else None
+        self._backfill = TradeBackfill(policy) if backfill_trades else None
+        # The tapes by stream, read on the hot path without the lock (empty without backfill).
+        self._tapes: dict[str, Tape] = self._backfill.tapes if self._backfill is not None else {}
+        self.on_backfill: BackfillHook | None = None
+        """``on_backfill(client, stream, text)`` with the text of every REST answer a trade
+        backfill delivered trades from, before they are delivered (``<name>-snapshots`` thread;
+        set by :meth:`bpbfx.recording.Recorder.attach` to record them)."""
         if proto.signer is not None:
             self._enable_trading()  # with keys, the client follows its orders itself
         if streams:
@@ -206,6 +233,8 @@ class BackpackClient(BaseClient):
                 managed = proto.books.get(s)
                 if managed is not None:
                     self._live[s] = LiveBook(managed.sync.book, self._lock)
+                if self._backfill is not None and names.stream_type(s) == "trade":
+                    self._backfill.add(s, names.stream_symbol(s) or "")
             # Sent under the lock: requests leave in the order the state changed, so calls from
             # several threads leave the server holding exactly `subscriptions`.
             self._send(frames)
@@ -223,6 +252,8 @@ class BackpackClient(BaseClient):
             self._send(self._proto.unsubscribe(wanted))
             for s in wanted:
                 self._live.pop(s, None)
+                if self._backfill is not None:
+                    self._backfill.remove(s)
         self._readiness_changed()
 
     def book(self, symbol_or_stream: str) -> LiveBook:
@@ -452,8 +483,8 @@ class BackpackClient(BaseClient):
             outcome = self._proto.apply_depth(managed, event, not wants_books)
         self._book_result(managed.stream, outcome, wants_books)
 
-    def _schedule_fetch(self, fetch: FetchSnapshot) -> None:
-        """Queue a REST snapshot fetch; starts the snapshot thread."""
+    def _schedule_fetch(self, fetch: FetchSnapshot | FetchTrades) -> None:
+        """Queue a REST fetch (a depth snapshot, a page of trades); starts the snapshot thread."""
         with self._lock:
             if self.closed:
                 return
@@ -463,14 +494,21 @@ class BackpackClient(BaseClient):
                 self._fetcher.start()
 
     def _fetch_loop(self) -> None:
-        """Snapshot thread: fetch REST depth snapshots one at a time, off the reader thread."""
+        """Snapshot thread: fetch REST depth snapshots and trade pages one at a time, off the
+        reader thread."""
         while True:
             fetch = self._fetch_queue.get()
             if fetch is None or self.closed:
                 return
             if fetch.delay and self._closed.wait(fetch.delay):  # backing off, responsive to close()
                 return
-            self._fetch_one(fetch)
+            if isinstance(fetch, FetchTrades):
+                try:
+                    self._fetch_trades(fetch)
+                except Exception as exc:  # noqa: BLE001 - this thread also keeps the books alive
+                    self._backfill_failed(fetch, exc)
+            else:
+                self._fetch_one(fetch)
 
     def _fetch_one(self, fetch: FetchSnapshot) -> None:
         try:
@@ -502,6 +540,113 @@ class BackpackClient(BaseClient):
         with self._lock:
             outcome = self._proto.snapshot_received(fetch.stream, snapshot)
         self._book_result(fetch.stream, outcome)
+
+    # ------------------------------------------------------------------ trade backfill
+    def _live_trade(self, event: Trade) -> bool:
+        """Reader thread: a live trade off the tape's count (a jump, a duplicate, a tape
+        recovering): whether it is delivered."""
+        backfill = self._backfill
+        assert backfill is not None
+        with self._lock:
+            outcome = backfill.live(event, time.monotonic())
+        self._backfill_result(outcome)
+        return outcome.deliver
+
+    def _backfill_result(self, outcome: BackfillOutcome) -> None:
+        """Report what was given up and queue the next request, outside the lock.  A client
+        that was never started (a replay) makes no request."""
+        for error in outcome.errors:
+            self._report(error)
+        fetch = outcome.fetch
+        if fetch is None:
+            return
+        if self._started and not self.closed:
+            self._schedule_fetch(fetch)
+        else:
+            backfill = self._backfill
+            assert backfill is not None
+            with self._lock:
+                backfill.dropped(fetch)
+
+    def _fetch_trades(self, fetch: FetchTrades) -> None:
+        """Snapshot thread: one page of public trades for a backfill; the trades never
+        delivered go out through the normal delivery."""
+        backfill = self._backfill
+        assert backfill is not None
+        url = f"{self.rest_url}{fetch.path}"
+        try:
+            rest = self._rest_client()
+            response = rest.request("GET", fetch.path, params=fetch.params)
+        except (RequestAbortedError, ClientClosedError):
+            return  # close() came first
+        except BpbfxError as exc:
+            reason = f"GET {fetch.path} failed: {exc}"
+            with self._lock:
+                outcome = backfill.failed(fetch, reason, time.monotonic())
+        else:
+            if response.status != 200:
+                what = "rate limited" if response.status == 429 else response.text[:120].strip()
+                reason = f"HTTP {response.status} from GET {url}" + (f": {what}" if what else "")
+                with self._lock:
+                    outcome = backfill.failed(fetch, reason, time.monotonic())
+            else:
+                with self._lock:
+                    outcome = backfill.answered(fetch, response.body, time.monotonic())
+                if outcome.events:
+                    self._deliver_backfill(fetch.stream, response.text, outcome)
+        self._backfill_result(outcome)
+
+    def _backfill_failed(self, fetch: FetchTrades, exc: Exception) -> None:
+        """Something unexpected went wrong with a trade page: reported, and the tape stops
+        waiting for it (what is still missing is asked for again at the stream's next trade)."""
+        backfill = self._backfill
+        assert backfill is not None
+        with self._lock:
+            backfill.dropped(fetch)
+        error = BpbfxError(f"{fetch.stream}: trade backfill failed ({type(exc).__name__}: {exc})", stream=fetch.stream)
+        error.__cause__ = exc
+        self._report(error)
+
+    def _deliver_backfill(self, stream: str, text: str, outcome: BackfillOutcome) -> None:
+        """Hand the answer to ``on_backfill`` (recorders), then its trades to the user."""
+        hook = self.on_backfill
+        if hook is not None:
+            self._call_hook("on_backfill", hook, stream, text)
+        deliver = self._deliver
+        for event in outcome.events:
+            deliver(event)
+
+    def feed_backfill(self, stream: str, data: str | bytes) -> bool:
+        """Replay a recorded trade backfill answer (a ``backfill`` record's ``stream`` and
+        ``data``): the trades of it this client has not delivered go through the same path as
+        live, marked ``backfill``.  Returns False, doing nothing, without
+        ``backfill_trades``.  Calling thread.
+
+        Raises:
+            ClientClosedError: the client is closed.
+            ValueError: ``data`` is not a list of trades.
+        """
+        if self.closed:
+            raise ClientClosedError("BackpackClient is closed")
+        backfill = self._backfill
+        if backfill is None:
+            return False
+        with self._lock:
+            outcome = backfill.replayed(stream, data, time.monotonic())
+        if outcome.events:
+            self._deliver_backfill(stream, data if isinstance(data, str) else data.decode(), outcome)
+        self._backfill_result(outcome)
+        return True
+
+    def stats(self) -> ClientStats:
+        """A consistent snapshot of the counters (any thread); with ``backfill_trades``,
+        ``trades_backfilled`` and ``trade_gaps`` count the trade backfill's work."""
+        stats = super().stats()
+        backfill = self._backfill
+        if backfill is None:
+            return stats
+        with self._lock:
+            return dataclasses.replace(stats, trades_backfilled=backfill.backfilled, trade_gaps=backfill.gaps)
 
     def _rest_client(self) -> RestClient:
         with self._lock:
@@ -544,6 +689,9 @@ class BackpackClient(BaseClient):
             # Every (re)connect re-sends every subscription; private ones are re-signed with a
             # fresh timestamp (Backpack: the signature window is checked per SUBSCRIBE).
             self._send(self._proto.connection_made(time.monotonic(), private=not measure))
+            fetches = self._backfill.connection_made(time.monotonic()) if self._backfill is not None else []
+        for fetch in fetches:
+            self._backfill_result(BackfillOutcome(fetch=fetch))
         if measure:
             self._trader.measure_then(self._subscribe_private)
         if self._trading:
@@ -565,6 +713,8 @@ class BackpackClient(BaseClient):
         # Deltas were lost with the socket: every book is rebuilt after the reconnect.
         with self._lock:
             lost = self._proto.connection_lost()
+            if self._backfill is not None:
+                self._backfill.connection_lost()  # trades print on while the socket is down
         self._resyncs_lost += lost
         if self._trading:
             self._trader.disconnected()
@@ -583,6 +733,15 @@ class BackpackClient(BaseClient):
             managed = proto.books.get(event.stream)
             if managed is not None:
                 self._on_depth(managed, event)  # type: ignore[arg-type]
+        elif cls is Trade:
+            tape = self._tapes.get(event.stream)
+            if tape is not None:
+                # Backpack trade ids are sequential per market: the next one is expected.
+                trade_id = event.trade_id  # type: ignore[attr-defined]
+                if trade_id == tape.next_id:
+                    tape.next_id = trade_id + 1
+                elif not self._live_trade(event):  # type: ignore[arg-type]
+                    return  # a backfill delivered it already
         elif cls is OrderUpdate and self._trading:
             self._trader.on_event(event)  # type: ignore[arg-type]
         self._deliver(event)

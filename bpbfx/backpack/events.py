@@ -50,7 +50,15 @@ class Depth(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Trade(Event):
-    """``trade.<s>``: one public trade."""
+    """``trade.<s>``: one public trade.
+
+    ``backfill`` is True for a trade the stream did not deliver (it printed while the socket
+    was down, or the ids jumped) and that was fetched from the REST trade history instead
+    (``backfill_trades=True``; see docs/reliability.md).  Its ``data`` is the REST row written
+    in the stream's shape (``e``, ``E``, ``s``, ``p``, ``q``, ``t``, ``T``, ``m``; the REST
+    history has no order ids, so ``buy_order_id``/``sell_order_id`` are ``None``) and both
+    times are the row's ``timestamp``.
+    """
 
     trade_id: int
     price: Decimal
@@ -60,6 +68,7 @@ class Trade(Event):
     sell_order_id: str | None
     event_time_us: int
     engine_time_us: int | None
+    backfill: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -132,6 +132,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if header is None and exchange == "bitfinex":
         streams = _announced_channels(records)
     flags = (header or {}).get("flags")
+    if exchange == "backpack" and any(r.kind == "backfill" for r in records):
+        # The recording client fetched trades it had missed: replay them the same way.
+        hooks["backfill_trades"] = True
     client = build_client(
         exchange,
         [s for s in streams if s not in private_streams(exchange, streams)],  # a replay never authenticates
@@ -149,8 +152,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     stats = client.stats()
     client.close()
     output.flush()
+    backfills = f", {result.backfills} trade backfill answers" if result.backfills else ""
     errors.print(
-        f"replayed {result.frames} frames and {result.lifecycle} connection records from {exchange}: "
+        f"replayed {result.frames} frames and {result.lifecycle} connection records{backfills} from {exchange}: "
         f"{output.count} lines, {errors.count} errors, {stats.book_checks} book checks"
     )
     return EXIT_OK

@@ -49,7 +49,7 @@ class _Worker:
 
 
 _SUMMED = ("events", "books", "errors", "written", "dropped", "lost", "gaps", "reconnects", "messages", "resumed",
-           "restart_gaps")
+           "restart_gaps", "trades_backfilled", "trade_gaps")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ class CollectorStats:
     from an earlier run (a writer restart: nothing of this run is missing) and
     ``restart_gaps`` streams taken over from a worker of this run that died (what arrived
     while it was down is missing); :attr:`data_gaps` are the rest (queue overflow, Redis
-    trouble, book rebuilds after a lost connection or a failed check).
+    trouble, book rebuilds after a lost connection or a failed check).  ``trades_backfilled``
+    and ``trade_gaps`` are the clients' trade backfill counters (``ClientStats``).
     """
 
     workers: int
@@ -77,6 +78,8 @@ class CollectorStats:
     elapsed: float
     resumed: int = 0
     restart_gaps: int = 0
+    trades_backfilled: int = 0
+    trade_gaps: int = 0
 
     @property
     def data_gaps(self) -> int:
@@ -213,7 +216,8 @@ class Collector:
                               books=totals["books"], written=totals["written"], dropped=totals["dropped"],
                               lost=totals["lost"], gaps=totals["gaps"], errors=totals["errors"],
                               reconnects=totals["reconnects"], elapsed=time.monotonic() - self._started,
-                              resumed=totals["resumed"], restart_gaps=totals["restart_gaps"])
+                              resumed=totals["resumed"], restart_gaps=totals["restart_gaps"],
+                              trades_backfilled=totals["trades_backfilled"], trade_gaps=totals["trade_gaps"])
 
     def worker_status(self) -> list[WorkerStatus]:
         """Every worker's state and last report (any thread)."""

@@ -45,7 +45,9 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
 
     The counters include ``writer_restarts``: the gap entries the sink wrote because the worker
     took over a stream an earlier writer left in Redis (an earlier run, or the worker's previous
-    generation), counted by the sink itself (``SinkStats.gaps_by_reason``).  With
+    generation), counted by the sink itself (``SinkStats.gaps_by_reason``); and the trade
+    backfill's ``trades_backfilled`` and ``trade_gaps`` (every Backpack client with a ``trade.*``
+    stream fetches the trades a reconnect made it miss; Bitfinex clients do not yet).  With
     ``spec.metrics`` a report also holds the metric ``samples`` of the worker's clients, sink
     and recorders (:mod:`bpbfx.metrics.samples`), read from their stats.
     """
@@ -59,9 +61,11 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
     sink: Any = None
     problems: list[str] = []
     for exchange, streams in spec.by_exchange().items():
+        # Trades missed across reconnects are fetched again (the Bitfinex client cannot yet).
+        backfill = exchange == "backpack" and any(s.startswith("trade.") for s in streams)
         client = make_client(exchange, streams, url=spec.urls.get(exchange), rest_url=spec.rest_urls.get(exchange),
                              keys=spec.keys.get(exchange), on_error=lambda c, e: None,
-                             name=f"w{spec.index}-{exchange}", proxy=proxy_option(spec.proxy))
+                             name=f"w{spec.index}-{exchange}", proxy=proxy_option(spec.proxy), backfill_trades=backfill)
         client.add_sink(counter)
         clients.append(client)
     if spec.redis is not None:
@@ -100,6 +104,8 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
             "connected": s.connected if s else True,
             "reconnects": sum(c.stats().reconnects for c in clients),
             "messages": sum(c.stats().messages for c in clients),
+            "trades_backfilled": sum(c.stats().trades_backfilled for c in clients),
+            "trade_gaps": sum(c.stats().trade_gaps for c in clients),
             "problems": problems[-3:],
             "last_error": counter.last_error,
             "final": final,

@@ -20,15 +20,17 @@ class Item:
         ev: the event class name (events only).
         rebuild: a snapshot after a rebuild of the book (it starts a new epoch), not a
             periodic one.
+        backfill: an event of trades recovered after they were missed (written as the
+            entry's ``backfill`` field).
         after: a periodic snapshot taken right after this delta (queued with it).
     """
 
-    __slots__ = ("after", "et", "ev", "exchange", "key", "kind", "payload", "prev", "rebuild", "rt", "seq",
-                 "stream", "symbol")
+    __slots__ = ("after", "backfill", "et", "ev", "exchange", "key", "kind", "payload", "prev", "rebuild", "rt",
+                 "seq", "stream", "symbol")
 
     def __init__(self, key: str, exchange: str, stream: str, symbol: str | None, kind: str, payload: Any,
                  rt: int, seq: int | None = None, prev: int | None = None, et: int | None = None,
-                 ev: str = "", rebuild: bool = False) -> None:
+                 ev: str = "", rebuild: bool = False, backfill: bool = False) -> None:
         self.key = key
         self.exchange = exchange
         self.stream = stream
@@ -41,6 +43,7 @@ class Item:
         self.et = et
         self.ev = ev
         self.rebuild = rebuild
+        self.backfill = backfill
         self.after: Item | None = None
 
     def __repr__(self) -> str:

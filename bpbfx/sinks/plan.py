@@ -226,7 +226,8 @@ class Planner:
                 owed = ks.gap
                 ks.gap = None
                 messages = (owed.get("message"), item.payload.get("message"))
-                item.payload = {**owed, "dropped": owed.get("dropped", 0) + item.payload.get("dropped", 0),
+                item.payload = {**item.payload, **owed,
+                                "dropped": owed.get("dropped", 0) + item.payload.get("dropped", 0),
                                 "message": "; ".join(m for m in messages if m)}
             out.append(self._entry(item, ks))
             if ks.book:
@@ -281,5 +282,7 @@ class Planner:
             args += [b"prev", str(item.prev).encode()]
         if item.et is not None:
             args += [b"et", str(item.et).encode()]
+        if item.backfill:
+            args += [b"backfill", b"1"]
         args += [b"data", data.encode()]
         return item.key, args, kind, ks.epoch, n == 0 and kind != wire.GAP, item

@@ -12,7 +12,9 @@ needs per published stream:
 - **Errors** of the client become ``gap`` items: a book error on its book (``checksum``,
   ``sequence``, ``stale``, ``invalid``), a lost connection on every stream of that client
   (``reconnect``).  One gap per hole: nothing is owed when nothing was published since the
-  last one.
+  last one.  Trades a backfill could not fetch (:class:`~bpbfx.TradeGapError`) are a
+  ``trades_missing`` gap on their stream, always written: it carries the missing range.
+- **Backfilled trades** (``backfill`` True on the event) are marked on their item.
 - **A full queue** drops the item, counts it, reports the first drop of a stream
   (:class:`~bpbfx.StreamGapError`, reason ``overflow``) and marks the stream; the next item of
   that stream is preceded by an ``overflow`` gap (with the number dropped) and a book starts
@@ -44,6 +46,7 @@ from ..exceptions import (
     SequenceGapError,
     StaleBookError,
     StreamGapError,
+    TradeGapError,
 )
 from ..live import LiveBook, OrderBookUpdate
 from ..sink import SinkHost
@@ -57,6 +60,7 @@ SKIP = frozenset({"Heartbeat", "Checksum", "Info", "Conf", "Subscribed", "Unsubs
 """Names of the control and integrity events that belong to the connection, not to a data stream."""
 
 _TIME_GETTERS: dict[type, Callable[[Any], int | None]] = {}
+_BACKFILLS: dict[type, bool] = {}  # event classes that say whether they were backfilled
 
 
 def exchange_time(event: Event) -> int | None:
@@ -179,8 +183,12 @@ class Publisher:
         if st.symbol is None:
             st.symbol = event.symbol
         seq, prev = event_seq(event)
+        marked = _BACKFILLS.get(cls)
+        if marked is None:
+            marked = _BACKFILLS[cls] = hasattr(cls, "backfill")
+        backfill = marked and bool(getattr(event, "backfill"))  # noqa: B009 - only classes that have it
         item = Item(st.key, st.exchange, st.stream, event.symbol, wire.event_kind(cls), event.data, now_us,
-                    seq, prev, exchange_time(event), cls.__name__)
+                    seq, prev, exchange_time(event), cls.__name__, backfill=backfill)
         if st.lost:
             self._owe_gap(st, "overflow", now_us)
             if st.lost:
@@ -245,6 +253,20 @@ class Publisher:
         elif isinstance(error, ConnectionLostError):
             for st in self._client_streams(client, books=None):
                 self._owe_gap(st, "reconnect", now_us, message=error.message)
+        elif isinstance(error, TradeGapError) and error.stream is not None:
+            st = self._streams.get((client.exchange, error.stream)) or self._new_stream(client, error.stream, False)
+            if st.symbol is None:
+                st.symbol = error.symbol
+            if error.first_id is not None and error.last_id is not None:
+                # Backpack ids are sequential: "expected" the first missing, "got" the next one.
+                extra: dict[str, int | None] = {"first_id": error.first_id, "last_id": error.last_id}
+                expected, got, missing = error.first_id, error.last_id + 1, error.missing or 0
+            else:
+                extra = {"start_ms": error.start_ms, "end_ms": error.end_ms}
+                expected = got = None
+                missing = 0
+            self._owe_gap(st, "trades_missing", now_us, expected, got, error.message, missing=missing, extra=extra,
+                          always=True)
 
     def release_all(self) -> None:
         """Queue every delta still held for its frame's event (before a flush or a detach)."""
@@ -340,9 +362,12 @@ class Publisher:
             ))
 
     def _owe_gap(self, st: _Stream, reason: str, now_us: int, expected: int | None = None, got: int | None = None,
-                 message: str = "") -> None:
-        """Queue a gap item for ``st`` (and make a book wait for a new snapshot)."""
-        if not st.live and not st.lost:
+                 message: str = "", *, missing: int = 0, extra: dict[str, Any] | None = None,
+                 always: bool = False) -> None:
+        """Queue a gap item for ``st`` (and make a book wait for a new snapshot); ``missing``
+        entries the client itself never had, ``extra`` fields for the gap's data, ``always``
+        even when nothing was published since the last gap."""
+        if not st.live and not st.lost and not always:
             return  # nothing was published since the last gap: one gap per hole
         pending = st.pending
         if pending is not None:
@@ -350,8 +375,10 @@ class Publisher:
             self._put(st, pending)
         dropped = st.lost
         payload = {"reason": "overflow" if dropped else reason, "expected": expected, "got": got,
-                   "dropped": dropped, "message": message or (f"{dropped} entries dropped: the sink's queue was full"
-                                                              if dropped else "")}
+                   "dropped": dropped + missing,
+                   "message": message or (f"{dropped} entries dropped: the sink's queue was full" if dropped else "")}
+        if extra:
+            payload.update(extra)
         item = Item(st.key, st.exchange, st.stream, st.symbol, wire.GAP, payload, now_us)
         st.live = False
         queue = self.queue

@@ -69,6 +69,8 @@ class StreamEntry(Event):
         seq / prev: exchange update ids (books) or sequence, when known.
         exchange_time_us / receive_time_us: microseconds since the epoch, when known.
         event: the bpbfx event class name for events.
+        backfill: the entry's ``backfill`` field: trades missed while the publishing client
+            was away and recovered afterwards.
     """
 
     id: str
@@ -82,6 +84,7 @@ class StreamEntry(Event):
     exchange_time_us: int | None
     receive_time_us: int | None
     event: str | None
+    backfill: bool = False
 
 
 # ------------------------------------------------------------------------------------ ids and replies
@@ -203,6 +206,7 @@ class Source:
             exchange_time_us=entry.exchange_time_us,
             receive_time_us=entry.receive_time_us,
             event=entry.event,
+            backfill=entry.backfill,
         )
 
     # ------------------------------------------------------------------ the rebuilt book

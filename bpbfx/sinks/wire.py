@@ -5,26 +5,32 @@ Cluster hash tag: the stream and its ``:meta`` hash live in the same slot), e.g.
 ``bpbfx:{bitfinex:book:tBTCUSD:P0:F0:25}`` and ``bpbfx:{backpack:trade.SOL_USDC}``.  Every
 entry is a flat map of text fields:
 
-=========  ===============================================================================
-field      meaning
-=========  ===============================================================================
-``v``      format version, ``1``
-``kind``   ``snapshot``, ``delta``, ``gap`` for books; for other streams the event kind in
-           snake case (``trade``, ``ticker``, ``book_ticker``, ``trade_update``, ...)
-``epoch``  incremented on every book rebuild and after every ``gap`` entry (also for
-           streams without a book); a new epoch starts at ``n`` = 0 (books: with a snapshot)
-``n``      entry number within the epoch: 0, 1, 2, ... without holes
-``seq``    books: the update id the book reflects after this entry (Backpack ``u``, Bitfinex
-           sequence); events: the exchange's sequence / last update id, when it has one
-``prev``   deltas: the update id the delta applies on top of (the previous entry's ``seq``)
-``et``     exchange time, microseconds since the epoch, when the exchange sends one
-``rt``     receive time at the publishing client, microseconds since the epoch
-``data``   JSON text.  Events: the exchange payload exactly as decoded (numbers that carry
-           prices and sizes are the exchange's own text).  ``snapshot``/``delta``:
-           ``{"b": [[price, size], ...], "a": [...]}`` (best first for a snapshot; size
-           ``"0"`` removes a level in a delta).  ``gap``: ``{"reason", "expected", "got",
-           "dropped", "message"}``.
-=========  ===============================================================================
+============  ===============================================================================
+field         meaning
+============  ===============================================================================
+``v``         format version, ``1``
+``kind``      ``snapshot``, ``delta``, ``gap`` for books; for other streams the event kind in
+              snake case (``trade``, ``ticker``, ``book_ticker``, ``trade_update``, ...)
+``epoch``     incremented on every book rebuild and after every ``gap`` entry (also for
+              streams without a book); a new epoch starts at ``n`` = 0 (books: with a snapshot)
+``n``         entry number within the epoch: 0, 1, 2, ... without holes
+``seq``       books: the update id the book reflects after this entry (Backpack ``u``, Bitfinex
+              sequence); events: the exchange's sequence / last update id, when it has one
+``prev``      deltas: the update id the delta applies on top of (the previous entry's ``seq``)
+``et``        exchange time, microseconds since the epoch, when the exchange sends one
+``rt``        receive time at the publishing client, microseconds since the epoch
+``backfill``  ``1`` on the entry of a trade (or trades snapshot) missed while the client was
+              away and recovered afterwards (``backfill_trades=True``); absent otherwise
+``data``      JSON text.  Events: the exchange payload exactly as decoded (numbers that carry
+              prices and sizes are the exchange's own text).  ``snapshot``/``delta``:
+              ``{"b": [[price, size], ...], "a": [...]}`` (best first for a snapshot; size
+              ``"0"`` removes a level in a delta).  ``gap``: ``{"reason", "expected", "got",
+              "dropped", "message"}``, and for reason ``trades_missing`` the missing range:
+              ``first_id``/``last_id`` (Backpack) or ``start_ms``/``end_ms`` (Bitfinex).
+============  ===============================================================================
+
+``backfill`` and the range keys were added to version 1 without a version bump: a reader that
+does not know them ignores them and reads the entries as before.
 
 A field that is absent or empty means "not known".  What is the same for every entry of a
 stream is kept once, in the ``:meta`` hash (below), not in each entry: fewer fields make every
@@ -195,6 +201,7 @@ class WireEntry:
     receive_time_us: int | None
     event: str | None
     data: Any
+    backfill: bool = False
 
 
 def _text(value: Any) -> str:
@@ -238,6 +245,7 @@ def decode_entry(entry_id: Any, fields: Mapping[Any, Any], *, exchange: str = ""
         et = get(b"et")
         rt = get(b"rt")
         data = get(b"data")
+        backfill = get(b"backfill")
         return WireEntry(
             id=_text(entry_id),
             v=v,
@@ -253,6 +261,7 @@ def decode_entry(entry_id: Any, fields: Mapping[Any, Any], *, exchange: str = ""
             receive_time_us=int(rt) if rt else None,
             event=event_class_name(kind),
             data=json.loads(data) if data else None,
+            backfill=backfill == b"1",
         )
     except (KeyError, ValueError, AttributeError) as exc:
         raise MalformedFrameError(f"entry {_text(entry_id)} is not a bpbfx v{VERSION} entry: {exc!r}") from exc

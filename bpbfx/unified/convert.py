@@ -211,6 +211,7 @@ class Converter:
                 size=e.quantity,
                 side=side,
                 trade_id=e.trade_id,
+                backfill=e.backfill,
             ),
         )
 
@@ -329,6 +330,7 @@ class Converter:
             side="sell" if amount < _SELL_BOUND else "buy",
             trade_id=row.id,
             snapshot=snapshot,
+            backfill=row.backfill,
         )
 
     def _bf_trade_update(self, e: bf.TradeUpdate, symbol: str, now: int) -> tuple[UnifiedEvent, ...]:

@@ -71,6 +71,9 @@ class Trade(UnifiedEvent):
         trade_id: the exchange's trade id.
         snapshot: True for the recent trades Bitfinex sends once after subscribing (history,
             oldest first), False for live trades.
+        backfill: True for a trade missed while the connection was down (or skipped by the
+            stream) and recovered afterwards (``backfill_trades=True``), copied from the
+            native event.
     """
 
     price: Decimal
@@ -78,6 +81,7 @@ class Trade(UnifiedEvent):
     side: TradeSide | None
     trade_id: int
     snapshot: bool = False
+    backfill: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

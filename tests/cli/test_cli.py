@@ -242,6 +242,15 @@ class LiveCapture:
         with self.cond:
             assert self.cond.wait_for(predicate, timeout)
 
+    def step_until(self, sim: Any, count: int) -> None:
+        """Step a simulator without a ticker until ``count`` events were captured."""
+        for _ in range(200):
+            sim.step(5)
+            with self.cond:
+                if self.cond.wait_for(lambda: len(self.lines) >= count, 0.2):
+                    return
+        raise AssertionError(f"fewer than {count} events")
+
     def through_a_reconnect(self, fault: Any) -> None:
         """Wait for data, inject ``fault``, wait for the reconnect and more data."""
         self.wait(lambda: len(self.lines) >= 30)
@@ -277,6 +286,40 @@ def test_replay_matches_what_a_live_backpack_client_saw_across_a_reconnect(tmp_p
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.splitlines() == capture.lines
     assert "1 errors" in replayed.stderr  # the recorded connection loss, reported as live
+
+
+def test_replay_gives_the_backfilled_trades_a_live_backpack_client_fetched(tmp_path: Path) -> None:
+    """A recording of a client with backfill_trades, taken across an outage during which trades
+    printed, replays to exactly the live events, the fetched trades marked backfill."""
+    from bpbfx import Backoff, BackpackClient
+    from bpbfx.recording import Recorder
+    from bpbfx.sim.backpack import BackpackSimulator
+
+    capture = LiveCapture()
+    path = tmp_path / "live.jsonl"
+    with BackpackSimulator(tick_interval=None, seed=3) as sim:
+        client = BackpackClient(
+            sim.url, rest_url=sim.http_url, on_message=capture.on_message, on_open=capture.on_open,
+            backoff=Backoff(initial=0.05, cap=0.2), backfill_trades=True, streams=["trade.SOL_USDC"],
+        )
+        with Recorder(path, "backpack", client.subscriptions) as recorder:
+            recorder.attach(client)
+            client.start()
+            capture.wait(lambda: capture.opens >= 1)
+            capture.step_until(sim, 5)
+            sim.refuse_connections(503)
+            sim.drop_connections()
+            sim.step(30)
+            sim.refuse_connections(None)
+            capture.wait(lambda: any('"backfill":true' in line for line in capture.lines))
+            capture.step_until(sim, len(capture.lines) + 3)
+            client.close()
+    assert sum(1 for r in iter_records(path) if r.kind == "backfill") == 1
+
+    replayed = bpbfx("replay", str(path), cwd=tmp_path)
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout.splitlines() == capture.lines
+    assert "1 trade backfill answers" in replayed.stderr
 
 
 def test_replay_matches_what_a_live_bitfinex_client_saw_across_a_restart(tmp_path: Path) -> None:

@@ -81,6 +81,24 @@ def test_make_client_builds_a_subscribed_backpack_client() -> None:
         client.close()
 
 
+def test_make_client_turns_the_trade_backfill_on_for_backpack_only() -> None:
+    """backfill_trades=True reaches the Backpack client (it takes backfill records); Bitfinex
+    refuses it for now."""
+    client = make_client("backpack", ["trade.SOL_USDC"], url="ws://127.0.0.1:9", backfill_trades=True)
+    try:
+        assert isinstance(client, BackpackClient)
+        assert client.feed_backfill("trade.SOL_USDC", "[]") and client.stats().trades_backfilled == 0
+    finally:
+        client.close()
+    plain = make_client("backpack", ["trade.SOL_USDC"], url="ws://127.0.0.1:9")
+    try:
+        assert isinstance(plain, BackpackClient) and not plain.feed_backfill("trade.SOL_USDC", "[]")
+    finally:
+        plain.close()
+    with pytest.raises(ConfigurationError, match="Backpack only"):
+        make_client("bitfinex", ["trades:tBTCUSD"], url="ws://127.0.0.1:9", backfill_trades=True)
+
+
 def test_make_client_bitfinex_market_data_never_picks_up_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bitfinex market data does not authenticate even with keys in the environment."""
     monkeypatch.setenv("BITFINEX_API_KEY", "envkey")

@@ -139,7 +139,8 @@ def test_every_error_is_in_the_tree_and_exported() -> None:
 # The sans-I/O cores: frames, answers and the current time go in; events and outputs come out.
 CORES = (
     "bpbfx.exceptions", "bpbfx.events", "bpbfx.book", "bpbfx.backoff", "bpbfx.stats",
-    "bpbfx.readiness", "bpbfx._json", "bpbfx.sink",
+    "bpbfx.readiness", "bpbfx._json", "bpbfx.sink", "bpbfx.backfill",
+    "bpbfx.backpack.backfill", "bpbfx.bitfinex.backfill",
     "bpbfx.backpack.streams", "bpbfx.backpack.events", "bpbfx.backpack.decode",
     "bpbfx.backpack.book", "bpbfx.backpack.protocol", "bpbfx.backpack.orders.rules",
     "bpbfx.backpack.orders.markets", "bpbfx.backpack.orders.model", "bpbfx.backpack.orders.inputs",

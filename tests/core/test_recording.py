@@ -330,3 +330,51 @@ def test_feed_records_stops_when_asked() -> None:
     records = [Record("frame", None, "backpack", 0, TRADE, {}) for _ in range(5)]
     result = feed_records(client, records, stop=stop)
     assert result.stopped and result.frames == 1 and len(got) == 1
+
+
+def _history(first: int, last: int) -> str:
+    return json.dumps([{"id": i, "price": "218.60", "quantity": "0.02", "quoteQuantity": "4.372",
+                        "timestamp": 1736172778000 + i, "isBuyerMaker": True} for i in range(first, last + 1)])
+
+
+def test_backfill_records_keep_the_stream_and_the_answer_text(tmp_path: Path) -> None:
+    """write_backfill writes {ts, kind: backfill, exchange, stream, data} with the answer's text
+    unchanged; a backfill line without its stream is an error."""
+    path = tmp_path / "b.jsonl"
+    with Recorder(path, "backpack", ["trade.SOL_USDC"], clock=FakeClock()) as rec:
+        assert rec.write_backfill("trade.SOL_USDC", _history(1, 2))
+    line = json.loads(path.read_text().splitlines()[1])
+    assert set(line) == {"ts", "kind", "exchange", "stream", "data"} and line["kind"] == "backfill"
+    recording = read_recording(path)
+    [record] = recording.records
+    assert (record.kind, record.data, record.fields["stream"]) == ("backfill", _history(1, 2), "trade.SOL_USDC")
+    assert recording.backfills == 1 and recording.frames == 0
+    path.write_text(path.read_text().replace('"stream":"trade.SOL_USDC",', "") + "\n")
+    with pytest.raises(RecordingError, match="backfill record without stream"):
+        read_recording(path)
+
+
+def test_feed_records_replays_a_backfill_into_backfilled_trades() -> None:
+    """A backfill record after a reconnect gives the trades the tape had not delivered, marked
+    backfill; a client without backfill_trades skips it."""
+    trade = json.loads(TRADE)
+    frames = []
+    for t in (300000001, 300000002, 300000006):
+        trade["data"]["t"] = t
+        frames.append(Record("frame", None, "backpack", 0, json.dumps(trade), {}))
+    backfill = Record("backfill", None, "backpack", None, _history(300000000, 300000004),
+                      {"stream": "trade.SOL_USDC"})
+    close = Record("close", None, "backpack", 0, None, {"reason": "lost"})
+    opened = Record("open", None, "backpack", 0, None, {})
+    records = [*frames[:2], close, opened, backfill, frames[2]]
+    got: list[Any] = []
+    client = BackpackClient("ws://127.0.0.1:9", streams=["trade.SOL_USDC"], backfill_trades=True,
+                            on_message=lambda c, e: got.append(e), on_error=lambda c, e: None)
+    result = feed_records(client, records)
+    client.close()
+    assert (result.frames, result.lifecycle, result.backfills, result.skipped) == (3, 2, 1, 0)
+    assert [(e.trade_id, e.backfill) for e in got] == [
+        (300000001, False), (300000002, False), (300000003, True), (300000004, True), (300000006, False)]
+    plain = BackpackClient("ws://127.0.0.1:9", streams=["trade.SOL_USDC"], on_error=lambda c, e: None)
+    assert feed_records(plain, records).skipped == 1
+    plain.close()

@@ -415,3 +415,39 @@ def test_an_unavailable_error_is_not_wrapped_twice() -> None:
     assert isinstance(first, RedisUnavailableError) and "secret" not in str(first)
     assert str(first) == "Redis at redis://user:***@127.0.0.1:1/0 is unavailable: ConnectionError: Error 111 connecting"
     assert unavailable(first, "redis://127.0.0.1:1/0") is first
+
+
+def test_backfilled_trades_carry_the_backfill_field() -> None:
+    """An event with backfill=True is written with the field backfill=1 (read back as
+    WireEntry.backfill); other entries have no such field."""
+    from dataclasses import replace
+
+    core, host = Core(), Host()
+    core.publisher.event(host, trade(1), 1)
+    core.publisher.event(host, replace(trade(2), backfill=True), 2)
+    core.write()
+    raw = [fields for _, fields in core.store.streams[TRADE_KEY]]
+    assert [f.get(b"backfill") for f in raw] == [None, b"1"]
+    assert [e.backfill for e in core.store.entries(TRADE_KEY)] == [False, True]
+
+
+def test_trades_a_backfill_could_not_fetch_are_a_gap_with_their_range() -> None:
+    """A TradeGapError is a trades_missing gap on its stream, even right after another gap:
+    the id range (or time span), expected/got around it and the count missing."""
+    from bpbfx import TradeGapError
+
+    core, host = Core(), Host()
+    core.publisher.event(host, trade(1), 1)
+    core.publisher.error(host, ConnectionLostError("closed"), 2)
+    core.publisher.error(host, TradeGapError("lost", exchange="backpack", symbol="SOL_USDC", stream=TRADES,
+                                             reason="HTTP 503", first_id=2, last_id=9), 3)
+    core.publisher.error(host, TradeGapError("lost", exchange="bitfinex", symbol="tBTCUSD", stream="trades:tBTCUSD",
+                                             reason="full", start_ms=10, end_ms=20), 4)
+    core.write()
+    gaps = [e.data for e in core.store.entries(TRADE_KEY) if e.kind == "gap"]
+    assert [g["reason"] for g in gaps] == ["reconnect", "trades_missing"]
+    assert {k: gaps[1][k] for k in ("first_id", "last_id", "expected", "got", "dropped", "message")} == {
+        "first_id": 2, "last_id": 9, "expected": 2, "got": 10, "dropped": 8, "message": "lost"}
+    [span] = core.store.entries(wire.stream_key("backpack", "trades:tBTCUSD"))
+    assert (span.data["start_ms"], span.data["end_ms"], span.data["expected"]) == (10, 20, None)
+    assert core.planner.gaps_by_reason == {"reconnect": 1, "trades_missing": 2}

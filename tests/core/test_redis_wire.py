@@ -94,3 +94,10 @@ def test_continuity_finds_holes_and_skips_repeats() -> None:
     wrong = c.check(entry("delta", 5, 1, seq=31, prev=29), book_update_id=30)
     assert (wrong.verdict, wrong.reason, wrong.expected, wrong.got) == (Verdict.GAP, "sequence", 30, 29)
     assert c.check(entry("delta", 6, 3)).reason == "missing"  # a new epoch must start at n = 0
+
+
+def test_the_backfill_field_reads_back_and_older_entries_lack_it() -> None:
+    """backfill=1 decodes to WireEntry.backfill True; an entry without the field is False."""
+    base = {b"v": b"1", b"kind": b"trade", b"epoch": b"1", b"n": b"0", b"data": b"{}"}
+    assert wire.decode_entry("1-0", {**base, b"backfill": b"1"}).backfill
+    assert not wire.decode_entry("1-1", base).backfill

@@ -94,6 +94,12 @@ class TradesSnapshot(ChannelSnapshot):
 
     trades: tuple[TradeEntry, ...]
 
+    @property
+    def backfill(self) -> bool:
+        """True for the snapshot of a resubscribe holding only trades the channel missed while
+        it was down (every row's ``backfill``)."""
+        return bool(self.trades) and all(t.backfill for t in self.trades)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TradeUpdate(ChannelUpdate):
@@ -108,6 +114,11 @@ class TradeUpdate(ChannelUpdate):
     def executed(self) -> bool:
         """True for ``te`` frames."""
         return self.kind == "executed"
+
+    @property
+    def backfill(self) -> bool:
+        """True for a trade recovered after a reconnect (``trade.backfill``)."""
+        return self.trade.backfill
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,13 +30,16 @@ __all__ = [
 class TradeEntry:
     """A public trade: ``[ID, MTS, AMOUNT, PRICE]`` (ws-public-trades).
 
-    Bitfinex: AMOUNT > 0 the taker bought, AMOUNT < 0 the taker sold.
+    Bitfinex: AMOUNT > 0 the taker bought, AMOUNT < 0 the taker sold.  ``backfill`` is True
+    for a trade missed while the channel was down and recovered after it came back (from the
+    resubscribe snapshot or the REST trade history), never for a live one.
     """
 
     id: int
     mts: int
     amount: Decimal
     price: Decimal
+    backfill: bool = False
 
     @property
     def side(self) -> Literal["buy", "sell"]:
