@@ -16,7 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backpack.backfill import parse_rows
 from ..backpack.decode import FrameDecoder
+from ..backpack.streams import stream_symbol
+from ..bitfinex.backfill import parse_history
+from ..bitfinex.events import TradeUpdate
 from ..backpack.decode import decode as backpack_decode
 from ..bitfinex.outputs import Fatal, Reconnect, Report
 from ..bitfinex.protocol import SEQ_ALL, TIMESTAMP, BitfinexProtocol
@@ -57,6 +61,19 @@ class FrameEvents:
         if proto.outbox:
             self._outputs(proto, conn, where)
         return event
+
+    def backfill(self, stream: str, text: str) -> list[Event]:
+        """The trades of a ``backfill`` record (a trade history answer the client delivered
+        as backfilled trades), each marked ``backfill``; the exporter writes each trade id once.
+
+        Raises:
+            ValueError: the answer is not a list of trade rows.
+        """
+        if self.exchange == "backpack":
+            return list(parse_rows(stream, stream_symbol(stream) or "", text))
+        symbol = stream.split(":", 1)[1] if ":" in stream else stream
+        return [TradeUpdate(stream=stream, symbol=symbol, data=row, trade=entry, kind="executed")
+                for entry, row in parse_history(text)]
 
     def _outputs(self, proto: BitfinexProtocol, conn: int, where: str) -> None:
         for output in proto.take_outputs():

@@ -141,12 +141,12 @@ class EventRows:
         self._table = table
 
     def event(self, event: Event, receive_time_us: int, backfill: bool = False) -> None:
-        """Rows of one event received at ``receive_time_us``; ``backfill`` marks trades delivered
-        as backfill (the event's own ``backfill`` attribute, when it has one, wins)."""
+        """Rows of one event received at ``receive_time_us``; its trades are marked backfill
+        when ``backfill`` says so (a Redis entry's field) or the event itself does."""
         handler = self._table.get(type(event))
         if handler is not None:
             if event.symbol is not None:
-                handler(event, receive_time_us, getattr(event, "backfill", backfill))
+                handler(event, receive_time_us, backfill or getattr(event, "backfill", False))
             else:
                 self.not_exported[type(event).__name__] += 1
             return
@@ -179,7 +179,11 @@ class EventRows:
 
     # ------------------------------------------------------------------ Backpack
     def _bp_trade(self, e: bp.Trade, rt: int, backfill: bool) -> None:
-        # Backpack trade.m: "is the buyer the maker": then the taker sold.
+        # Backpack trade.m: "is the buyer the maker": then the taker sold.  A backfill answer
+        # repeats trades the stream had delivered: each id is written once.
+        if self._trades.seen(e.stream, e.trade_id):
+            self.duplicates += 1
+            return
         m = e.buyer_is_maker
         side = None if m is None else ("sell" if m else "buy")
         et = e.engine_time_us if e.engine_time_us is not None else e.event_time_us

@@ -161,7 +161,20 @@ def _export_chain(chain: Chain, dataset: ParquetDataset, rows: EventRows, proble
                 if event is None:
                     rows.control += 1
                 else:
-                    event_rows(event, rt, obj.get("backfill") is True)
+                    event_rows(event, rt)
+            elif kind == "backfill":
+                stream, data, ts = obj.get("stream"), obj.get("data"), obj.get("ts")
+                if not isinstance(stream, str) or not isinstance(data, str) or not isinstance(ts, (int, float)):
+                    problems.skip("malformed line", f"{path}:{number}: a backfill record needs ts, stream and data",
+                                  path=str(path), line=number)
+                    continue
+                try:
+                    trades = frames.backfill(stream, data)
+                except ValueError as exc:
+                    problems.skip("malformed frame", f"{path}:{number}: {exc}", path=str(path), line=number)
+                    continue
+                for event in trades:
+                    event_rows(event, round(ts * 1_000_000))
             elif kind in _LIFECYCLE:
                 socket = obj.get("conn")
                 rows.forget_snapshots(frames.lifecycle(kind, socket if type(socket) is int else None))

@@ -266,17 +266,32 @@ def test_a_gzip_recording_cut_short_keeps_what_it_holds(tmp_path: Path) -> None:
     assert len(gzip.decompress(data).splitlines()) == 202
 
 
-def test_backfill_recorded_on_a_frame_marks_its_trades(tmp_path: Path) -> None:
-    """A frame record with "backfill": true gives trades with backfill true; others false."""
-    path = tmp_path / "r.jsonl"
+def test_backfill_records_give_their_trades_once_marked_backfill(tmp_path: Path) -> None:
+    """A ``backfill`` record (the trade history answer a client delivered missed trades from)
+    gives its trades with backfill true, each id once: rows the stream had delivered are not
+    written again; both exchanges."""
+    bp = tmp_path / "bp.jsonl"
     frames = [json.dumps({"stream": "trade.SOL_USDC", "data": {"e": "trade", "E": 1, "s": "SOL_USDC", "p": "1",
                                                                "q": "2", "t": i, "m": False}}) for i in range(2)]
-    record(path, "backpack", frames)
-    lines = path.read_text().splitlines()
-    lines[2] = lines[2][:-1] + ',"backfill":true}'
-    path.write_text("\n".join(lines) + "\n")
-    export_parquet([path], tmp_path / "out")
-    assert sorted((r["trade_id"], r["backfill"]) for r in read(tmp_path / "out", "trades")) == [(0, True), (1, False)]
+    with Recorder(bp, "backpack", ["trade.SOL_USDC"]) as rec:
+        rec.write_event("open", 0, ts=T0)
+        for i, text in enumerate(frames):
+            rec.write_frame(text, 0, ts=T0 + i * 0.001)
+        answer = [{"id": i, "price": "1.5", "quantity": "0.25", "quoteQuantity": "0.375", "timestamp": 1_700_000_000_000,
+                   "isBuyerMaker": True} for i in (1, 2, 3)]
+        rec.write_backfill("trade.SOL_USDC", json.dumps(answer), ts=T0 + 1)
+    bf = tmp_path / "bf.jsonl"
+    with Recorder(bf, "bitfinex", ["trades:tBTCUSD"]) as rec:
+        rec.write_event("open", 0, ts=T0)
+        rec.write_frame('{"event":"subscribed","channel":"trades","chanId":5,"symbol":"tBTCUSD","pair":"BTCUSD"}', 0,
+                        ts=T0)
+        rec.write_frame('[5,[[10,1700000000000,0.5,100.5]]]', 0, ts=T0 + 0.001)
+        rec.write_backfill("trades:tBTCUSD", "[[10,1700000000000,0.5,100.5],[11,1700000000001,-0.25,100.25]]",
+                           ts=T0 + 1)
+    export_parquet([bp, bf], tmp_path / "out")
+    rows = sorted((r["exchange"], r["trade_id"], r["backfill"], r["price"]) for r in read(tmp_path / "out", "trades"))
+    assert rows == [("backpack", 0, False, "1"), ("backpack", 1, False, "1"), ("backpack", 2, True, "1.5"),
+                    ("backpack", 3, True, "1.5"), ("bitfinex", 10, False, "100.5"), ("bitfinex", 11, True, "100.25")]
 
 
 def test_progress_reaches_the_total(tmp_path: Path) -> None:
