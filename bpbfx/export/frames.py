@@ -18,10 +18,10 @@ from typing import Any
 
 from ..backpack.backfill import parse_rows
 from ..backpack.decode import FrameDecoder
+from ..backpack.decode import decode as backpack_decode
 from ..backpack.streams import stream_symbol
 from ..bitfinex.backfill import parse_history
 from ..bitfinex.events import TradeUpdate
-from ..backpack.decode import decode as backpack_decode
 from ..bitfinex.outputs import Fatal, Reconnect, Report
 from ..bitfinex.protocol import SEQ_ALL, TIMESTAMP, BitfinexProtocol
 from ..events import Event

@@ -277,8 +277,8 @@ def test_backfill_records_give_their_trades_once_marked_backfill(tmp_path: Path)
         rec.write_event("open", 0, ts=T0)
         for i, text in enumerate(frames):
             rec.write_frame(text, 0, ts=T0 + i * 0.001)
-        answer = [{"id": i, "price": "1.5", "quantity": "0.25", "quoteQuantity": "0.375", "timestamp": 1_700_000_000_000,
-                   "isBuyerMaker": True} for i in (1, 2, 3)]
+        answer = [{"id": i, "price": "1.5", "quantity": "0.25", "quoteQuantity": "0.375",
+                   "timestamp": 1_700_000_000_000, "isBuyerMaker": True} for i in (1, 2, 3)]
         rec.write_backfill("trade.SOL_USDC", json.dumps(answer), ts=T0 + 1)
     bf = tmp_path / "bf.jsonl"
     with Recorder(bf, "bitfinex", ["trades:tBTCUSD"]) as rec:
