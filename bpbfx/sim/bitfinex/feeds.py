@@ -104,10 +104,10 @@ class MarketFeeds:
         self._emit_books(now_ms)
         if self.count % self.cadence_ticks("ticker") == 0:
             for m in self.markets.values():
-                topic = ("ticker", m.symbol)
-                if not m.paused and topic in self.subs.topic_subs:
+                ticker = ("ticker", m.symbol)
+                if not m.paused and ticker in self.subs.topic_subs:
                     text = m.ticker_text()
-                    for client, ch in self.subs.channels_of(topic):
+                    for client, ch in self.subs.channels_of(ticker):
                         self.subs.push(client, ch, text, now_ms)
         if self.count % self.cadence_ticks("status") == 0:
             for topic in [t for t in self.subs.topic_subs if t[0] == "status" and t[1] != "liq:global"]:
