@@ -127,7 +127,8 @@ def add_collect_parsers(sub: Any, positive_int: Callable[[str], int] = _positive
                                  "and followed while running (listings and delistings)")
     every.add_argument("--all-markets", nargs="*", type=_exchange, metavar="EXCHANGE",
                        help="every market of these exchanges (none named: both)")
-    every.add_argument("--quote", nargs="+", metavar="CCY", help="keep markets quoted in these currencies (USDC, USD...)")
+    every.add_argument("--quote", nargs="+", metavar="CCY",
+                       help="keep markets quoted in these currencies (USDC, USD...)")
     every.add_argument("--market-type", choices=("spot", "perp", "all"), help="spot, perp or all markets (default all)")
     every.add_argument("--market-streams", nargs="+", metavar="KIND",
                        help="streams per market: trades, book, ticker (both exchanges), Backpack kinds (trade, depth, "
