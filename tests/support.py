@@ -6,6 +6,9 @@ name (``from tests.support import Recorder``).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -73,3 +76,23 @@ class Scrape:
         """The sum of :meth:`series` (None when there is none)."""
         found = self.series(name, **labels)
         return sum(s.value for s in found) if found else None
+
+
+def interrupt_when(argv: list[str], ready: Callable[[str], bool], timeout: float = 30.0) -> tuple[int, str]:
+    """Run ``argv`` in a new session, read its stderr until a line satisfies ``ready``, then send SIGINT
+    to its process group (what Ctrl-C in a terminal does); ``(exit status, all of stderr)``."""
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stderr is not None
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if ready(line):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.communicate(timeout=timeout)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, "".join(seen) + rest

@@ -4,9 +4,6 @@ Redis in-process, and listings and delistings followed while running."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +20,7 @@ from bpbfx.sim.backpack import whole_market as backpack_whole
 from bpbfx.sim.bitfinex import BitfinexSimulator
 from bpbfx.sim.bitfinex import MarketSpec as BitfinexSpec
 from bpbfx.sim.bitfinex import whole_market as bitfinex_whole
+from tests.support import interrupt_when
 
 
 def streams_with_data(out: Path) -> dict[str, set[str]]:
@@ -53,26 +51,10 @@ def test_all_markets_command_records_every_simulated_market_in_jsonl(tmp_path: P
     """`bpbfx collect --all-markets --sim` on 2 workers: every market of both whole markets delivers data,
     no gaps, no errors, and the summary counts the markets."""
     out = tmp_path / "out"
-    proc = subprocess.Popen(
+    status, err = interrupt_when(
         [sys.executable, "-m", "bpbfx", "collect", "--all-markets", "--sim", "--workers", "2", "--stats-interval",
-         "0.5", "--output-dir", str(out)],
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    assert proc.stderr is not None
-    seen_lines = []
-    try:
-        for line in proc.stderr:  # stats lines until every stream delivered
-            seen_lines.append(line)
-            if "streams live 728/728" in line:
-                break
-        os.killpg(proc.pid, signal.SIGINT)
-        rest = proc.communicate(timeout=60)[1]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    err = "".join(seen_lines) + rest
-    assert proc.returncode == 0, err
+         "0.5", "--output-dir", str(out)], lambda line: "streams live 728/728" in line, timeout=60)
+    assert status == 0, err
     summary = err.splitlines()[-1]
     assert "markets backpack 64 + bitfinex 300, streams live 728/728" in summary, err
     assert "gaps 0" in summary and "errors 0" in summary and "Traceback" not in err
@@ -164,14 +146,19 @@ def test_listings_and_delistings_are_followed_while_running(tmp_path: Path,
                 bf.delist_market("tETHUSD")
                 state["changed"] = True
             return False
-        s = c.stats()
-        return dict(s.markets) == {"backpack": 12, "bitfinex": 40} and any("+" in r for r in reports) \
-            and any("-" in r for r in reports) and all_live(c) and s.streams == 2 * 12 + 2 * 40
+        changes = " | ".join(r for r in reports if r[:1] in "+-")
+        followed = all(name in changes for name in ("NEW_USDC", "tNEWUSD", "BTC_USDC", "tETHUSD"))
+        return followed and all_live(c) and c.stats().streams == 2 * 12 + 2 * 40
 
     collector = run_collector(config, until, on_report=reports.append)
-    words = " | ".join(reports)
-    assert "backpack: NEW_USDC" in words and "bitfinex: tNEWUSD" in words, words
-    assert "backpack: BTC_USDC" in words and "bitfinex: tETHUSD" in words, words
+    added = " | ".join(r for r in reports if r.startswith("+"))
+    removed = " | ".join(r[r.index("-"):] for r in reports if r[:1] in "+-" and "-" in r)
+    assert "backpack: NEW_USDC" in added and "bitfinex: tNEWUSD" in added, reports
+    assert "backpack: BTC_USDC" in removed and "bitfinex: tETHUSD" in removed, reports
+    assert dict(collector.stats().markets) == {"backpack": 12, "bitfinex": 40}
     assert collector.stats().restarts == 0
     seen = streams_with_data(tmp_path)
     assert {"trade.NEW_USDC", "depth.NEW_USDC"} <= seen["backpack"] and "tNEWUSD" in seen["bitfinex"]
+    records = [json.loads(line) for path in tmp_path.glob("*.jsonl") for line in path.read_text().splitlines()]
+    unsubscribed = {s for r in records if r.get("kind") == "unsubscribe" for s in r["streams"]}
+    assert {"depth.BTC_USDC", "trade.BTC_USDC", "trades:tETHUSD", "book:tETHUSD:P0:F0:25"} <= unsubscribed
