@@ -115,6 +115,7 @@ class Result:
     live_seconds: float
     events_per_s: float
     cpu_ms_per_1k: float
+    supervisor_share: float
     rss_mib_per_worker: float
     gaps: int
 
@@ -159,6 +160,7 @@ def run_once(urls: dict[str, tuple[str, str]], workers: int, redis_url: str | No
     return Result(
         streams=last.streams, markets=markets, workers=workers, sink="redis" if redis_url else "jsonl",
         live_seconds=live, events_per_s=events / window, cpu_ms_per_1k=1e6 * cpu / events if events else float("nan"),
+        supervisor_share=(cpu1 - cpu0) / cpu if cpu > 0 else 0.0,
         rss_mib_per_worker=last.rss / workers / 2**20, gaps=last.data_gaps + last.dropped + last.lost + last.errors,
     )
 
@@ -173,7 +175,8 @@ def _flush(url: str) -> None:
 
 def _row(r: Result) -> str:
     return (f"  {r.streams:>7} {r.markets:>22} {r.workers:>7} {r.sink:>5} {r.live_seconds:>8.1f} "
-            f"{r.events_per_s:>9.0f} {r.cpu_ms_per_1k:>11.1f} {r.rss_mib_per_worker:>10.1f} {r.gaps:>4}")
+            f"{r.events_per_s:>9.0f} {r.cpu_ms_per_1k:>9.1f} {r.supervisor_share:>5.0%} {r.rss_mib_per_worker:>10.1f} "
+            f"{r.gaps:>4}")
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
@@ -201,10 +204,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     print(f"  command: {prog} {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
     print(f"  load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("  simulators in their own processes (50 ms ticks); streams: trade+depth / trades+book per market;")
-    print(f"  window {args.window:g} s after every stream went live; CPU = workers + supervisor process")
+    print(f"  window {args.window:g} s after every stream went live; CPU = workers + supervisor process "
+          "((sup): the supervisor's share)")
     print()
     print(f"  {'streams':>7} {'markets (bp + bfx)':>22} {'workers':>7} {'sink':>5} {'live (s)':>8} "
-          f"{'events/s':>9} {'CPU ms/1k':>11} {'RSS MiB/w':>10} {'gaps':>4}")
+          f"{'events/s':>9} {'CPU ms/1k':>9} {'(sup)':>5} {'RSS MiB/w':>10} {'gaps':>4}")
     try:
         plan: list[tuple[tuple[int, int], int, str, bool]] = []
         for streams in args.streams:
@@ -228,6 +232,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
                     _flush(url)
                 result = run_once(urls, workers, url, args.window, budget=budget)
                 print(_row(result) + ("  (20 connects / 60 s)" if budget else ""), flush=True)
+        print(f"  load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         if redis_server is not None:
             redis_server.stop()
