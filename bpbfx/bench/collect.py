@@ -41,6 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..collect.budget import BITFINEX_CONNECT_LIMIT, NO_LIMIT
 from ..collect.config import CollectConfig
 from ..collect.markets import MarketSelection
 from ..collect.supervisor import Collector
@@ -49,7 +50,6 @@ from .harness import machine_line
 __all__ = ["Result", "main", "run_once", "sizes"]
 
 PROG = "python -m bpbfx.bench.collect"
-_UNLIMITED = (1_000_000, 1.0)
 
 
 def sizes(streams: int) -> tuple[int, int]:
@@ -131,7 +131,7 @@ def run_once(urls: dict[str, tuple[str, str]], workers: int, redis_url: str | No
     config = CollectConfig(
         all_markets={e: MarketSelection(e) for e in ("backpack", "bitfinex")}, workers=workers, redis=redis_url,
         output_dir=out, urls={e: u[0] for e, u in urls.items()}, rest_urls={e: u[1] for e, u in urls.items()},
-        proxy="none", stats_interval=3600, connect_limit=(20, 60.0) if budget else _UNLIMITED,
+        proxy="none", stats_interval=3600, connect_limit=BITFINEX_CONNECT_LIMIT if budget else NO_LIMIT,
     )
     collector = Collector(config, out=open(os.devnull, "w"))  # closed below
     thread = threading.Thread(target=collector.run, name="bench-collector", daemon=True)

@@ -20,10 +20,20 @@ import math
 from collections.abc import Sequence
 from typing import Final
 
-__all__ = ["BITFINEX_CONNECT_LIMIT", "bitfinex_workers", "connect_seconds", "sockets_needed", "split_connect_budget"]
+__all__ = [
+    "BITFINEX_CONNECT_LIMIT",
+    "NO_LIMIT",
+    "bitfinex_workers",
+    "connect_seconds",
+    "sockets_needed",
+    "split_connect_budget",
+]
 
 #: Bitfinex: at most 20 public connects per minute per IP (exceeding it blocks the IP ~60 s).
 BITFINEX_CONNECT_LIMIT: Final = (20, 60.0)
+
+#: A budget that limits nothing in practice (the built-in simulator limits no connects).
+NO_LIMIT: Final = (1_000_000, 1.0)
 
 
 def sockets_needed(channels: int, max_channels: int = 25) -> int:

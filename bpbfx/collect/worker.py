@@ -14,13 +14,10 @@ from typing import Any
 from ..base import BaseClient, Sink
 from ..factory import make_client
 from ..proxy import proxy_option
+from .budget import NO_LIMIT
 from .shard import WorkerSpec
 
 __all__ = ["worker_main"]
-
-#: The connect limit of a Bitfinex client on the built-in simulator, which limits nothing.
-_UNLIMITED = (1_000_000, 1.0)
-
 
 class _Counting(Sink):
     """A sink that counts what a worker's clients deliver, and which streams delivered (the
@@ -80,7 +77,7 @@ class _Run:
         spec = self.spec
         options: dict[str, Any] = {}
         if exchange == "bitfinex":
-            options["connect_limit"] = spec.connect_limit or _UNLIMITED
+            options["connect_limit"] = spec.connect_limit or NO_LIMIT  # None: the simulator, no budget
         client = make_client(exchange, streams, url=spec.urls.get(exchange), rest_url=spec.rest_urls.get(exchange),
                              keys=spec.keys.get(exchange), on_error=lambda c, e: None,
                              name=f"w{spec.index}-{exchange}", proxy=proxy_option(spec.proxy), **options)
