@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bpbfx.collect import CollectConfig, Collector
 from bpbfx.collect.markets import MarketSelection
 from bpbfx.recording import read_recording
+from bpbfx.sim._server import SimConnection
 from bpbfx.sim.backpack import BackpackSimulator
 from bpbfx.sim.backpack import whole_market as backpack_whole
 from bpbfx.sim.bitfinex import BitfinexSimulator
@@ -162,3 +165,32 @@ def test_listings_and_delistings_are_followed_while_running(tmp_path: Path,
     records = [json.loads(line) for path in tmp_path.glob("*.jsonl") for line in path.read_text().splitlines()]
     unsubscribed = {s for r in records if r.get("kind") == "unsubscribe" for s in r["streams"]}
     assert {"depth.BTC_USDC", "trade.BTC_USDC", "trades:tETHUSD", "book:tETHUSD:P0:F0:25"} <= unsubscribed
+
+
+class _CountingConnects(BitfinexSimulator):
+    """The Bitfinex simulator noting when each connection arrives."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.connected_at: list[float] = []
+
+    async def on_connect(self, conn: SimConnection) -> None:
+        self.connected_at.append(time.monotonic())
+        await super().on_connect(conn)
+
+
+def test_workers_share_one_connect_budget_on_loopback(tmp_path: Path) -> None:
+    """Two workers with a budget of 3 connects per 2 s open 4 sockets: never more than 3 in any 2 s."""
+    bf = _CountingConnects(markets=bitfinex_whole(40), seed=2).start()
+    try:
+        config = CollectConfig(all_markets={"bitfinex": MarketSelection("bitfinex")}, workers=2,
+                               output_dir=str(tmp_path), urls={"bitfinex": bf.url},
+                               rest_urls={"bitfinex": bf.http_url}, proxy="none", stats_interval=60,
+                               connect_limit=(3, 2.0))
+        run_collector(config, all_live)
+        stamps = sorted(bf.connected_at)
+    finally:
+        bf.stop()
+    assert len(stamps) == 4  # 80 channels: 2 sockets of 25 channels or fewer per worker
+    assert max(sum(1 for t in stamps if s <= t < s + 2.0) for s in stamps) <= 3
+    assert stamps[-1] - stamps[0] >= 1.9  # the fourth waited for its worker's window
