@@ -137,6 +137,12 @@ class RateLimiter:
 
     Shared by all connections of a client (Bitfinex: at most 20 public connects per minute).
     ``acquire`` blocks until a slot is free or ``stop`` is set; it is thread-safe.
+
+    The exchange counts a connection when it accepts it, which may be well after the attempt
+    began (a slow TCP, TLS or proxy handshake).  So a slot is stamped when it is taken and
+    stamped again, later, when the attempt's handshake ended (:meth:`settle`): the window
+    then never lets the next attempt start before ``period`` has passed since the exchange
+    could have counted the earlier one, however long handshakes take.
     """
 
     def __init__(self, limit: int, period: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -148,23 +154,42 @@ class RateLimiter:
 
     def reserve(self) -> float:
         """Take a slot if one is free and return 0.0, else return the seconds until one is."""
+        return self._take()[0]
+
+    def _take(self) -> tuple[float, float]:
+        """``(0.0, the slot's stamp)`` when a slot was taken, else ``(seconds to wait, 0.0)``."""
         with self._lock:
             now = self._clock()
             cutoff = now - self.period
             self._stamps = [t for t in self._stamps if t > cutoff]
             if len(self._stamps) < self.limit:
                 self._stamps.append(now)
-                return 0.0
-            return self._stamps[0] - cutoff
+                return 0.0, now
+            return min(self._stamps) - cutoff, 0.0
 
     def acquire(self, stop: threading.Event) -> bool:
         """Block until a slot is taken (True) or ``stop`` is set (False)."""
+        return self.acquire_slot(stop) is not None
+
+    def acquire_slot(self, stop: threading.Event) -> float | None:
+        """Block until a slot is taken (its stamp, for :meth:`settle`) or ``stop`` is set
+        (``None``)."""
         while True:
-            wait = self.reserve()
+            wait, stamp = self._take()
             if wait <= 0:
-                return True
+                return stamp
             if stop.wait(wait):
-                return False
+                return None
+
+    def settle(self, stamp: float) -> None:
+        """The attempt whose slot has ``stamp`` ended its handshake (opened or failed): the
+        slot counts from now."""
+        with self._lock:
+            try:
+                i = self._stamps.index(stamp)
+            except ValueError:
+                return  # already out of the window
+            self._stamps[i] = max(stamp, self._clock())
 
 
 class Connection:
@@ -395,9 +420,13 @@ class Connection:
                 if self._stop.wait(delay):
                     break
                 self.reconnects += 1
-            if self._rate_limiter is not None and not self._rate_limiter.acquire(self._stop):
-                break
-            self._connect_once()
+            limiter = self._rate_limiter
+            slot = None
+            if limiter is not None:
+                slot = limiter.acquire_slot(self._stop)
+                if slot is None:
+                    break
+            self._connect_once(limiter, slot)
             if self._stop.is_set():
                 break
             healthy = self.opened_at and time.monotonic() - self.opened_at >= self.backoff.reset_after
@@ -405,11 +434,19 @@ class Connection:
             attempt = 1 if self.opened_at else attempt + 1
         self._state = CLOSED
 
-    def _connect_once(self) -> None:
-        """One connection attempt, from TCP connect until the socket ends."""
+    def _connect_once(self, limiter: RateLimiter | None = None, slot: float | None = None) -> None:
+        """One connection attempt, from TCP connect until the socket ends; ``slot``, taken from
+        ``limiter``, is settled when the handshake ends (opened or failed)."""
         outcome: dict[str, Any] = {}
 
+        def settle() -> None:
+            nonlocal slot
+            if limiter is not None and slot is not None:
+                limiter.settle(slot)
+                slot = None
+
         def on_open(app: websocket.WebSocketApp) -> None:
+            settle()
             self.connects += 1
             self.opened_at = self.last_frame_at = time.monotonic()
             self._state = OPEN
@@ -485,6 +522,7 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - any failure ends this attempt; we reconnect
             outcome.setdefault("error", exc)
         finally:
+            settle()  # a handshake that failed: counted from its end too
             with self._lock:
                 self._app = None
                 self._sock = None

@@ -30,6 +30,22 @@ def test_rate_limiter_allows_limit_per_period() -> None:
     assert limiter.reserve() == 0.0
 
 
+def test_rate_limiter_counts_a_slow_handshake_from_its_end() -> None:
+    """The exchange counts a connection when it accepts it: a slot settled when the handshake
+    ended counts from then, so the next attempt waits a whole period after it."""
+    clock = FakeClock()
+    limiter = RateLimiter(1, 60.0, clock=clock)
+    stamp = limiter.acquire_slot(threading.Event())
+    assert stamp == 1000.0
+    clock.now += 5  # a five-second handshake
+    limiter.settle(stamp)
+    clock.now += 55
+    assert limiter.reserve() == 5.0  # 60 s after the handshake ended, not after it began
+    clock.now += 5.001
+    assert limiter.reserve() == 0.0
+    limiter.settle(stamp)  # a slot already out of the window: nothing to do
+
+
 def test_rate_limiter_acquire_stops_when_asked() -> None:
     """A blocked acquire() returns False as soon as the stop event is set."""
     limiter = RateLimiter(1, 3600.0)
