@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._json import make_loads
-from ..backfill import BackfillPolicy
+from ..backfill import BackfillPolicy, backfill_policy
 from ..base import BaseClient, unique
 from ..exceptions import (
     AuthenticationError,
@@ -182,12 +182,8 @@ class BackpackClient(BaseClient):
             rate_limit=order_rate_limit, cancel_on_disconnect=cancel_on_disconnect,
         )
         self._trading = False
-        if not isinstance(backfill_trades, (bool, BackfillPolicy)):
-            raise ConfigurationError(
-                f"backfill_trades must be True, False or a BackfillPolicy, got {backfill_trades!r}"
-            )
-        policy = backfill_trades if isinstance(backfill_trades, BackfillPolicy) else None
-        self._backfill = TradeBackfill(policy) if backfill_trades else None
+        policy = backfill_policy(backfill_trades)
+        self._backfill = TradeBackfill(policy) if policy is not None else None
         # The tapes by stream, read on the hot path without the lock (empty without backfill).
         self._tapes: dict[str, Tape] = self._backfill.tapes if self._backfill is not None else {}
         self.on_backfill: BackfillHook | None = None

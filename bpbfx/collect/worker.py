@@ -46,8 +46,8 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
     The counters include ``writer_restarts``: the gap entries the sink wrote because the worker
     took over a stream an earlier writer left in Redis (an earlier run, or the worker's previous
     generation), counted by the sink itself (``SinkStats.gaps_by_reason``); and the trade
-    backfill's ``trades_backfilled`` and ``trade_gaps`` (every Backpack client with a ``trade.*``
-    stream fetches the trades a reconnect made it miss; Bitfinex clients do not yet).  With
+    backfill's ``trades_backfilled`` and ``trade_gaps`` (every client with a Backpack ``trade.*``
+    or Bitfinex ``trades:t*`` stream fetches the trades a reconnect made it miss).  With
     ``spec.metrics`` a report also holds the metric ``samples`` of the worker's clients, sink
     and recorders (:mod:`bpbfx.metrics.samples`), read from their stats.
     """
@@ -61,8 +61,8 @@ def worker_main(spec: WorkerSpec, reports: Any) -> None:
     sink: Any = None
     problems: list[str] = []
     for exchange, streams in spec.by_exchange().items():
-        # Trades missed across reconnects are fetched again (the Bitfinex client cannot yet).
-        backfill = exchange == "backpack" and any(s.startswith("trade.") for s in streams)
+        # Trades missed across reconnects are fetched again (Backpack trade.*, Bitfinex trades:t*).
+        backfill = any(s.startswith(("trade.", "trades:t")) for s in streams)
         client = make_client(exchange, streams, url=spec.urls.get(exchange), rest_url=spec.rest_urls.get(exchange),
                              keys=spec.keys.get(exchange), on_error=lambda c, e: None,
                              name=f"w{spec.index}-{exchange}", proxy=proxy_option(spec.proxy), backfill_trades=backfill)
