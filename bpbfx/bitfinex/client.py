@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import time
@@ -22,7 +21,6 @@ from ..exceptions import (
 )
 from ..live import LiveBook, OrderBookUpdate
 from ..options import ClientOptions
-from ..stats import ClientStats
 from ..transport import Connection, RateLimiter
 from . import orders as orders_mod
 from . import protocol as proto_mod
@@ -689,16 +687,6 @@ class BitfinexClient(BaseClient):
             return False
         self._backfiller.replay(stream, data)
         return True
-
-    def stats(self) -> ClientStats:
-        """A consistent snapshot of the counters (any thread); with ``backfill_trades``,
-        ``trades_backfilled`` and ``trade_gaps`` count the trade backfill's work."""
-        stats = super().stats()
-        backfill = self._backfill
-        if backfill is None:
-            return stats
-        with self._lock:
-            return dataclasses.replace(stats, trades_backfilled=backfill.backfilled, trade_gaps=backfill.gaps)
 
     # ------------------------------------------------------------------ placement
     @staticmethod
