@@ -145,5 +145,4 @@ class Backfiller:
     @property
     def threads(self) -> list[threading.Thread]:
         """The backfill thread, once started."""
-        thread = self.reader.thread if self.reader is not None else None
-        return [thread] if thread is not None else []
+        return self.reader.threads if self.reader is not None else []

@@ -120,6 +120,12 @@ class RestWorker(Generic[T]):
         """The thread, once started."""
         return self._thread
 
+    @property
+    def threads(self) -> list[threading.Thread]:
+        """The thread in a list, once started (empty before)."""
+        thread = self._thread
+        return [thread] if thread is not None else []
+
     def _queue(self, task: T) -> bool:
         """Queue ``task`` (any thread; starts the thread on first use); False, doing nothing,
         after :meth:`stop`."""
