@@ -443,6 +443,12 @@ class BaseClient:
         """The attached sinks."""
         return self._delivery.sinks
 
+    def backfilled(self, stream: str) -> bool:
+        """True when the client fetches what ``stream`` misses across a reconnect (a trade
+        stream with ``backfill_trades``; see :class:`~bpbfx.sink.SinkHost`).  Any thread."""
+        core = self._backfill
+        return core is not None and stream in core.tapes
+
     def report_error(self, error: BaseException) -> None:
         """Deliver ``error`` to ``on_error`` and the sinks as the client's own report (for sinks
         and extensions; see :class:`~bpbfx.sink.SinkHost`).  Calling thread; never raises."""

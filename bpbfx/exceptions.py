@@ -49,6 +49,8 @@ itself fails), **reported** to ``on_error`` (and to sinks) while the client carr
     ├── RedisError                              Redis Streams sinks and readers (never the exchange connection)
     │   └── RedisUnavailableError               reported: Redis refused, timed out or went away; retrying
     ├── RecordingError                          raised: a recording could not be written or read (path, line)
+    ├── MarketListError                         raised (collector start) / reported (refresh): an exchange's
+    │                                           market list could not be read (exchange, url)
     └── CallbackError                           reported: a callback of yours raised (original in __cause__)
 
 Order errors complete an order's handle (``handle.result()`` raises them); they are not also
@@ -79,6 +81,7 @@ __all__ = [
     "InvalidStreamError",
     "InvalidSymbolError",
     "MalformedFrameError",
+    "MarketListError",
     "OrderError",
     "OrderNotSentError",
     "OrderRateLimitError",
@@ -568,6 +571,17 @@ class RedisUnavailableError(RedisError):
 
     def __init__(self, message: str, *, url: str = "") -> None:
         super().__init__(message)
+        self.url = url
+
+
+class MarketListError(BpbfxError):
+    """An exchange's list of markets could not be read or understood (``exchange`` and
+    ``url`` say which); the collector of every market refuses to start on it, and keeps its
+    markets when a refresh fails."""
+
+    def __init__(self, message: str, *, exchange: str | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.exchange = exchange
         self.url = url
 
 

@@ -22,6 +22,7 @@ Every function runs on the caller's thread and does no network I/O except
 from __future__ import annotations
 
 import base64
+import importlib
 import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -212,12 +213,15 @@ def start_simulator(
     extra_markets: Sequence[Any] = (),
     keys: ApiKeys | None = None,
     balances: Mapping[str, Mapping[str, str]] | None = None,
+    whole_market: bool = False,
 ) -> Any:
     """Start the built-in simulator of ``exchange`` on 127.0.0.1 and return it (stop it with
     ``sim.stop()``).  Backpack: every market the streams name is added to the default ones, so
     any symbol is live; ``extra_markets`` are ``MarketSpec`` values to add.  ``keys`` are
     admitted (:func:`admit_keys`); generated keys get a test account holding ``balances``
-    (default :data:`TEST_BALANCES`).
+    (default :data:`TEST_BALANCES`).  ``whole_market``: the simulator lists its whole market
+    (its ``ALL_MARKETS``: dozens of Backpack markets, hundreds of Bitfinex pairs) instead of
+    the default markets.
 
     Raises:
         ImportError: the simulators' dependency is missing (see :func:`simulator_class`).
@@ -226,11 +230,14 @@ def start_simulator(
     exchange = check_exchange(exchange)
     cls = simulator_class(exchange)
     kwargs: dict[str, Any] = {"port": port}
+    if whole_market:
+        kwargs["markets"] = importlib.import_module(f"bpbfx.sim.{exchange}").ALL_MARKETS
     if exchange == "backpack" and (streams or extra_markets):
         from .backpack.protocol import stream_symbol
         from .sim.backpack import DEFAULT_MARKETS
 
-        markets: list[Any] = [*DEFAULT_MARKETS, *extra_markets]
+        base = kwargs.get("markets") or DEFAULT_MARKETS
+        markets: list[Any] = [*base, *extra_markets]
         known = {m.symbol for m in markets}
         for stream in streams:
             symbol = stream_symbol(stream)

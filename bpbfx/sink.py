@@ -50,6 +50,12 @@ class SinkHost(Protocol):
         """The client's managed order books by stream name (a copy of the mapping)."""
         ...
 
+    def backfilled(self, stream: str) -> bool:
+        """True when the client fetches what ``stream`` misses across a reconnect (a trade
+        stream with ``backfill_trades``): a lost connection leaves no hole in it, and a hole
+        that cannot be filled is reported as :class:`~bpbfx.TradeGapError`.  Any thread."""
+        ...
+
     def report_error(self, error: BaseException) -> None:
         """Deliver ``error`` to the client's ``on_error`` (and its sinks' ``on_error``), or to the
         ``bpbfx`` logger when there is no hook.  Calling thread; never raises."""

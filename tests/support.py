@@ -7,6 +7,9 @@ name (``from tests.support import Recorder``).
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -104,3 +107,23 @@ def holes(ids: Iterable[int]) -> list[tuple[int, int]]:
     """The ranges (first, last) missing from a set of sequential ids, lowest first."""
     got = sorted(ids)
     return [(a + 1, b - 1) for a, b in itertools.pairwise(got) if b > a + 1]
+
+
+def interrupt_when(argv: list[str], ready: Callable[[str], bool], timeout: float = 30.0) -> tuple[int, str]:
+    """Run ``argv`` in a new session, read its stderr until a line satisfies ``ready``, then send SIGINT
+    to its process group (what Ctrl-C in a terminal does); ``(exit status, all of stderr)``."""
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stderr is not None
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if ready(line):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.communicate(timeout=timeout)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, "".join(seen) + rest

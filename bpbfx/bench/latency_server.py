@@ -154,13 +154,17 @@ class Server:
                 session = peer.session = cls(peer.sock)
                 run = self.run
                 venue = "bitfinex" if cls is BitfinexSession else "backpack"
-                if run is not None and run.session is None and run.spec.venue == venue:
-                    session.run = run
+                if run is not None and run.spec.venue == venue:
                     if venue == "backpack":
-                        run.attach(session)
+                        if run.session is None:
+                            session.run = run
+                            run.attach(session)
                     else:
                         # A Bitfinex bot may open several sockets (bpbfx trades on one of its
-                        # own): the one that subscribes the channels takes the triggers.
+                        # own, which may open after the market-data one has subscribed): each
+                        # joins the run, and the one that subscribes the channels takes the
+                        # triggers.
+                        session.run = run
                         run.join(session)
                 self._frames(peer)  # a frame sent right behind the upgrade
                 return

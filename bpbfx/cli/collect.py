@@ -13,16 +13,38 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..collect.config import CollectConfig, load_config
+from ..collect.markets import MarketSelection, stream_kinds
 from ..collect.supervisor import Collector
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, MarketListError
 from ..factory import EXCHANGES, ApiKeys
 from .errors import EXIT_FAILURE, EXIT_OK, CommandError, Terminated, UsageError, interrupted_status
 from .session import check_streams, keys_for
 
 __all__ = ["TailPrinter", "cmd_collect", "cmd_tail"]
 
-_NOTHING = ("nothing to collect: give streams with --backpack STREAM... and/or --bitfinex STREAM..., or a config "
-            "file (CONFIG.toml) with streams = [...] in [backpack] and/or [bitfinex]")
+_NOTHING = ("nothing to collect: give streams with --backpack STREAM... and/or --bitfinex STREAM..., or "
+            "--all-markets [EXCHANGE...], or a config file (CONFIG.toml) with streams = [...] or markets = \"all\" in "
+            "[backpack] and/or [bitfinex]")
+
+
+def _selections(args: argparse.Namespace) -> dict[str, MarketSelection] | None:
+    """The ``--all-markets`` selections of the command line (None without the option).
+
+    Raises:
+        UsageError: a filter without --all-markets (and no config), or a bad filter.
+    """
+    filters = {"--quote": args.quote, "--market-type": args.market_type, "--market-streams": args.market_streams}
+    given = [name for name, value in filters.items() if value is not None]
+    if args.all_markets is None:
+        if given and not args.config:
+            raise UsageError(f"{', '.join(given)} filter every market: give --all-markets too")
+        return None
+    exchanges = list(dict.fromkeys(args.all_markets or EXCHANGES))
+    try:
+        kinds = stream_kinds(exchanges, args.market_streams or ())
+        return {e: MarketSelection(e, tuple(args.quote or ()), args.market_type or "all", kinds[e]) for e in exchanges}
+    except ConfigurationError as exc:
+        raise UsageError(f"--market-streams: {exc.message}" if "stream" in exc.message else exc.message) from None
 
 
 def _config_from_args(args: argparse.Namespace) -> CollectConfig:
@@ -45,16 +67,30 @@ def _config_from_args(args: argparse.Namespace) -> CollectConfig:
         "sink": sink or None,
         "metrics_port": args.metrics_port,
         "metrics_addr": args.metrics_addr,
+        "all_markets": _selections(args),
+        "markets_refresh": args.markets_refresh,
+        "connect_limit": args.connect_limit,
     }
     try:
         if args.config:
-            return load_config(args.config, **overrides)
+            config = load_config(args.config, **overrides)
+            _check_filters(args, config)
+            return config
         return CollectConfig(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigurationError as exc:
         if "nothing to collect" in exc.message:
             where = f"{args.config}: " if args.config else ""
             raise UsageError(where + _NOTHING) from None
         raise UsageError(exc.message) from None
+
+
+def _check_filters(args: argparse.Namespace, config: CollectConfig) -> None:
+    """Filters on the command line need every market somewhere (flag or file)."""
+    if args.all_markets is None and not config.all_markets:
+        given = [n for n, v in (("--quote", args.quote), ("--market-type", args.market_type),
+                                ("--market-streams", args.market_streams)) if v is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} filter every market: give --all-markets too")
 
 
 def _check_sink(config: CollectConfig) -> None:
@@ -125,6 +161,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         status = interrupted_status(exc, config.duration is not None)
     except ImportError as exc:
         raise CommandError(str(exc)) from None
+    except MarketListError as exc:
+        raise CommandError(f"cannot record every market: {exc.message}") from None
     except OSError as exc:
         raise CommandError(f"could not start a simulator: {exc.strerror or exc}") from None
     print(collector.status_line().replace("collect [", "collect: done [", 1), file=sys.stderr)

@@ -124,6 +124,22 @@ def add_collect_parsers(sub: Any, positive_int: Callable[[str], int] = _positive
                    help="serve Prometheus metrics of the supervisor and every worker on http://ADDR:PORT/metrics "
                    "(0: any free port; needs pip install 'bpbfx[metrics]')")
     p.add_argument("--metrics-addr", metavar="ADDR", help="address of --metrics-port (default 127.0.0.1; 0.0.0.0: all)")
+    every = p.add_argument_group("every market", "record every market of an exchange, read from its market list "
+                                 "and followed while running (listings and delistings)")
+    every.add_argument("--all-markets", nargs="*", type=_exchange, metavar="EXCHANGE",
+                       help="every market of these exchanges (none named: both)")
+    every.add_argument("--quote", nargs="+", metavar="CCY",
+                       help="keep markets quoted in these currencies (USDC, USD...)")
+    every.add_argument("--market-type", choices=("spot", "perp", "all"), help="spot, perp or all markets (default all)")
+    every.add_argument("--market-streams", nargs="+", metavar="KIND",
+                       help="streams per market: trades, book, ticker (both exchanges), Backpack kinds (trade, depth, "
+                       "bookTicker, kline.1m, ...), Bitfinex kinds (book:P1:F0:100, candles:1m, ...), or "
+                       "EXCHANGE:KIND for one (default: trade+depth / trades+book)")
+    every.add_argument("--markets-refresh", type=positive_float, metavar="S",
+                       help="seconds between two readings of the market lists (default 300)")
+    every.add_argument("--connect-limit", metavar="N/S",
+                       help="Bitfinex connects allowed per S seconds, shared by every worker (default 20/60; none on "
+                       "the built-in simulator)")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("tail", help="print what a reader of published Redis streams sees",

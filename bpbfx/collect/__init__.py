@@ -7,7 +7,11 @@ Processes and threads:
 
 - The **supervisor** (:class:`Collector`, on the caller's thread) shards the streams
   round-robin over ``workers`` processes (:func:`shard`; started with ``multiprocessing``'s
-  *spawn* method, so each owns fresh clients), restarts a worker that dies (with the
+  *spawn* method, so each owns fresh clients), and with ``all_markets`` every market of the
+  exchanges' lists (:mod:`~bpbfx.collect.discovery`) balanced by expected load, with the
+  Bitfinex connect budget split between the workers (:mod:`~bpbfx.collect.budget`); it
+  follows listings and delistings (:mod:`~bpbfx.collect.following`, a reading thread every
+  ``markets_refresh`` seconds), restarts a worker that dies (with the
   :class:`~bpbfx.Backoff` policy, reported on the terminal), prints aggregated stats every
   ``stats_interval`` seconds and, on Ctrl-C / SIGTERM, asks every worker to stop, waits for
   them to flush and reaps them.  With ``sim`` it also runs the built-in simulators, in its own
@@ -15,7 +19,9 @@ Processes and threads:
 - Each **worker** (:func:`worker_main`) runs one client per exchange (Bitfinex channels are
   still spread over sockets by the client), a :class:`~bpbfx.sinks.RedisStreamSink` (or a
   :class:`~bpbfx.recording.Recorder` per exchange) and sends its counters to the supervisor
-  twice a second.  A worker ignores SIGINT (the supervisor decides) and stops on SIGTERM.
+  twice a second; it reads the supervisor's messages (markets to subscribe or unsubscribe)
+  from a pipe of its own.  A worker ignores SIGINT (the supervisor decides) and stops on
+  SIGTERM.
 
 A config file (TOML, :func:`load_config`) may hold everything the flags do::
 
@@ -25,12 +31,16 @@ A config file (TOML, :func:`load_config`) may hold everything the flags do::
     stats_interval = 5
     metrics_port = 9100                    # leave out: no Prometheus metrics
 
+    markets_refresh = 300                  # with markets = "all": seconds between list readings
+    # connect_limit = [20, 60]             # the Bitfinex connect budget every worker shares
+
     [backpack]
     streams = ["depth.SOL_USDC", "trade.SOL_USDC"]
     # url = "wss://ws.backpack.exchange"; rest_url = "https://api.backpack.exchange"
 
     [bitfinex]
-    streams = ["book:tBTCUSD:P0:F0:25", "trades:tBTCUSD"]
+    markets = "all"                        # every market (or streams = [...])
+    # quote = ["USD"]; market_type = "spot"; market_streams = ["trades", "book"]
 
     [sink]
     maxlen = 100000
@@ -46,7 +56,8 @@ from typing import Any
 
 from ..factory import EXCHANGES
 from .config import SINK_KEYS, CollectConfig, load_config
-from .shard import WorkerSpec, shard
+from .markets import Market, MarketSelection
+from .shard import MarketUnit, WorkerSpec, shard
 from .supervisor import Collector, CollectorStats, gap_words
 from .worker import worker_main
 
@@ -56,6 +67,9 @@ __all__ = [
     "CollectConfig",
     "Collector",
     "CollectorStats",
+    "Market",
+    "MarketSelection",
+    "MarketUnit",
     "WorkerSpec",
     "gap_words",
     "load_config",

@@ -11,6 +11,7 @@ from ..backoff import Backoff
 from ..exceptions import ConfigurationError
 from ..factory import EXCHANGES
 from ..proxy import proxy_option
+from .markets import MarketSelection
 
 __all__ = ["SINK_KEYS", "CollectConfig", "load_config"]
 
@@ -18,7 +19,9 @@ __all__ = ["SINK_KEYS", "CollectConfig", "load_config"]
 SINK_KEYS: Final = ("maxlen", "snapshot_every", "snapshot_interval", "queue_size", "batch_size", "socket_timeout",
                     "prefix")
 _TOP_KEYS: Final = ("workers", "redis", "cluster", "output_dir", "sim", "stats_interval", "duration", "proxy",
-                    "metrics_port", "metrics_addr")
+                    "metrics_port", "metrics_addr", "markets_refresh", "connect_limit")
+_EXCHANGE_KEYS: Final = ("streams", "url", "rest_url", "markets", "quote", "market_type", "market_streams")
+_SELECTION_KEYS: Final = ("quote", "market_type", "market_streams")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,14 @@ class CollectConfig:
         metrics_port: serve Prometheus metrics of the supervisor and every worker on this port
             (0: any free port; None: no metrics; needs ``pip install 'bpbfx[metrics]'``).
         metrics_addr: the address the metrics endpoint listens on (``0.0.0.0``: every one).
+        all_markets: exchange -> :class:`~bpbfx.collect.markets.MarketSelection`: record every
+            market of that exchange (filtered), discovered from its market list and followed
+            while running.
+        markets_refresh: seconds between two readings of the market lists (listings and
+            delistings are followed at that pace).
+        connect_limit: the Bitfinex connection budget ``(connects, seconds)`` shared by every
+            worker (one IP); ``None``: Bitfinex's 20 per 60 s, except on the built-in
+            simulator, which limits nothing.
 
     Raises:
         ConfigurationError: a value out of range, or no streams at all.
@@ -64,12 +75,22 @@ class CollectConfig:
     restart_backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.5, cap=30.0, jitter=0.2))
     metrics_port: int | None = None
     metrics_addr: str = "127.0.0.1"
+    all_markets: dict[str, MarketSelection] = field(default_factory=dict)
+    markets_refresh: float = 300.0
+    connect_limit: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ConfigurationError(f"workers must be >= 1, got {self.workers}")
-        if not self.backpack and not self.bitfinex:
+        if not self.backpack and not self.bitfinex and not self.all_markets:
             raise ConfigurationError("nothing to collect: give Backpack and/or Bitfinex streams")
+        if set(self.all_markets) - set(EXCHANGES):
+            raise ConfigurationError(f"all_markets: unknown exchanges {sorted(set(self.all_markets) - set(EXCHANGES))}")
+        refresh = self.markets_refresh
+        if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not refresh > 0:
+            raise ConfigurationError(f"markets_refresh must be > 0 seconds, got {refresh!r}")
+        if self.connect_limit is not None:
+            object.__setattr__(self, "connect_limit", _connect_limit(self.connect_limit))
         if self.stats_interval <= 0:
             raise ConfigurationError("stats_interval must be > 0 seconds")
         if self.duration is not None and self.duration <= 0:
@@ -79,6 +100,10 @@ class CollectConfig:
             raise ConfigurationError(f"metrics_port must be a port number 0..65535, got {port!r}")
         proxy_option(self.proxy)  # a bad proxy URL is refused here, without its credentials
 
+    def exchanges(self) -> tuple[str, ...]:
+        """The exchanges with streams or every market to collect."""
+        return tuple(e for e in EXCHANGES if self.streams_of(e) or e in self.all_markets)
+
     def streams(self) -> list[tuple[str, str]]:
         """Every ``(exchange, stream)`` in order."""
         return [("backpack", s) for s in self.backpack] + [("bitfinex", s) for s in self.bitfinex]
@@ -86,6 +111,44 @@ class CollectConfig:
     def streams_of(self, exchange: str) -> tuple[str, ...]:
         """The streams of one exchange."""
         return self.backpack if exchange == "backpack" else self.bitfinex
+
+
+def _connect_limit(value: Any) -> tuple[int, float]:
+    """``(connects, seconds)`` from a pair, or ``"N/S"`` text."""
+    if isinstance(value, str):
+        value = value.split("/", 1)
+    try:
+        connects, seconds = value
+        if isinstance(connects, bool) or float(connects) != int(connects):
+            raise ValueError
+        pair = (int(connects), float(seconds))
+    except (TypeError, ValueError):
+        pair = (0, 0.0)
+    if pair[0] < 1 or not pair[1] > 0:
+        raise ConfigurationError(f"connect_limit must be [connects >= 1, seconds > 0] (e.g. [20, 60]), got {value!r}")
+    return pair
+
+
+def selection(exchange: str, section: dict[str, Any], where: str = "") -> MarketSelection:
+    """The :class:`MarketSelection` of a ``[backpack]`` / ``[bitfinex]`` table holding
+    ``markets = "all"`` (``quote``, ``market_type``, ``market_streams``).
+
+    Raises:
+        ConfigurationError: a bad value (the message names the key).
+    """
+    quote = section.get("quote", [])
+    if isinstance(quote, str):
+        quote = [quote]
+    if not isinstance(quote, list) or not all(isinstance(q, str) and q for q in quote):
+        raise ConfigurationError(f"{where}[{exchange}] quote must be a list of currencies, e.g. [\"USDC\"]")
+    kinds = section.get("market_streams", [])
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise ConfigurationError(f"{where}[{exchange}] market_streams must be a list of stream kinds")
+    market_type = section.get("market_type", "all")
+    try:
+        return MarketSelection(exchange, tuple(quote), str(market_type).lower(), tuple(kinds))
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}[{exchange}] {exc.message}") from None
 
 
 def _toml() -> Any:
@@ -122,13 +185,23 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> CollectConfig
     values: dict[str, Any] = {k: doc[k] for k in _TOP_KEYS if k in doc}
     urls: dict[str, str] = {}
     rest: dict[str, str] = {}
+    all_markets: dict[str, MarketSelection] = {}
     for exchange in EXCHANGES:
         section = doc.get(exchange) or {}
         if not isinstance(section, dict):
             raise ConfigurationError(f"{path}: [{exchange}] must be a table with streams = [...]")
-        bad = set(section) - {"streams", "url", "rest_url"}
+        bad = set(section) - set(_EXCHANGE_KEYS)
         if bad:
-            raise ConfigurationError(f"{path}: unknown keys in [{exchange}]: {sorted(bad)} (streams, url, rest_url)")
+            raise ConfigurationError(f"{path}: unknown keys in [{exchange}]: {sorted(bad)} "
+                                     f"({', '.join(_EXCHANGE_KEYS)})")
+        if "markets" in section:
+            if section["markets"] != "all":
+                raise ConfigurationError(f'{path}: [{exchange}] markets must be "all" (every market of the exchange; '
+                                         f'list single streams with streams = [...]), got {section["markets"]!r}')
+            all_markets[exchange] = selection(exchange, section, f"{path}: ")
+        elif set(section) & set(_SELECTION_KEYS):
+            raise ConfigurationError(f'{path}: [{exchange}] {sorted(set(section) & set(_SELECTION_KEYS))} filter '
+                                     'every market: add markets = "all"')
         streams = section.get("streams") or []
         if not isinstance(streams, list) or not all(isinstance(s, str) for s in streams):
             raise ConfigurationError(f"{path}: [{exchange}] streams must be a list of names")
@@ -141,11 +214,11 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> CollectConfig
     bad = set(sink) - set(SINK_KEYS)
     if bad:
         raise ConfigurationError(f"{path}: unknown keys in [sink]: {sorted(bad)}; known: {list(SINK_KEYS)}")
-    values.update(urls=urls, rest_urls=rest, sink=dict(sink))
+    values.update(urls=urls, rest_urls=rest, sink=dict(sink), all_markets=all_markets)
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in ("urls", "rest_urls", "sink"):
+        if key in ("urls", "rest_urls", "sink", "all_markets"):
             values[key] = {**values.get(key, {}), **value}
         elif key in EXCHANGES:
             values[key] = tuple(values.get(key, ())) + tuple(value)

@@ -17,8 +17,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..exceptions import CredentialsError
 from ..factory import EXCHANGES, ApiKeys, private_streams, resolve_keys, start_simulator
+from .budget import BITFINEX_CONNECT_LIMIT, bitfinex_workers
 from .config import CollectConfig
-from .shard import WorkerSpec, shard
+from .following import MarketChanges, MarketWatch, change_words
+from .shard import MarketUnit, WorkerSpec, shard
 from .worker import worker_main
 
 if TYPE_CHECKING:
@@ -32,12 +34,14 @@ class _Worker:
     spec: WorkerSpec
     process: Any = None
     conn: Any = None  # the supervisor's end of the worker's report pipe
+    control: Any = None  # the supervisor's end of the worker's control pipe
+    lived: float = 0.0  # how long the last generation ran
     started_at: float = 0.0
     restarts: int = 0
     failures: int = 0  # consecutive short lives, for the backoff
     restart_at: float | None = None
     last: dict[str, Any] = field(default_factory=dict)
-    base: dict[str, int] = field(default_factory=dict)  # counters of earlier generations
+    base: dict[str, float] = field(default_factory=dict)  # counters of earlier generations
     reported_at: float | None = None  # monotonic time of the last report
 
     @property
@@ -46,6 +50,9 @@ class _Worker:
 
     def total(self, name: str) -> int:
         return int(self.base.get(name, 0)) + int(self.last.get(name, 0) or 0)
+
+    def cpu(self) -> float:
+        return float(self.base.get("cpu", 0.0)) + float(self.last.get("cpu", 0.0) or 0.0)
 
 
 _SUMMED = ("events", "books", "errors", "written", "dropped", "lost", "gaps", "reconnects", "messages", "resumed",
@@ -62,6 +69,10 @@ class CollectorStats:
     while it was down is missing); :attr:`data_gaps` are the rest (queue overflow, Redis
     trouble, book rebuilds after a lost connection or a failed check).  ``trades_backfilled``
     and ``trade_gaps`` are the clients' trade backfill counters (``ClientStats``).
+
+    ``streams``: streams the workers hold now, ``live``: how many of them delivered data;
+    ``markets``: ``(exchange, count)`` of the markets recorded with ``all_markets``; ``cpu``:
+    process seconds of every worker generation; ``rss``: resident bytes of the live workers.
     """
 
     workers: int
@@ -80,6 +91,11 @@ class CollectorStats:
     restart_gaps: int = 0
     trades_backfilled: int = 0
     trade_gaps: int = 0
+    streams: int = 0
+    live: int = 0
+    markets: tuple[tuple[str, int], ...] = ()
+    cpu: float = 0.0
+    rss: int = 0
 
     @property
     def data_gaps(self) -> int:
@@ -161,6 +177,10 @@ class Collector:
         self._lock = threading.Lock()
         self.metrics: MetricsServer | None = None
         """The ``/metrics`` endpoint while :meth:`serve_metrics` serves it."""
+        self.watch: MarketWatch | None = None
+        """The markets of ``all_markets`` and where they are recorded (while :meth:`run` runs)."""
+        self._loads: list[float] = []
+        self._eligible: dict[str, int] = {}
 
     # ------------------------------------------------------------------ public
     def run(self) -> CollectorStats:
@@ -169,8 +189,13 @@ class Collector:
         (the main thread for signals).  KeyboardInterrupt and other BaseExceptions propagate
         after the workers were stopped.
 
+        With ``all_markets`` the market lists are read first (:class:`MarketWatch`), then every
+        ``markets_refresh`` seconds: new markets are placed on the least loaded worker and
+        delisted ones unsubscribed, reported as ``+2 markets (...), -1 (...)``.
+
         Raises:
             CredentialsError: private streams and no keys (nor ``sim``), or malformed keys.
+            MarketListError: ``all_markets`` and a market list could not be read at start.
             ImportError: ``sim`` without the simulators' ``websockets`` package, or
                 ``metrics_port`` without ``prometheus_client``.
             OSError: a simulator or the metrics endpoint could not bind its port.
@@ -181,17 +206,27 @@ class Collector:
                 self.serve_metrics()
             keys = self._keys()
             urls, rest = self._endpoints(keys)
-            self.workers = [_Worker(spec) for spec in shard(self.config, urls, rest, keys)]
+            units = self._discover(rest)
+            limit = self.connect_limit()
+            specs = shard(self.config, urls, rest, keys, markets=units, connect_limit=limit)
+            self.workers = [_Worker(spec) for spec in specs]
+            self._plan(specs, units, limit)
             for w in self.workers:
                 self._spawn(w)
             where = self.config.redis or f"JSONL files in {self.config.output_dir}"
-            self.report(f"{len(self.workers)} workers, {len(self.config.streams())} streams -> {where}")
+            streams = sum(len(spec.streams) for spec in specs)
+            markets = f" of {self._market_words()}" if self.watch is not None else ""
+            self.report(f"{len(self.workers)} workers, {streams} streams{markets} -> {where}")
+            if self.watch is not None:
+                self.watch.start(self.config.markets_refresh)
             next_stats = time.monotonic() + self.config.stats_interval
             deadline = None if self.config.duration is None else self._started + self.config.duration
             while not self._stop.is_set():
                 self._drain(0.2)
                 now = time.monotonic()
                 self._supervise(now)
+                if self.watch is not None:
+                    self._follow_markets()
                 if now >= next_stats:
                     self.out.write(self.status_line() + "\n")
                     self.out.flush()
@@ -212,12 +247,18 @@ class Collector:
             totals = {name: sum(w.total(name) for w in self.workers) for name in _SUMMED}
             alive = sum(1 for w in self.workers if w.process is not None and w.process.is_alive())
             restarts = sum(w.restarts for w in self.workers)
+            streams = sum(len(w.spec.streams) for w in self.workers)
+            live = sum(int(w.last.get("live", 0) or 0) for w in self.workers)
+            cpu = sum(w.cpu() for w in self.workers)
+            rss = sum(int(w.last.get("rss", 0) or 0) for w in self.workers)
+            markets = tuple(self.watch.counts().items()) if self.watch is not None else ()
         return CollectorStats(workers=len(self.workers), alive=alive, restarts=restarts, events=totals["events"],
                               books=totals["books"], written=totals["written"], dropped=totals["dropped"],
                               lost=totals["lost"], gaps=totals["gaps"], errors=totals["errors"],
                               reconnects=totals["reconnects"], elapsed=time.monotonic() - self._started,
                               resumed=totals["resumed"], restart_gaps=totals["restart_gaps"],
-                              trades_backfilled=totals["trades_backfilled"], trade_gaps=totals["trade_gaps"])
+                              trades_backfilled=totals["trades_backfilled"], trade_gaps=totals["trade_gaps"],
+                              streams=streams, live=live, markets=markets, cpu=cpu, rss=rss)
 
     def worker_status(self) -> list[WorkerStatus]:
         """Every worker's state and last report (any thread)."""
@@ -254,7 +295,10 @@ class Collector:
         s = self.stats()
         rate = s.written / s.elapsed if s.elapsed > 0 else 0.0
         what = "entries" if self.config.redis else "frames"
-        return (f"collect [{s.elapsed:7.1f}s] workers {s.alive}/{s.workers} up, restarts {s.restarts}; "
+        markets = ""
+        if s.markets:
+            markets = f"markets {' + '.join(f'{e} {n}' for e, n in s.markets)}, streams live {s.live}/{s.streams}; "
+        return (f"collect [{s.elapsed:7.1f}s] workers {s.alive}/{s.workers} up, restarts {s.restarts}; {markets}"
                 f"events {s.events}, book updates {s.books}, {what} written {s.written} ({rate:.0f}/s), "
                 f"dropped {s.dropped}, lost {s.lost}, {gap_words(s)}, reconnects {s.reconnects}, errors {s.errors}")
 
@@ -265,6 +309,76 @@ class Collector:
             self.out.flush()
         if self.on_report is not None:
             self.on_report(text)
+
+    def connect_limit(self) -> tuple[int, float] | None:
+        """The Bitfinex connection budget the workers share: the config's, else Bitfinex's
+        20 per minute, except on the built-in simulator (which limits nothing): ``None``."""
+        if self.config.connect_limit is not None:
+            return self.config.connect_limit
+        if self.config.sim and "bitfinex" not in self.config.urls:
+            return None
+        return BITFINEX_CONNECT_LIMIT
+
+    # ------------------------------------------------------------------ markets
+    def _discover(self, rest: dict[str, str]) -> list[MarketUnit]:
+        if not self.config.all_markets:
+            return []
+        self.watch = MarketWatch(self.config.all_markets, rest_urls=rest, proxy=self.config.proxy)
+        return self.watch.discover()
+
+    def _plan(self, specs: list[WorkerSpec], units: list[MarketUnit], limit: tuple[int, float] | None) -> None:
+        """Remember where the markets went and how loaded each worker is."""
+        n = len(specs)
+        self._eligible = {"bitfinex": bitfinex_workers(n, limit)}
+        if self.watch is None:
+            return
+        worker_of = {item: spec.index for spec in specs for item in spec.streams}
+        self.watch.place(units, worker_of)
+        self._loads = [0.0] * n
+        in_units = {(u.exchange, s) for u in units for s in u.streams}
+        for spec in specs:
+            self._loads[spec.index] = float(sum(1 for item in spec.streams if item not in in_units))
+        for worker, unit in (v for placed in self.watch.placed.values() for v in placed.values()):
+            self._loads[worker] += unit.weight * len(unit.streams)
+
+    def _market_words(self) -> str:
+        assert self.watch is not None
+        return " + ".join(f"{n} {e} markets" for e, n in self.watch.counts().items())
+
+    def _follow_markets(self) -> None:
+        """Apply the market lists read since the last call: subscribe new markets on their
+        worker, unsubscribe delisted ones (supervisor thread)."""
+        assert self.watch is not None
+        changes, failures = self.watch.poll(self._loads, self._eligible)
+        for failure in failures:
+            self.report(f"{failure.message}; keeping the markets recorded")
+        if changes:
+            self._apply(changes)
+            self.report(change_words(changes))
+
+    def _apply(self, changes: MarketChanges) -> None:
+        messages: dict[int, list[dict[str, Any]]] = {}
+        for op, pairs in (("unsubscribe", changes.removed), ("subscribe", changes.added)):
+            for worker, unit in pairs:
+                w = self.workers[worker]
+                items = [(unit.exchange, s) for s in unit.streams]
+                with self._lock:
+                    if op == "subscribe":
+                        streams = (*w.spec.streams, *items)
+                    else:
+                        streams = tuple(item for item in w.spec.streams if item not in items)
+                    w.spec = dataclasses.replace(w.spec, streams=streams)
+                messages.setdefault(worker, []).append({"op": op, "exchange": unit.exchange,
+                                                        "streams": list(unit.streams)})
+        for worker, batch in messages.items():
+            w = self.workers[worker]
+            if w.control is None:
+                continue  # restarting: its next generation starts with the new streams
+            try:
+                for message in batch:
+                    w.control.send(message)
+            except (OSError, ValueError):
+                pass  # it died meanwhile: its restart starts with the new streams
 
     # ------------------------------------------------------------------ internals
     def _keys(self) -> dict[str, ApiKeys]:
@@ -285,8 +399,9 @@ class Collector:
         if self.config.sim:
             for exchange in EXCHANGES:
                 streams = self.config.streams_of(exchange)
-                if streams and exchange not in urls:
-                    sim = start_simulator(exchange, streams, keys=keys.get(exchange))
+                whole = exchange in self.config.all_markets
+                if (streams or whole) and exchange not in urls:
+                    sim = start_simulator(exchange, streams, keys=keys.get(exchange), whole_market=whole)
                     self._sims.append(sim)
                     urls[exchange] = sim.url
                     if getattr(sim, "http_url", None):
@@ -296,13 +411,18 @@ class Collector:
 
     def _spawn(self, w: _Worker) -> None:
         receiver, sender = self._ctx.Pipe(duplex=False)
-        process = self._ctx.Process(target=worker_main, args=(w.spec, sender), name=f"bpbfx-collect-w{w.spec.index}",
-                                    daemon=True)
+        orders, control = self._ctx.Pipe(duplex=False)  # supervisor -> worker: markets to (un)subscribe
+        process = self._ctx.Process(target=worker_main, args=(w.spec, sender, orders),
+                                    name=f"bpbfx-collect-w{w.spec.index}", daemon=True)
         process.start()
         sender.close()  # the worker holds the only writing end: EOF here means it is gone
+        orders.close()
+        if w.control is not None:
+            w.control.close()
         with self._lock:
             w.process = process
             w.conn = receiver
+            w.control = control
             w.started_at = time.monotonic()
             w.restart_at = None
 
@@ -353,11 +473,12 @@ class Collector:
                 continue
             if process is None or process.is_alive():
                 continue
-            lived = now - w.started_at
+            lived = w.lived = now - w.started_at
             code = process.exitcode
             with self._lock:
                 for name in _SUMMED:
                     w.base[name] = w.total(name)
+                w.base["cpu"] = w.cpu()
                 w.last = {}
                 w.reported_at = None
             w.failures = 1 if lived >= self.config.restart_backoff.reset_after else w.failures + 1
@@ -369,11 +490,16 @@ class Collector:
 
     def _restart(self, w: _Worker) -> None:
         w.restarts += 1
-        w.spec = dataclasses.replace(w.spec, generation=w.restarts)
+        # The dead generation's connects still count against the worker's share for a period.
+        limit = w.spec.connect_limit
+        delay = max(0.0, limit[1] - w.lived) if limit is not None else 0.0
+        w.spec = dataclasses.replace(w.spec, generation=w.restarts, connect_delay=delay)
         self._spawn(w)
         self.report(f"worker {w.spec.index} restarted (pid {w.pid}, restart {w.restarts})")
 
     def _shutdown(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
         for w in self.workers:
             if w.process is not None and w.process.is_alive():
                 w.process.terminate()  # SIGTERM: the worker closes its clients and flushes its sink
@@ -395,6 +521,9 @@ class Collector:
             if w.conn is not None:
                 w.conn.close()
                 w.conn = None
+            if w.control is not None:
+                w.control.close()
+                w.control = None
         for sim in self._sims:
             with contextlib.suppress(Exception):
                 sim.stop()

@@ -11,7 +11,8 @@ needs per published stream:
   event of its frame has passed, so that it carries the frame's exchange time.
 - **Errors** of the client become ``gap`` items: a book error on its book (``checksum``,
   ``sequence``, ``stale``, ``invalid``), a lost connection on every stream of that client
-  (``reconnect``).  One gap per hole: nothing is owed when nothing was published since the
+  (``reconnect``; not on a trade stream the client backfills: it fills the hole, or says
+  which trades are missing).  One gap per hole: nothing is owed when nothing was published since the
   last one.  Trades a backfill could not fetch (:class:`~bpbfx.TradeGapError`) are a
   ``trades_missing`` gap on their stream, always written: it carries the missing range.
 - **Backfilled trades** (``backfill`` True on the event) are marked on their item.
@@ -252,7 +253,8 @@ class Publisher:
                     self._owe_gap(st, reason, now_us, expected, got, error.message)
         elif isinstance(error, ConnectionLostError):
             for st in self._client_streams(client, books=None):
-                self._owe_gap(st, "reconnect", now_us, message=error.message)
+                if not client.backfilled(st.stream):  # its trades come back; a hole left is trades_missing
+                    self._owe_gap(st, "reconnect", now_us, message=error.message)
         elif isinstance(error, TradeGapError) and error.stream is not None:
             st = self._streams.get((client.exchange, error.stream)) or self._new_stream(client, error.stream, False)
             if st.symbol is None:

@@ -109,7 +109,8 @@ def test_collect_without_streams_says_how_to_give_them(capsys: pytest.CaptureFix
     """`collect` with no streams names the options and the config file tables."""
     assert error_of(capsys, "collect") == (
         "bpbfx collect: error: nothing to collect: give streams with --backpack STREAM... and/or --bitfinex "
-        "STREAM..., or a config file (CONFIG.toml) with streams = [...] in [backpack] and/or [bitfinex]"
+        "STREAM..., or --all-markets [EXCHANGE...], or a config file (CONFIG.toml) with streams = [...] or "
+        'markets = "all" in [backpack] and/or [bitfinex]'
     )
 
 

@@ -36,8 +36,12 @@ class Host:
     name = "test"
     exchange = "backpack"
 
-    def __init__(self, books: tuple[str, ...] = (BOOK,)) -> None:
+    def __init__(self, books: tuple[str, ...] = (BOOK,), backfilled: tuple[str, ...] = ()) -> None:
         self.books = dict.fromkeys(books)
+        self._backfilled = backfilled
+
+    def backfilled(self, stream: str) -> bool:
+        return stream in self._backfilled
 
 
 class Store:
@@ -296,6 +300,19 @@ def test_a_lost_connection_is_a_reconnect_gap_on_every_stream_of_its_client() ->
         assert (gap.kind, gap.data["reason"], gap.data["message"]) == ("gap", "reconnect", "closed")
     assert [e.kind for e in core.store.entries(wire.stream_key("backpack", "trade.ETH_USDC"))] == ["trade"]
     assert core.planner.gaps_by_reason == {"reconnect": 2}
+
+
+def test_a_lost_connection_leaves_no_gap_on_a_trade_stream_the_client_backfills() -> None:
+    """A client that backfills its trade stream fills the hole (or says which trades are
+    missing, trades_missing): the reconnect gap goes on its book only."""
+    core, host, book = Core(), Host(backfilled=("trade.SOL_USDC",)), Book()
+    core.publisher.book(host, book.snapshot(1), 1, 0.0)
+    core.publisher.event(host, trade(1), 1)
+    core.publisher.error(host, ConnectionLostError("closed"), 3)
+    core.write()
+    assert core.store.entries(BOOK_KEY)[-1].kind == "gap"
+    assert [e.kind for e in core.store.entries(TRADE_KEY)] == ["trade"]
+    assert core.planner.gaps_by_reason == {"reconnect": 1}
 
 
 def test_a_stream_an_earlier_writer_left_goes_on_after_a_writer_restart_gap() -> None:

@@ -19,7 +19,7 @@ from bpbfx.collect import CollectConfig, Collector, load_config, shard
 from bpbfx.recording import read_recording
 from bpbfx.sinks import RedisStreamReader, StreamEntry
 from tests.redis.test_sink import BOOK
-from tests.support import Recorder
+from tests.support import Recorder, interrupt_when
 
 FAST = Backoff(initial=0.1, factor=2.0, cap=1.0, jitter=0.0, reset_after=30.0)
 
@@ -80,27 +80,15 @@ def test_killed_worker_is_restarted_and_its_stream_resumes(redis_url: str) -> No
 def test_collect_command_writes_jsonl_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """`bpbfx collect --sim` with no --redis writes a recording per worker and exchange; Ctrl-C exits 0."""
     out = tmp_path / "out"
-    proc = subprocess.Popen(
+
+    def both_wrote(line: str) -> bool:  # the supervisor's stats lines, until both workers wrote frames
+        m = re.search(r"workers 2/2 up.* frames written (\d+)", line)
+        return m is not None and int(m.group(1)) >= 10
+
+    status, err = interrupt_when(
         [sys.executable, "-m", "bpbfx", "collect", "--sim", "--backpack", "trade.SOL_USDC", "--bitfinex",
-         "trades:tBTCUSD", "--workers", "2", "--stats-interval", "0.5", "--output-dir", str(out)],
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    assert proc.stderr is not None
-    seen = []
-    try:
-        for line in proc.stderr:  # the supervisor's stats lines, until both workers wrote frames
-            seen.append(line)
-            m = re.search(r"workers 2/2 up.* frames written (\d+)", line)
-            if m and int(m.group(1)) >= 10:
-                break
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
-        rest = proc.communicate(timeout=30)[1]
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    err = "".join(seen) + rest
-    assert proc.returncode == 0, err
+         "trades:tBTCUSD", "--workers", "2", "--stats-interval", "0.5", "--output-dir", str(out)], both_wrote)
+    assert status == 0, err
     assert "Traceback" not in err and "collect: done" in err
     files = sorted(p.name for p in out.iterdir())
     assert files == ["collect-w0-backpack.jsonl", "collect-w1-bitfinex.jsonl"]

@@ -81,6 +81,7 @@ from __future__ import annotations
 
 from bpbfx.sim.backpack.market import DEFAULT_MARKETS, BookState, MarketSpec
 from bpbfx.sim.backpack.server import BackpackSimulator
+from bpbfx.sim.backpack.whole import ALL_MARKETS, whole_market
 from bpbfx.sim.backpack.wire import (
     DEPTH_WINDOWS,
     ERR_INVALID_DEPTH_WINDOW,
@@ -95,6 +96,7 @@ from bpbfx.sim.backpack.wire import (
 )
 
 __all__ = [
+    "ALL_MARKETS",
     "DEFAULT_MARKETS",
     "DEPTH_WINDOWS",
     "ERR_INVALID_DEPTH_WINDOW",
@@ -109,4 +111,5 @@ __all__ = [
     "BackpackSimulator",
     "BookState",
     "MarketSpec",
+    "whole_market",
 ]

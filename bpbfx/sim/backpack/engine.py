@@ -28,6 +28,7 @@ perpetuals).  No I/O; used under the simulator's lock.
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -114,7 +115,8 @@ class OrderEngine:
         self.orders: dict[str, _Order] = {}
         self.by_key: dict[str, list[_Order]] = {}  # every order of an account, oldest first
         self.fills: dict[str, list[_AccountFill]] = {}  # every fill of an account, oldest first
-        self.resting: dict[str, list[_Order]] = {symbol: [] for symbol in markets}
+        # Resting orders per market (a market listed while running starts with none).
+        self.resting: dict[str, list[_Order]] = defaultdict(list)
         self.client_ids: dict[str, set[int]] = {}  # every clientId an account used
 
     # ------------------------------------------------------------------ requests

@@ -131,6 +131,10 @@ class Faults:
         """The faults of a simulated market."""
         return self.markets[symbol]
 
+    def add(self, symbol: str) -> None:
+        """Room for the faults of a market listed while running."""
+        self.markets.setdefault(symbol, MarketFaults())
+
     def take_rest_failure(self) -> int | None:
         """The HTTP status of the next REST failure (``fail_rest``), counted off, or ``None``."""
         left, status = self.rest_failures

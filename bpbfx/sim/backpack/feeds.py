@@ -76,7 +76,7 @@ class MarketFeeds:
         self.count += 1
         self.counters["ticks"] = self.count
         for m in self.markets.values():
-            if not self.faults.of(m.symbol).paused:
+            if m.book_state == "Open" and not self.faults.of(m.symbol).paused:
                 self._tick_market(m, now_us)
         if self.count % self.cadence_ticks("liquidation") == 0:
             self._liquidation(now_us)
@@ -84,6 +84,13 @@ class MarketFeeds:
 
     def _tick_market(self, m: _Market, now_us: int) -> None:
         faults = self.faults.of(m.symbol)
+        if m.skip and not (faults.gap or faults.held) and m.asleep():
+            # A quiet market between two updates: only what is due on a cadence.
+            for name, w in m.windows.items():
+                if w.first is not None and self.count % w.every == 0:
+                    self._flush_window(m, name, w, now_us)
+            self._periodic(m, now_us)
+            return
         if faults.gap:
             # Updates that happen but are never delivered: the next delta's U jumps past them.
             for _ in range(faults.gap):
@@ -94,7 +101,7 @@ class MarketFeeds:
         first = m.last_id + 1
         changes: dict[tuple[str, int], int] = {}
         fills: list[_Fill] = []
-        for _ in range(m.rng.randint(1, 3)):
+        for _ in range(m.updates_due()):
             c, f = m.random_update()
             changes.update(c)
             if f is not None:
@@ -251,7 +258,8 @@ class MarketFeeds:
             self.subs.publish(stream, self.stamp(data, now_us, k.trades, engine=False))
 
     def _liquidation(self, now_us: int) -> None:
-        perps = [m for m in self.markets.values() if m.spec.perp and not self.faults.of(m.symbol).paused]
+        perps = [m for m in self.markets.values()
+                 if m.spec.perp and m.book_state == "Open" and not self.faults.of(m.symbol).paused]
         if not perps:
             return
         m = self.rng.choice(perps)

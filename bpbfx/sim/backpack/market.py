@@ -9,6 +9,7 @@ simulator's lock.
 from __future__ import annotations
 
 import bisect
+import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ class MarketSpec:
         step_size: quantity increment; WebSocket quantities are written with its decimals.
         typical_qty: the usual size of a book level.
         perp: perpetual future (gets ``markPrice``, ``openInterest``, positions).
+        activity: book updates per tick on average; below 1 the market sleeps through the
+            ticks between two updates (drawn ahead) and costs nearly nothing meanwhile.
+            ``None``: one to three updates every tick (the default markets).
     """
 
     symbol: str
@@ -48,6 +52,7 @@ class MarketSpec:
     step_size: Decimal
     typical_qty: Decimal
     perp: bool = False
+    activity: float | None = None
 
     @classmethod
     def for_symbol(cls, symbol: str) -> MarketSpec:
@@ -244,6 +249,17 @@ class _Market:
         parts = spec.symbol.split("_")
         self.base_asset = parts[0]
         self.quote_asset = parts[1] if len(parts) > 1 and parts[1] != "PERP" else "USDC"
+        #: ``orderBookState`` of ``/api/v1/markets``: ``"Open"`` while listed, ``"Closed"``
+        #: once delisted (then nothing moves or is published).
+        self.book_state = "Open"
+        self.skip = 0  # ticks a quiet market (activity < 1) still sleeps
+        if spec.activity is not None:
+            # A day of trades before the simulator started (a quarter of the updates trade),
+            # so that the tickers rank the markets as their activity does.
+            self.trade_count = int(spec.activity * 0.25 * 86_400 / 0.05)
+            self.volume_lots = self.trade_count * max(1, self.typical_lots // 4)
+            self.quote_volume = self.price(mid) * self.size(self.volume_lots)
+            self._draw_sleep()
 
     # ---- formatting
     def px(self, ticks: int | Decimal) -> str:
@@ -283,6 +299,32 @@ class _Market:
     # ---- evolution
     def _lots(self) -> int:
         return max(1, int(self.typical_lots * self.rng.expovariate(1.0)))
+
+    def asleep(self) -> bool:
+        """A quiet market between two updates: this tick is skipped (counted off)."""
+        if self.skip > 0:
+            self.skip -= 1
+            return True
+        return False
+
+    def updates_due(self) -> int:
+        """Book updates this tick: one to three without an ``activity``; else ``activity`` on
+        average (its whole part, plus one with the probability of its fraction; a quiet
+        market's update ticks are drawn ahead by :meth:`asleep`)."""
+        activity = self.spec.activity
+        if activity is None:
+            return self.rng.randint(1, 3)
+        if activity < 1:
+            self._draw_sleep()
+            return 1
+        whole = int(activity)
+        return whole + (1 if self.rng.random() < activity - whole else 0)
+
+    def _draw_sleep(self) -> None:
+        """Ticks before the next update of a quiet market: geometric, P(update) = activity."""
+        activity = self.spec.activity
+        if activity is not None and activity < 1:
+            self.skip = int(math.log(1.0 - self.rng.random()) / math.log1p(-activity)) if activity > 0 else 2**62
 
     def remember(self) -> None:
         self.history.append((self.last_id, dict(self.bids.levels), dict(self.asks.levels)))

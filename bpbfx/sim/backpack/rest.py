@@ -3,7 +3,8 @@ GETs on its WebSocket port).
 
 ``GET /api/v1/depth`` (the book snapshot: prices without trailing zeros, bids ascending with
 the best bid last, ``lastUpdateId`` as text), ``/api/v1/markets`` (symbols, tick and step
-sizes, price and quantity bounds), ``/api/v1/time`` and the public trade history
+sizes, price and quantity bounds, ``orderBookState`` ``Open`` or, once delisted, ``Closed``),
+``/api/v1/tickers`` (the 24 h figures of every open market), ``/api/v1/time`` and the public trade history
 ``/api/v1/trades`` (the most recent) and ``/api/v1/trades/history`` (``offset`` counts back
 from the newest), served from the tape the ``trade.<symbol>`` stream publishes; errors are
 ``{"code": "<UPPER_CASE>", "message": "..."}``.  Armed faults (``fail_rest``,
@@ -61,6 +62,8 @@ class Rest:
             return 200, int(self.stamp.clock() * 1000)
         if path == "/api/v1/markets":
             return 200, [self._market_info(m) for m in self.markets.values()]
+        if path == "/api/v1/tickers":
+            return 200, [self._ticker(m) for m in self.markets.values() if m.book_state == "Open"]
         if path in ("/api/v1/trades", "/api/v1/trades/history"):
             refused = self.faults.trading.history_failures
             if refused.take():
@@ -103,7 +106,18 @@ class Rest:
                 "quantity": {"minQuantity": _plain(m.min_quantity), "maxQuantity": _plain(m.max_quantity),
                              "stepSize": _plain(m.spec.step_size)},
             },
-            "orderBookState": "Open",
+            "orderBookState": m.book_state,
+        }
+
+    def _ticker(self, m: _Market) -> dict[str, Any]:
+        """A market's 24 h figures as ``GET /api/v1/tickers`` writes them (numbers as text)."""
+        change = m.price(m.last_price) - m.price(m.open_price)
+        percent = change / m.price(m.open_price) * 100 if m.open_price else 0
+        return {
+            "symbol": m.symbol, "firstPrice": _plain(m.price(m.open_price)), "lastPrice": _plain(m.price(m.last_price)),
+            "priceChange": _plain(change), "priceChangePercent": f"{percent:.4f}", "high": _plain(m.price(m.high)),
+            "low": _plain(m.price(m.low)), "volume": _plain(m.size(m.volume_lots)),
+            "quoteVolume": _plain(m.quote_volume), "trades": str(m.trade_count),
         }
 
     def _depth(self, params: dict[str, str]) -> tuple[int, Any]:

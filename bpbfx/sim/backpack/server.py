@@ -127,10 +127,10 @@ class BackpackSimulator(TradingControls, SimServer):
             "account_events_delayed": 0,
             "account_events_lost": 0,
         }
-        windows = {w: self.cadence_ticks(f"depth.{w}") for w in DEPTH_WINDOWS}
-        self._markets: dict[str, _Market] = {
-            s.symbol: _Market(s, self.seed, windows, history_ticks, trade_history) for s in specs
-        }
+        self._windows = {w: self.cadence_ticks(f"depth.{w}") for w in DEPTH_WINDOWS}
+        self._history_ticks = history_ticks
+        self._trade_history = trade_history
+        self._markets: dict[str, _Market] = {s.symbol: self._new_market(s) for s in specs}
         self._clock = clock
         self._clock_offset = float(clock_offset)
         self._stamp = Stamper(self._now, string_times_every)
@@ -155,6 +155,9 @@ class BackpackSimulator(TradingControls, SimServer):
             self._engine, self._markets, self._faults, self._ledger, self._accounts, balances,
             self._accounts_allowed, rate_limit, self.later, self._counters,
         )
+
+    def _new_market(self, spec: MarketSpec) -> _Market:
+        return _Market(spec, self.seed, self._windows, self._history_ticks, self._trade_history)
 
     def _now(self) -> float:
         """The simulator's clock: ``clock`` plus ``clock_offset``, in seconds."""
@@ -327,6 +330,37 @@ class BackpackSimulator(TradingControls, SimServer):
         HTTPStatus(status)  # raises ValueError for an unknown status
         with self._lock:
             self._faults.rest_failures = (count, status)
+
+    def list_market(self, market: str | MarketSpec) -> None:
+        """List a market while running (a symbol: its built-in or generic spec, see
+        :meth:`MarketSpec.for_symbol`): it moves and publishes from the next tick and shows in
+        ``/api/v1/markets`` with ``orderBookState`` ``Open``.  A delisted market listed again
+        reopens with the book it had.  Any thread.
+
+        Raises:
+            ValueError: the market is listed (open) already.
+        """
+        spec = market if isinstance(market, MarketSpec) else MarketSpec.for_symbol(market)
+        with self._lock:
+            existing = self._markets.get(spec.symbol)
+            if existing is not None:
+                if existing.book_state == "Open":
+                    raise ValueError(f"market {spec.symbol!r} is listed already")
+                existing.book_state = "Open"
+                return
+            self._markets[spec.symbol] = self._new_market(spec)
+            self._faults.add(spec.symbol)
+
+    def delist_market(self, symbol: str) -> None:
+        """Delist ``symbol`` while running: its streams go silent (subscriptions stay, as for
+        an unknown symbol), ``/api/v1/markets`` shows ``orderBookState`` ``Closed`` and
+        ``/api/v1/tickers`` leaves it out.  Any thread.
+
+        Raises:
+            ValueError: unknown symbol.
+        """
+        with self._lock:
+            self._market(symbol).book_state = "Closed"
 
     def set_market_paused(self, symbol: str, paused: bool = True) -> None:
         """Freeze (or resume) ``symbol``: no updates, trades or periodic frames while paused —

@@ -115,6 +115,7 @@ from bpbfx.sim.bitfinex.accounts import (
 from bpbfx.sim.bitfinex.auth import AuthAttempt
 from bpbfx.sim.bitfinex.market import CANDLE_TIMEFRAMES, DEFAULT_MARKETS, BookView, MarketSpec
 from bpbfx.sim.bitfinex.server import BitfinexSimulator
+from bpbfx.sim.bitfinex.whole import ALL_MARKETS, whole_market
 from bpbfx.sim.bitfinex.wire import (
     BULK_UPDATES,
     INFO_MESSAGES,
@@ -127,6 +128,7 @@ from bpbfx.sim.bitfinex.wire import (
 )
 
 __all__ = [
+    "ALL_MARKETS",
     "BULK_UPDATES",
     "CANDLE_TIMEFRAMES",
     "DEFAULT_MARKETS",
@@ -151,4 +153,5 @@ __all__ = [
     "book_checksum",
     "js_decimal",
     "js_number",
+    "whole_market",
 ]

@@ -91,7 +91,7 @@ class MarketFeeds:
         self.count += 1
         self.counters["ticks"] = self.count
         for m in self.markets.values():
-            if m.paused:
+            if m.paused or (m.sparse and m.asleep()):
                 m.new_trades = []
                 continue
             m.evolve(now_ms)
@@ -104,13 +104,17 @@ class MarketFeeds:
         self._emit_books(now_ms)
         if self.count % self.cadence_ticks("ticker") == 0:
             for m in self.markets.values():
-                if not m.paused:
+                ticker = ("ticker", m.symbol)
+                if not m.paused and ticker in self.subs.topic_subs:
                     text = m.ticker_text()
-                    for client, ch in self.subs.channels_of(("ticker", m.symbol)):
+                    for client, ch in self.subs.channels_of(ticker):
                         self.subs.push(client, ch, text, now_ms)
         if self.count % self.cadence_ticks("status") == 0:
             for topic in [t for t in self.subs.topic_subs if t[0] == "status" and t[1] != "liq:global"]:
-                text = self._status_text(self.markets[topic[1][6:]], now_ms)
+                market = self.markets.get(topic[1][6:])
+                if market is None:
+                    continue  # delisted: the channel only gets heartbeats
+                text = self._status_text(market, now_ms)
                 for client, ch in self.subs.channels_of(topic):
                     self.subs.push(client, ch, text, now_ms)
         if self.count % self.cadence_ticks("liquidation") == 0:

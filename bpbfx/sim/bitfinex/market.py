@@ -46,6 +46,9 @@ _TAPE_KEPT = 10_000  # trades kept for REST (Bitfinex: trades hist answers up to
 _CANDLES_SNAPSHOT = 240
 _AMOUNT_EXP = -8  # amounts are integers of 1e-8
 _FUNDING_PERIODS = (2, 3, 4, 5, 7, 10, 14, 30, 60, 90, 120)
+#: Below this activity a market is *sparse*: it sleeps through the ticks without an event
+#: (drawn ahead, as a geometric number of ticks) and costs nearly nothing meanwhile.
+SPARSE_ACTIVITY = 0.5
 
 
 # --------------------------------------------------------------------------- public value types
@@ -59,13 +62,18 @@ class MarketSpec:
         price: initial mid price (funding: daily rate).  The price keeps 5 significant figures,
             so its decade fixes the tick; it is kept within that decade.
         size: typical order size (base currency; funding: amount lent).
-        activity: average book events per tick (orders added, cancelled, amended, trades).
+        activity: how busy the market is: each tick it has ``floor(X)`` book events (orders
+            added, cancelled, amended, trades) with ``X`` exponential of mean ``activity``, so
+            on average ``1 / (exp(1 / activity) - 1)`` events (1.05 for 1.5; 0.02 for 0.25).
+        orders: resting orders kept per side (default 700, funding 640); a quiet market of a
+            whole-market simulator keeps fewer, which makes it cheaper to create.
     """
 
     symbol: str
     price: Decimal
     size: Decimal
     activity: float = 1.5
+    orders: int | None = None
 
     @property
     def funding(self) -> bool:
@@ -318,9 +326,12 @@ class _Market:
         self.new_trades: list[_Trade] = []
         self.changed = False
         self.paused = False
+        self.sparse = 0 < spec.activity < SPARSE_ACTIVITY
+        self.skip = 0  # ticks a sparse market still sleeps
+        self.slept = 0  # ... and has slept since its last event
         # Trades of simulated accounts between two ticks, published with the next tick's trades.
         self.extra_trades: list[_Trade] = []
-        self.target = 640 if self.funding else 700
+        self.target = spec.orders or (640 if self.funding else 700)
         for _ in range(self.target):
             self._add_passive(True)
             self._add_passive(False)
@@ -342,6 +353,8 @@ class _Market:
             self.trades.append(self._trade(mts, units if not bid else -units, tick, self._period(tick)))
         self.last = self.trades[-1].tick
         self.changed = False
+        if self.sparse:
+            self._draw_sleep()
 
     # -- helpers
     def price_text(self, tick: int, power: int = 0) -> str:
@@ -391,15 +404,27 @@ class _Market:
         self.changed = True
 
     # -- evolution
+    def asleep(self) -> bool:
+        """A sparse market between two events with nothing left to publish: this tick is
+        skipped (counted off)."""
+        if self.skip > 0 and not self.pending_tu and not self.extra_trades:
+            self.skip -= 1
+            self.slept += 1
+            return True
+        return False
+
     def evolve(self, now_ms: int) -> None:
         """One tick of market activity; fills :attr:`new_trades` (account trades since the last
         tick first)."""
         self.new_trades, self.extra_trades = self.extra_trades, []
         rng = self.rng
-        # Mean-reverting random walk of the fair price, kept inside the tick's decade.
-        self.fair += rng.gauss(0, self.center * 0.0004) + (self.center - self.fair) * 0.01
-        self.fair = min(max(self.fair, self.lo), self.hi)
-        n = int(rng.expovariate(1.0 / self.spec.activity)) if self.spec.activity > 0 else 0
+        if self.sparse:
+            n = self._sparse_events()
+        else:
+            # Mean-reverting random walk of the fair price, kept inside the tick's decade.
+            self.fair += rng.gauss(0, self.center * 0.0004) + (self.center - self.fair) * 0.01
+            self.fair = min(max(self.fair, self.lo), self.hi)
+            n = int(rng.expovariate(1.0 / self.spec.activity)) if self.spec.activity > 0 else 0
         for _ in range(n):
             r = rng.random()
             if r < 0.42:
@@ -411,6 +436,28 @@ class _Market:
             else:
                 self._take(rng.random() < 0.5, self._units(), None, now_ms)
         self._maintain()
+
+    def _sparse_events(self) -> int:
+        """A sparse market's events this tick, and the ticks it sleeps after: the same
+        distribution as a tick-by-tick draw (events per tick ``floor(X)``, ``X`` exponential),
+        drawn once per event instead of once per tick."""
+        rng = self.rng
+        ticks = self.slept + 1
+        self.slept = 0
+        # The fair price's walk over the ticks slept, at once: reversion and spread compounded.
+        keep = 0.99**ticks
+        spread = self.center * 0.0004 * math.sqrt((1 - keep * keep) / (1 - 0.99**2))
+        self.fair = self.center + (self.fair - self.center) * keep + rng.gauss(0, spread)
+        self.fair = min(max(self.fair, self.lo), self.hi)
+        # X given X >= 1 is 1 + X' (memoryless), so an event tick has 1 + floor(X') events.
+        n = 1 + int(rng.expovariate(1.0 / self.spec.activity))
+        self._draw_sleep()
+        return n
+
+    def _draw_sleep(self) -> None:
+        """Ticks without an event before the next one: geometric, P(event) = P(X >= 1)."""
+        p_event = math.exp(-1.0 / self.spec.activity)
+        self.skip = int(math.log(1.0 - self.rng.random()) / math.log1p(-p_event))
 
     def _add_limit(self, now_ms: int) -> None:
         bid = self.rng.random() < 0.5

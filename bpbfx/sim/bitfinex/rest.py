@@ -6,7 +6,10 @@ Public (docs.bitfinex.com rest-public-trades, rest-public-conf):
   tape the ``trades`` channel publishes, rows ``[ID, MTS, AMOUNT, PRICE]`` (funding: ``[ID, MTS,
   AMOUNT, RATE, PERIOD]``); ``limit`` 1 to 10,000 (default 125), ``sort`` -1 newest first
   (default) or 1 oldest first; ``start``/``end`` in ms, inclusive.
-* ``GET /v2/conf/pub:list:pair:exchange``: ``[["BTCUSD","ETHUSD",...]]``, the trading pairs.
+* ``GET /v2/conf/pub:list:pair:exchange``: ``[["BTCUSD","ETHUSD",...]]``, the trading pairs
+  listed now (a delisted market leaves the list).
+* ``GET /v2/tickers?symbols=ALL`` (or ``symbols=tBTCUSD,fUSD``): one row per market, its
+  symbol then the fields of the ``ticker`` channel (docs.bitfinex.com rest-public-tickers).
 
 Authenticated (``POST``, headers ``bfx-apikey``/``bfx-nonce``/``bfx-signature``, JSON body;
 docs.bitfinex.com rest-auth, rest-auth-orders-history, rest-auth-trades):
@@ -127,6 +130,8 @@ class Rest:
         try:
             if path == "/v2/conf/pub:list:pair:exchange" and request.method == "GET":
                 return HttpReply(200, [[m.symbol[1:] for m in self.markets.values() if not m.funding]])
+            if path == "/v2/tickers" and request.method == "GET":
+                return self._tickers(request.params.get("symbols", ""))
             match = _PUBLIC_TRADES.fullmatch(path)
             if match and request.method == "GET":
                 return self._public_trades(match.group(1), request.params)
@@ -138,6 +143,14 @@ class Rest:
         except _BadRequest as exc:
             return _error(10020, str(exc))
         return None
+
+    def _tickers(self, symbols: str) -> HttpReply:
+        if not symbols:
+            raise _BadRequest("symbols: invalid")
+        wanted = self.markets.values() if symbols == "ALL" else [
+            self.markets[s] for s in symbols.split(",") if s in self.markets
+        ]
+        return _rows([f'["{m.symbol}",{m.ticker_text()[1:]}' for m in wanted])
 
     def _public_trades(self, symbol: str, params: Mapping[str, str]) -> HttpReply:
         market = self.markets.get(symbol)

@@ -31,6 +31,18 @@ from bpbfx.sim.bitfinex.wire import INFO_MESSAGES, book_checksum
 __all__ = ["AuthAttempt", "BitfinexSimulator"]
 
 
+def _check_spec(m: MarketSpec) -> None:
+    if m.symbol[:1] not in ("t", "f") or len(m.symbol) < 2 or m.price <= 0 or m.size <= 0:
+        raise ValueError(f"bad market {m!r}: symbol t<PAIR> or f<CCY>, price and size > 0")
+    if m.orders is not None and m.orders < 50:
+        raise ValueError(f"bad market {m!r}: orders must be >= 50 per side")
+
+
+def _min_size(m: MarketSpec) -> Decimal:
+    """The default minimum order size of a trading market: ``10**floor(log10(size)) / 1000``."""
+    return Decimal(1).scaleb(math.floor(math.log10(m.size)) - 3)
+
+
 class BitfinexSimulator(SimServer):
     """A Bitfinex WebSocket API v2 server on 127.0.0.1 (see :mod:`bpbfx.sim.bitfinex`).
 
@@ -106,8 +118,7 @@ class BitfinexSimulator(SimServer):
             raise ValueError(f"order_rate_limit must be (inputs >= 1, seconds > 0) or None, got {order_rate_limit!r}")
         check_symbols(m.symbol for m in markets)
         for m in markets:
-            if m.symbol[:1] not in ("t", "f") or len(m.symbol) < 2 or m.price <= 0 or m.size <= 0:
-                raise ValueError(f"bad market {m!r}: symbol t<PAIR> or f<CCY>, price and size > 0")
+            _check_spec(m)
         self.seed: int = pick_seed(seed)
         self.hb_interval = hb_interval
         self.max_channels = max_channels
@@ -153,9 +164,7 @@ class BitfinexSimulator(SimServer):
         }
         now_ms = self._now_ms()
         self._markets: dict[str, _Market] = {m.symbol: _Market(m, self.seed, now_ms) for m in markets}
-        min_sizes: dict[str, Decimal] = {
-            m.symbol: Decimal(1).scaleb(math.floor(math.log10(m.size)) - 3) for m in markets if not m.funding
-        }
+        min_sizes: dict[str, Decimal] = {m.symbol: _min_size(m) for m in markets if not m.funding}
         for sym, size in (min_order_sizes or {}).items():
             min_sizes[sym] = Decimal(str(size))
         self._faults = Faults()
@@ -425,6 +434,36 @@ class BitfinexSimulator(SimServer):
         """
         with self._lock:
             self._market(symbol).paused = paused
+
+    def list_market(self, market: MarketSpec) -> None:
+        """List a new market while running: it evolves from the next tick, appears in the pair
+        list (``/v2/conf/pub:list:pair:exchange``) and in ``/v2/tickers``, and can be
+        subscribed.  A market delisted earlier may be listed again (with a fresh book).  Any
+        thread.
+
+        Raises:
+            ValueError: the symbol is listed already, or the spec is malformed.
+        """
+        _check_spec(market)
+        with self._lock:
+            if market.symbol in self._markets:
+                raise ValueError(f"market {market.symbol!r} is listed already")
+            self._markets[market.symbol] = _Market(market, self.seed, self._now_ms())
+            if not market.funding:
+                self._channel0.min_sizes.setdefault(market.symbol, _min_size(market))
+
+    def delist_market(self, symbol: str) -> MarketSpec:
+        """Delist ``symbol`` while running: it stops moving and publishing (its channels get
+        only heartbeats), leaves the pair list and the tickers, and a new subscription to it
+        fails with 10300 ``symbol: invalid``; returns its spec.  Any thread.
+
+        Raises:
+            ValueError: unknown symbol.
+        """
+        with self._lock:
+            market = self._market(symbol)
+            del self._markets[market.symbol]
+            return market.spec
 
     def send_raw(self, text: str, *, conn_id: int | None = None) -> int:
         """Queue ``text`` as is to every client (or ``conn_id``), in order with its data (unlike
