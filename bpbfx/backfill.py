@@ -15,7 +15,9 @@ import collections
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["BackfillPolicy", "Pacer", "Tapes"]
+from .exceptions import ConfigurationError
+
+__all__ = ["BackfillPolicy", "Pacer", "Tapes", "backfill_policy"]
 
 TapeT = TypeVar("TapeT")
 
@@ -47,6 +49,20 @@ class BackfillPolicy:
         if failures <= 0:
             return 0.0
         return min(self.max_retry_delay, self.retry_delay * 2.0 ** (failures - 1))
+
+
+def backfill_policy(option: bool | BackfillPolicy) -> BackfillPolicy | None:
+    """The policy a client's ``backfill_trades`` option asks for: ``None`` for False, the
+    defaults for True, the policy given.  Pure.
+
+    Raises:
+        ConfigurationError: ``option`` is neither a bool nor a :class:`BackfillPolicy`.
+    """
+    if isinstance(option, BackfillPolicy):
+        return option
+    if not isinstance(option, bool):
+        raise ConfigurationError(f"backfill_trades must be True, False or a BackfillPolicy, got {option!r}")
+    return BackfillPolicy() if option else None
 
 
 class Pacer:

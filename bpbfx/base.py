@@ -75,6 +75,8 @@ from .unified.convert import HOOK_NAMES
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from .backfill import Tapes
+
 __all__ = [
     "BaseClient",
     "ClientStats",
@@ -214,6 +216,7 @@ class BaseClient:
         self._resyncs = 0  # after a problem found on the stream (a gap, a checksum, a silent channel...)
         self._resyncs_lost = 0  # because their socket was lost
         self._book_checks = 0  # checksums verified (Bitfinex) / contiguous deltas applied (Backpack)
+        self._backfill: Tapes[Any] | None = None  # the trade backfill core (backfill_trades=True)
         self._close_done = threading.Event()
         delivery = self._delivery = Delivery(self, self._lock)
         # The client's own shortcuts into its delivery (bound methods: no extra layer per call).
@@ -443,7 +446,7 @@ class BaseClient:
     def backfilled(self, stream: str) -> bool:
         """True when the client fetches what ``stream`` misses across a reconnect (a trade
         stream with ``backfill_trades``; see :class:`~bpbfx.sink.SinkHost`).  Any thread."""
-        core = getattr(self, "_backfill", None)
+        core = self._backfill
         return core is not None and stream in core.tapes
 
     def report_error(self, error: BaseException) -> None:
@@ -487,7 +490,8 @@ class BaseClient:
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> ClientStats:
-        """A consistent snapshot of the counters (any thread)."""
+        """A consistent snapshot of the counters (any thread); with ``backfill_trades``,
+        ``trades_backfilled`` and ``trade_gaps`` count the trade backfill's work."""
         now = time.monotonic()
         conns = list(self._connections)
         last = max((c.last_frame_at for c in conns), default=0.0)
@@ -496,6 +500,8 @@ class BaseClient:
             streams = {
                 name: StreamStats(c.count, (now - c.last) if c.count else None) for name, c in self._streams.items()
             }
+            backfill = self._backfill
+            backfilled, gaps = (backfill.backfilled, backfill.gaps) if backfill is not None else (0, 0)
         return ClientStats(
             messages=sum(c.frames_received for c in conns),
             bytes=sum(c.bytes_received for c in conns),
@@ -511,6 +517,8 @@ class BaseClient:
             dropped_events=self._delivery.dropped_events(),
             errors_by_type=MappingProxyType(dict(self._delivery.errors_by_type)),
             resyncs_by_reason=MappingProxyType({"connection_lost": lost, "integrity": integrity}),
+            trades_backfilled=backfilled,
+            trade_gaps=gaps,
         )
 
     # ------------------------------------------------------------------ deprecated

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .backfill import BackfillPolicy
 from .backoff import Backoff
 from .base import BaseClient
 from .exceptions import ConfigurationError
@@ -261,7 +262,7 @@ def make_client(
     keys: ApiKeys | None = None,
     books: bool = True,
     backoff: Backoff | None = None,
-    backfill_trades: bool = False,
+    backfill_trades: bool | BackfillPolicy = False,
     **options: Any,
 ) -> BaseClient:
     """A client of ``exchange`` subscribed to ``streams`` (validated first), not started.
@@ -277,15 +278,15 @@ def make_client(
             (then from the environment) and never picks up keys otherwise.
         books: keep self-verifying books of the book streams.
         backoff: reconnect policy.
-        backfill_trades: fetch the trades a ``trade.*`` stream missed across reconnects from
-            the REST history (Backpack; see ``BackpackClient``).  The Bitfinex client does not
-            take it yet: asking for it there is refused.
+        backfill_trades: fetch the trades a stream missed across reconnects from the REST
+            history: Backpack ``trade.*`` streams, Bitfinex ``trades:t*`` channels (see
+            ``BackpackClient`` and ``BitfinexClient``); a ``BackfillPolicy`` sets its limits.
         options: further keyword arguments of the client's constructor (hooks, ``name``,
             ``flags``, ``unified``, ...).
 
     Raises:
         ConfigurationError / InvalidStreamError: an unknown exchange, an invalid stream,
-            ``auth=False`` with ``account``, or ``backfill_trades`` for Bitfinex.
+            ``auth=False`` with ``account``.
         CredentialsError: a private stream and no keys anywhere, or malformed keys.
     """
     exchange = check_exchange(exchange)
@@ -310,8 +311,6 @@ def make_client(
         return bp
     from .bitfinex.client import BitfinexClient
 
-    if backfill_trades:
-        raise ConfigurationError("backfill_trades is not available for Bitfinex yet (Backpack only)")
     channels, account = split_bitfinex(streams)
     if account:
         if options.get("auth") is False:
@@ -321,7 +320,7 @@ def make_client(
         options.setdefault("auth", False)  # market data: never pick up keys from the environment
     if rest_url is not None:
         options.setdefault("rest_url", rest_url)
-    bf = BitfinexClient(url, books=books, backoff=backoff, **options)
+    bf = BitfinexClient(url, books=books, backoff=backoff, backfill_trades=backfill_trades, **options)
     try:
         for spec in channels:
             bf.subscribe(spec)

@@ -7,7 +7,6 @@ depth snapshots; every rule of the exchange lives in the protocol core.
 
 from __future__ import annotations
 
-import dataclasses
 import queue
 import threading
 import time
@@ -15,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._json import make_loads
-from ..backfill import BackfillPolicy
+from ..backfill import BackfillPolicy, backfill_policy
 from ..base import BaseClient, unique
 from ..exceptions import (
     AuthenticationError,
@@ -30,7 +29,6 @@ from ..exceptions import (
 from ..live import LiveBook, OrderBookUpdate
 from ..options import ClientOptions
 from ..rest import RequestAbortedError, RequestFailedError, RestClient
-from ..stats import ClientStats
 from ..transport import Connection
 from . import streams as names
 from .auth import DEFAULT_WINDOW_MS, MAX_WINDOW_MS, Signer, load_credentials
@@ -182,12 +180,8 @@ class BackpackClient(BaseClient):
             rate_limit=order_rate_limit, cancel_on_disconnect=cancel_on_disconnect,
         )
         self._trading = False
-        if not isinstance(backfill_trades, (bool, BackfillPolicy)):
-            raise ConfigurationError(
-                f"backfill_trades must be True, False or a BackfillPolicy, got {backfill_trades!r}"
-            )
-        policy = backfill_trades if isinstance(backfill_trades, BackfillPolicy) else None
-        self._backfill = TradeBackfill(policy) if backfill_trades else None
+        policy = backfill_policy(backfill_trades)
+        self._backfill: TradeBackfill | None = TradeBackfill(policy) if policy is not None else None
         # The tapes by stream, read on the hot path without the lock (empty without backfill).
         self._tapes: dict[str, Tape] = self._backfill.tapes if self._backfill is not None else {}
         self.on_backfill: BackfillHook | None = None
@@ -637,16 +631,6 @@ class BackpackClient(BaseClient):
             self._deliver_backfill(stream, data if isinstance(data, str) else data.decode(), outcome)
         self._backfill_result(outcome)
         return True
-
-    def stats(self) -> ClientStats:
-        """A consistent snapshot of the counters (any thread); with ``backfill_trades``,
-        ``trades_backfilled`` and ``trade_gaps`` count the trade backfill's work."""
-        stats = super().stats()
-        backfill = self._backfill
-        if backfill is None:
-            return stats
-        with self._lock:
-            return dataclasses.replace(stats, trades_backfilled=backfill.backfilled, trade_gaps=backfill.gaps)
 
     def _rest_client(self) -> RestClient:
         with self._lock:

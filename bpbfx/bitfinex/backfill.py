@@ -7,7 +7,7 @@ first; docs/protocols.md), which overlaps what was delivered before the socket w
 trades channel the core remembers the last trade delivered (id and time) and:
 
 - **Live trades** (``te``): :meth:`TradeBackfill.live` moves the mark on (one compare while the
-  ids grow) and drops a ``te`` of a trade the resubscribe snapshot delivered already.
+  ids grow) and drops a ``te`` of a trade the latest snapshot delivered already.
 - **A resubscribe snapshot** (:meth:`TradeBackfill.snapshot`): its rows already delivered
   (id <= the last id) are removed; the others were missed and are delivered with
   ``backfill=True``.  When the snapshot does not reach back to the last delivered trade, the
@@ -93,8 +93,7 @@ class Tape:
 
     Attributes:
         last_id / last_mts: the newest trade delivered (``-1`` / ``0`` before the first).
-        recent: ids the latest resubscribe snapshot delivered (a ``te`` repeating one is
-            dropped).
+        recent: ids the latest snapshot delivered (a ``te`` repeating one is dropped).
         pending: requests out for this channel, oldest first.
     """
 
@@ -157,7 +156,7 @@ class TradeBackfill(Tapes[Tape]):
     # ------------------------------------------------------------------ live trades
     def live(self, event: TradeUpdate) -> bool:
         """A live trade: False when it must not be delivered (a ``te`` of a trade the
-        resubscribe snapshot delivered).  ``tu`` frames pass untouched.  Lock-free: the reader
+        latest snapshot delivered).  ``tu`` frames pass untouched.  Lock-free: the reader
         thread is the only writer of the mark."""
         tape = self.tapes.get(event.stream)
         if tape is None or event.kind != "executed":
@@ -181,10 +180,12 @@ class TradeBackfill(Tapes[Tape]):
         rows = event.trades
         after, after_mts = tape.last_id, tape.last_mts
         if after < 0:
-            # The channel's first snapshot: history from before the client came, as it is.
+            # The channel's first snapshot: history from before the client came, as it is (a
+            # ``te`` repeating one of its rows is dropped).
             if rows:
                 newest = max(rows, key=lambda r: r.id)
                 tape.last_id, tape.last_mts = newest.id, newest.mts
+                tape.recent = frozenset(row.id for row in rows)
             return out
         keep = [i for i, row in enumerate(rows) if row.id > after]
         missed = tuple(dataclasses.replace(rows[i], backfill=True) for i in keep)
@@ -220,11 +221,46 @@ class TradeBackfill(Tapes[Tape]):
             rows = parse_history(body)
         except ValueError as exc:
             return self._failure(tape, fetch, f"unreadable answer from GET {fetch.path}: {exc}", now)
+        return self._answer(tape, fetch, rows)
+
+    def failed(self, fetch: FetchHistory, reason: str, now: float, *, retry: bool = True) -> BackfillOutcome:
+        """``fetch`` could not be answered (``reason``): the same request again after a
+        growing delay, or the span given up after :attr:`BackfillPolicy.attempts` failures
+        (at once with ``retry=False``: the request cannot be made at all)."""
+        tape = self.tapes.get(fetch.stream)
+        if tape is None or fetch not in tape.pending:
+            return BackfillOutcome()
+        if not retry:
+            tape.pending.remove(fetch)
+            return BackfillOutcome(errors=[self._error(tape, fetch.start_ms, fetch.end_ms, reason)])
+        return self._failure(tape, fetch, reason, now)
+
+    def replayed(self, stream: str, body: str | bytes, now: float) -> BackfillOutcome:
+        """A recorded answer of ``stream`` (the text of a ``backfill`` record), replayed: it
+        answers the request of that channel whose span its trades fall in, which a replaying
+        client leaves pending instead of making it (the spans of one channel's requests never
+        overlap; a recorded answer always delivered trades).  Nothing happens when no pending
+        request matches.
+
+        Raises:
+            ValueError: the text is not a list of trades.
+        """
+        tape = self.tapes.get(stream)
+        if tape is None or not tape.pending:
+            return BackfillOutcome()
+        rows = parse_history(body)
+        for fetch in tape.pending:
+            if any(_wanted(fetch, entry) for entry, _ in rows):
+                return self._answer(tape, fetch, rows)
+        return BackfillOutcome()
+
+    # ------------------------------------------------------------------ internals
+    def _answer(self, tape: Tape, fetch: FetchHistory, rows: list[tuple[TradeEntry, list[object]]]) -> BackfillOutcome:
         tape.pending.remove(fetch)
         tape.failures = 0
         out = BackfillOutcome()
         for entry, row in rows:
-            if fetch.after_id < entry.id < fetch.before_id and entry.mts <= fetch.end_ms:
+            if _wanted(fetch, entry):
                 out.events.append(TradeUpdate(stream=tape.stream, symbol=tape.symbol, data=row, trade=entry,
                                               kind="executed"))
         self.backfilled += len(out.events)
@@ -237,24 +273,6 @@ class TradeBackfill(Tapes[Tape]):
                 ))
         return out
 
-    def failed(self, fetch: FetchHistory, reason: str, now: float) -> BackfillOutcome:
-        """``fetch`` could not be answered (``reason``): the same request again after a
-        growing delay, or the span given up after :attr:`BackfillPolicy.attempts` failures."""
-        tape = self.tapes.get(fetch.stream)
-        if tape is None or fetch not in tape.pending:
-            return BackfillOutcome()
-        return self._failure(tape, fetch, reason, now)
-
-    def replayed(self, stream: str, body: str | bytes, now: float) -> BackfillOutcome:
-        """A recorded answer of ``stream`` (the text of a ``backfill`` record), replayed: it
-        answers the oldest request of that channel, which a replaying client leaves pending
-        instead of making it.  Nothing happens when none is pending."""
-        tape = self.tapes.get(stream)
-        if tape is None or not tape.pending:
-            return BackfillOutcome()
-        return self.answered(tape.pending[0], body, now)
-
-    # ------------------------------------------------------------------ internals
     def _failure(self, tape: Tape, fetch: FetchHistory, reason: str, now: float) -> BackfillOutcome:
         tape.pending.remove(fetch)
         tape.failures += 1
@@ -275,3 +293,9 @@ class TradeBackfill(Tapes[Tape]):
             exchange="bitfinex", symbol=tape.symbol, stream=tape.stream, reason=reason, start_ms=start_ms,
             end_ms=end_ms,
         )
+
+
+def _wanted(fetch: FetchHistory, entry: TradeEntry) -> bool:
+    """Whether a history row is one ``fetch`` asked for: newer than the last trade delivered,
+    older than the snapshot, within the span."""
+    return fetch.after_id < entry.id < fetch.before_id and entry.mts <= fetch.end_ms

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..backfill import BackfillPolicy, backfill_policy
 from ..base import BaseClient
 from ..exceptions import (
     AuthenticationError,
@@ -23,9 +25,11 @@ from ..transport import Connection, RateLimiter
 from . import orders as orders_mod
 from . import protocol as proto_mod
 from .auth import Credentials, nonce_source_for
+from .backfill import FetchHistory, TradeBackfill
+from .backfiller import Backfiller
 from .book import BitfinexBook
 from .channels import Subscription, parse_stream, subscription
-from .events import FundingOffer, Heartbeat, Order, Wallet
+from .events import FundingOffer, Heartbeat, Order, TradesSnapshot, TradeUpdate, Wallet
 from .orders import BatchRequest, OrderChange, OrderCore, OrderInput, Request
 from .outputs import (
     Deliver,
@@ -40,7 +44,8 @@ from .outputs import (
     Send,
 )
 from .protocol import OB_CHECKSUM, SEQ_ALL, BitfinexProtocol
-from .rest import HistoryReader, rest_endpoint
+from .public_rest import TradeHistoryReader
+from .rest import HistoryReader, public_rest_endpoint, rest_endpoint
 from .trading import Trader
 
 if TYPE_CHECKING:
@@ -58,6 +63,8 @@ AUTH_URL = "wss://api.bitfinex.com/ws/2"
 HeartbeatHook = Callable[[Any, Heartbeat], None]
 BookHook = Callable[[Any, OrderBookUpdate], None]
 OrderHook = Callable[[Any, OrderChange], None]
+BackfillHook = Callable[[Any, str, str], None]
+"""``on_backfill(client, stream, answer_text)``."""
 Number = Decimal | str | int
 _NO_OUTPUTS: list[Output] = []  # never appended to: the protocol queues on its own list
 _MAX_FED_SOCKETS = 64  # sockets feed() opens on demand at most (a replay)
@@ -129,7 +136,19 @@ class BitfinexClient(BaseClient):
         rest_url: Bitfinex's authenticated REST endpoint, where the order history of requests
             in doubt is read (default ``https://api.bitfinex.com`` when ``url`` is Bitfinex's own
             or not given; with another ``url``, such as a simulator's, the history is read only
-            when ``rest_url`` is given: ``sim.http_url``).
+            when ``rest_url`` is given: ``sim.http_url``).  With ``backfill_trades`` the public
+            trade history is read there too (default ``https://api-pub.bitfinex.com`` when
+            ``url`` is Bitfinex's own or not given).
+        backfill_trades: recover the public trades a ``trades:t*`` channel missed while it was
+            down: after every resubscribe its snapshot is cut to the trades never delivered
+            (marked ``backfill``), and when it does not reach back to the last trade delivered
+            the trades in between are read from the REST trade history (``GET
+            /v2/trades/{symbol}/hist``, on the ``<name>-backfill`` thread) and delivered through
+            ``on_message`` and the sinks, each once, with ``TradeEntry.backfill`` True, from that
+            thread.  What cannot be fetched is reported as :class:`~bpbfx.TradeGapError` with
+            the time span.  A :class:`~bpbfx.backfill.BackfillPolicy` turns it on with other
+            attempts, retry delays or request rate.  Default False (see docs/reliability.md,
+            "Trades across reconnects").
         options: every client option (:class:`~bpbfx.options.ClientOptions`): ``on_message``
             ``(client, event)`` for every data and control event (reader thread), ``on_error``
             ``(client, exc)`` for every problem (reader or watchdog thread), ``on_ping``,
@@ -182,9 +201,11 @@ class BitfinexClient(BaseClient):
         reconcile_timeout: float = 120.0,
         reconcile_grace: float = 2.0,
         rest_url: str | None = None,
+        backfill_trades: bool | BackfillPolicy = False,
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(**options)
+        policy = backfill_policy(backfill_trades)
         if not 1 <= max_channels <= 30:
             raise ConfigurationError(f"max_channels must be between 1 and 30 (Bitfinex allows 25), got {max_channels}")
         if heartbeat_timeout <= 0:
@@ -279,6 +300,28 @@ class BitfinexClient(BaseClient):
                 "http_url)"
             )
         self._trader = Trader(self, core, reader)
+        self.on_backfill: BackfillHook | None = None
+        """``on_backfill(client, stream, text)`` with the text of every REST answer a trade
+        backfill delivered trades from, before they are delivered (``<name>-backfill`` thread;
+        set by :meth:`bpbfx.recording.Recorder.attach` to record them)."""
+        # The backfill core, read on the hot path (None without backfill_trades).
+        self._backfill: TradeBackfill | None = None
+        self._backfiller: Backfiller | None = None
+        if policy is not None:
+            self._backfill = TradeBackfill(policy)
+            public = public_rest_endpoint(url, rest_url)
+            trades_reader = None
+            if public is not None:
+                trades_reader = TradeHistoryReader(
+                    self.name,
+                    public,
+                    answer=lambda *answer: self._backfiller.answer(*answer),  # type: ignore[union-attr]
+                    report=self._report,
+                    timeout=connect_timeout,
+                    proxy=self._proxy_for(public),
+                    ssl_context=self.ssl_context,
+                )
+            self._backfiller = Backfiller(self, self._backfill, trades_reader)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("ready" if self.ready else "not ready")
@@ -334,6 +377,8 @@ class BitfinexClient(BaseClient):
                     book = BitfinexBook(sub.symbol, sub.prec or "P0", sub.length or 25, stream=sub.stream)
                     self._books[sub.stream] = book
                     self._live[sub.stream] = LiveBook(book.book, self._lock)
+                if self._backfiller is not None:
+                    self._backfiller.track(sub)
                 self._place(sub)
         self._flush_all()
         return sub.stream
@@ -360,6 +405,8 @@ class BitfinexClient(BaseClient):
             self._live.pop(sub.stream, None)
             if book is not None:
                 book.clear()
+            if self._backfiller is not None:
+                self._backfiller.untrack(sub.stream)
         self._flush_all()
         return True
 
@@ -611,13 +658,35 @@ class BitfinexClient(BaseClient):
     def _on_stop(self) -> None:
         super()._on_stop()
         self._trader.stop()
+        if self._backfiller is not None:
+            self._backfiller.stop()
 
     def _on_closed(self) -> None:
         super()._on_closed()
         self._trader.close()
 
     def _extra_threads(self) -> list[threading.Thread]:
-        return super()._extra_threads() + self._trader.threads
+        threads = super()._extra_threads() + self._trader.threads
+        return threads + self._backfiller.threads if self._backfiller is not None else threads
+
+    # ------------------------------------------------------------------ trade backfill
+    def feed_backfill(self, stream: str, data: str | bytes) -> bool:
+        """Replay a recorded trade backfill answer (a ``backfill`` record's ``stream`` and
+        ``data``): it answers the history request of that channel it covers, which a client
+        never started leaves pending, and its trades the channel never delivered go through
+        the same path as live, marked ``backfill``.  Returns False, doing nothing, without
+        ``backfill_trades``.  Calling thread.
+
+        Raises:
+            ClientClosedError: the client is closed.
+            ValueError: ``data`` is not a list of trades.
+        """
+        if self.closed:
+            raise ClientClosedError("BitfinexClient is closed")
+        if self._backfiller is None:
+            return False
+        self._backfiller.replay(stream, data)
+        return True
 
     # ------------------------------------------------------------------ placement
     @staticmethod
@@ -727,6 +796,17 @@ class BitfinexClient(BaseClient):
             outputs = self._take_outputs(shard) if proto.outbox else _NO_OUTPUTS
             change = proto.book_change if failure is None else None
             trading = self._trader.on_socket(outputs, event) if shard.trading else None
+            backfill = self._backfill
+            if backfill is not None and event is not None:
+                cls = event.__class__
+                if cls is TradeUpdate:
+                    if not backfill.live(event):  # type: ignore[arg-type]
+                        event = None  # a trade the snapshot delivered already
+                elif cls is TradesSnapshot:
+                    filled = backfill.snapshot(event, time.monotonic())  # type: ignore[arg-type]
+                    event = filled.event  # only the trades never delivered
+                    if filled.fetch is not None:
+                        outputs = [*outputs, filled.fetch]  # made once the snapshot is delivered
         if failure is not None:
             self._run(shard, outputs)
             raise failure  # reported once, by the frame guard (BaseClient.on_connection_frame)
@@ -842,12 +922,16 @@ class BitfinexClient(BaseClient):
                     book = self._books.pop(out.sub.stream, None)
                     if book is not None:
                         book.clear()
+                    if self._backfiller is not None:
+                        self._backfiller.untrack(out.sub.stream)
             elif isinstance(out, Resynced):
                 if out.chan.book is not None:
                     self._resyncs += 1
             elif isinstance(out, Fatal):
                 self._report(out.error)
                 self.close()  # safe from the reader thread: it ends once this callback returns
+            elif isinstance(out, FetchHistory) and self._backfiller is not None:
+                self._backfiller.request(out)  # the snapshot that found the hole is delivered
         self._update_ready()
 
     def _update_ready(self) -> None:

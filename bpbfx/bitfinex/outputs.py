@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..events import Event
 from ..exceptions import BpbfxError
+from .backfill import FetchHistory
 from .channels import Subscription
 
 if TYPE_CHECKING:
@@ -109,5 +110,8 @@ class Authenticated:
 
 Output = (
     Send | Deliver | Report | Reconnect | PauseWatchdog | Fatal | MoveChannel | DropChannel | Resynced | Authenticated
+    | FetchHistory
 )
-"""Any output of the protocol core."""
+"""Any output of the protocol core, or a trade backfill's history request
+(:class:`~bpbfx.bitfinex.backfill.FetchHistory`, queued by the client after the snapshot that
+found the hole, so that it is made once that snapshot is delivered)."""

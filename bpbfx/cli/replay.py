@@ -132,7 +132,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if header is None and exchange == "bitfinex":
         streams = _announced_channels(records)
     flags = (header or {}).get("flags")
-    if exchange == "backpack" and any(r.kind == "backfill" for r in records):
+    if any(r.kind == "backfill" for r in records):
         # The recording client fetched trades it had missed: replay them the same way.
         hooks["backfill_trades"] = True
     client = build_client(

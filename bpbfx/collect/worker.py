@@ -75,13 +75,11 @@ class _Run:
     def add_client(self, exchange: str, streams: list[str]) -> BaseClient:
         """A new client of ``exchange`` wired to the counter and the sink or a recorder."""
         spec = self.spec
-        options: dict[str, Any] = {}
+        # Trades missed across reconnects are fetched again, for every trade stream the client
+        # has or is given later (Backpack trade.*, Bitfinex trades:t*).
+        options: dict[str, Any] = {"backfill_trades": True}
         if exchange == "bitfinex":
             options["connect_limit"] = spec.connect_limit or NO_LIMIT  # None: the simulator, no budget
-        else:
-            # Trades missed across reconnects are fetched again, for every trade stream the
-            # client has or is given later (the Bitfinex client cannot yet).
-            options["backfill_trades"] = True
         client = make_client(exchange, streams, url=spec.urls.get(exchange), rest_url=spec.rest_urls.get(exchange),
                              keys=spec.keys.get(exchange), on_error=lambda c, e: None,
                              name=f"w{spec.index}-{exchange}", proxy=proxy_option(spec.proxy), **options)
@@ -211,8 +209,8 @@ def worker_main(spec: WorkerSpec, reports: Any, control: Any = None) -> None:
     The counters include ``writer_restarts``: the gap entries the sink wrote because the worker
     took over a stream an earlier writer left in Redis (an earlier run, or the worker's previous
     generation), counted by the sink itself (``SinkStats.gaps_by_reason``); the trade
-    backfill's ``trades_backfilled`` and ``trade_gaps`` (every Backpack client fetches the
-    trades a reconnect made it miss; Bitfinex clients do not yet); ``streams`` and
+    backfill's ``trades_backfilled`` and ``trade_gaps`` (every client fetches the trades a
+    reconnect made its trade streams miss); ``streams`` and
     ``live`` (how many of them delivered), ``cpu`` (process seconds) and ``rss`` (bytes).  With
     ``spec.metrics`` a report also holds the metric ``samples`` of the worker's clients, sink
     and recorders (:mod:`bpbfx.metrics.samples`), read from their stats.

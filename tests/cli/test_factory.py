@@ -81,9 +81,9 @@ def test_make_client_builds_a_subscribed_backpack_client() -> None:
         client.close()
 
 
-def test_make_client_turns_the_trade_backfill_on_for_backpack_only() -> None:
-    """backfill_trades=True reaches the Backpack client (it takes backfill records); Bitfinex
-    refuses it for now."""
+def test_make_client_turns_the_trade_backfill_on() -> None:
+    """backfill_trades=True reaches the Backpack and the Bitfinex client (both take backfill
+    records); without it neither does."""
     client = make_client("backpack", ["trade.SOL_USDC"], url="ws://127.0.0.1:9", backfill_trades=True)
     try:
         assert isinstance(client, BackpackClient)
@@ -95,8 +95,19 @@ def test_make_client_turns_the_trade_backfill_on_for_backpack_only() -> None:
         assert isinstance(plain, BackpackClient) and not plain.feed_backfill("trade.SOL_USDC", "[]")
     finally:
         plain.close()
-    with pytest.raises(ConfigurationError, match="Backpack only"):
-        make_client("bitfinex", ["trades:tBTCUSD"], url="ws://127.0.0.1:9", backfill_trades=True)
+    bf = make_client("bitfinex", ["trades:tBTCUSD"], url="ws://127.0.0.1:9", backfill_trades=True)
+    try:
+        assert isinstance(bf, BitfinexClient)
+        assert bf.feed_backfill("trades:tBTCUSD", "[]") and bf.stats().trades_backfilled == 0
+    finally:
+        bf.close()
+    bf_plain = make_client("bitfinex", ["trades:tBTCUSD"], url="ws://127.0.0.1:9")
+    try:
+        assert isinstance(bf_plain, BitfinexClient) and not bf_plain.feed_backfill("trades:tBTCUSD", "[]")
+    finally:
+        bf_plain.close()
+    with pytest.raises(ConfigurationError, match="backfill_trades"):
+        make_client("bitfinex", ["trades:tBTCUSD"], url="ws://127.0.0.1:9", backfill_trades="yes")  # type: ignore[arg-type]
 
 
 def test_make_client_bitfinex_market_data_never_picks_up_keys(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -164,3 +164,37 @@ def test_the_unified_trade_copies_the_flag() -> None:
     assert [t.backfill for t in rows] == [True, True, True]  # type: ignore[attr-defined]
     [live] = converter.convert(te(20))
     assert not live.backfill  # type: ignore[attr-defined]
+
+
+def test_a_te_repeating_a_row_of_the_first_snapshot_is_dropped() -> None:
+    """The first snapshot's rows count as delivered: a ``te`` of one of them is not delivered
+    again; newer trades are."""
+    core = TradeBackfill()
+    core.add(STREAM, "tBTCUSD")
+    core.snapshot(snapshot([1, 3, 5]), 0.0)
+    assert not core.live(te(3)) and not core.live(te(5))
+    assert core.live(te(6))
+
+
+def test_a_request_that_cannot_be_made_is_given_up_at_once() -> None:
+    """``failed(retry=False)`` reports the whole span at once, with no retry."""
+    core = started([1, 2, 3])
+    out = core.snapshot(snapshot([10, 11, 12]), 0.0)
+    assert out.fetch is not None
+    final = core.failed(out.fetch, "no REST endpoint", 0.0, retry=False)
+    assert final.fetch is None and not core.tapes[STREAM].pending
+    [error] = final.errors
+    assert (error.start_ms, error.end_ms, error.reason) == (30, 100, "no REST endpoint")
+
+
+def test_a_recorded_answer_answers_the_request_whose_span_it_covers() -> None:
+    """With two requests pending on one channel (two resubscribes), a recorded answer goes to
+    the one its trades fall in, whichever is older."""
+    core = started([1, 2, 3])
+    core.snapshot(snapshot([10, 11, 12]), 0.0)  # pending: 3 < id < 10
+    core.snapshot(snapshot([40, 41, 42]), 0.0)  # pending: 12 < id < 40
+    later = core.replayed(STREAM, history([12, 20, 30, 40]), 0.0)
+    assert [e.trade.id for e in later.events] == [20, 30]
+    earlier = core.replayed(STREAM, history([5, 7]), 0.0)
+    assert [e.trade.id for e in earlier.events] == [5, 7]
+    assert not core.tapes[STREAM].pending

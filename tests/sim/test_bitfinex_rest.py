@@ -143,6 +143,20 @@ def test_public_trades_come_from_the_trades_tape(sim: BitfinexSimulator, connect
     assert too_many[:2] == (500, ["error", 10020, "limit: invalid"])
 
 
+def test_public_trades_between_start_and_end_both_included(sim: BitfinexSimulator) -> None:
+    """start and end select the trades whose MTS is within them, both ends included (trades
+    sharing the end's millisecond too), oldest first with sort=1: what a trade backfill asks."""
+    sim.step(40)
+    tape = call(sim, "/v2/trades/tBTCUSD/hist?limit=10000&sort=1", method="GET")[1]
+    assert len(tape) > 40
+    start, end = tape[5][1], tape[-10][1]
+    window = call(sim, f"/v2/trades/tBTCUSD/hist?start={start}&end={end}&limit=10000&sort=1", method="GET")[1]
+    assert window == [r for r in tape if start <= r[1] <= end]
+    assert window[0][1] == start and window[-1][1] == end
+    first = call(sim, f"/v2/trades/tBTCUSD/hist?start={start}&end={end}&limit=3&sort=1", method="GET")[1]
+    assert first == window[:3]
+
+
 def test_pair_list(sim: BitfinexSimulator) -> None:
     """GET /v2/conf/pub:list:pair:exchange lists the trading pairs without their prefix."""
     status, value, _ = call(sim, "/v2/conf/pub:list:pair:exchange", method="GET")
