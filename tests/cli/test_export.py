@@ -96,6 +96,34 @@ def test_export_of_recorded_sessions_holds_what_the_clients_saw(tmp_path: Path,
     assert {r["exchange"] for r in tickers} == {"backpack", "bitfinex"}
 
 
+def test_pandas_and_duckdb_read_the_export_with_exact_prices(tmp_path: Path,
+                                                             sessions: tuple[Events, Events]) -> None:
+    """The dataset reads back in pandas and DuckDB as the docs show: the hive partitions become
+    columns, and the prices cast to decimals equal what the live clients decoded."""
+    import duckdb
+    import pandas as pd
+
+    live_bp, _ = sessions
+    result = bpbfx("export", "bp.jsonl", "bf.jsonl.gz", "--to", "parquet", "--output-dir", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "out" / "trades"
+    live = {e.trade_id: e.price for e in live_bp.of(bp.Trade)}
+
+    frame = pd.read_parquet(root, dtype_backend="pyarrow")
+    mine = frame[frame["exchange"] == "backpack"]
+    assert {int(i): Decimal(p) for i, p in zip(mine["trade_id"], mine["price"], strict=True)} == live
+    assert set(frame["symbol"].astype(str)) >= {"SOL_USDC", "tBTCUSD"}
+
+    con = duckdb.connect()
+    source = f"read_parquet('{root}/**/*.parquet', hive_partitioning=true)"
+    rows = con.execute(
+        f"SELECT trade_id, price::DECIMAL(38, 18) FROM {source} WHERE exchange = 'backpack' ORDER BY trade_id"
+    ).fetchall()
+    assert {int(i): p for i, p in rows} == live
+    total = con.execute(f"SELECT SUM(amount::DECIMAL(38, 18)) FROM {source} WHERE exchange = 'backpack'").fetchall()[0]
+    assert total[0] == sum((e.quantity for e in live_bp.of(bp.Trade)), Decimal(0))
+
+
 def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         *args: str) -> tuple[int, str]:
     """``bpbfx ARGS`` in this process, from ``tmp_path``: (exit status, stderr)."""
