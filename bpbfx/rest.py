@@ -1,8 +1,8 @@
 """REST requests for the exchange clients: one keep-alive HTTP client per client, abortable.
 
-Every REST call bpbfx makes (Backpack depth snapshots today; order entry, reconciliation and
-trade history as they use it) goes through :class:`RestClient`, built on ``urllib3``'s connection
-pool, so that:
+Every REST call bpbfx makes (Backpack depth snapshots, market rules, the clock, orders and
+their reconciliation, trade history; Bitfinex order history and public trade history) goes
+through :class:`RestClient`, built on ``urllib3``'s connection pool, so that:
 
 - connections are kept alive and reused (no TCP and TLS handshake per request);
 - nothing is ever retried here: a request is sent at most once (callers decide what a failure
