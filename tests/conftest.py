@@ -16,6 +16,7 @@ socket-free tests alone):
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,15 @@ from tests.redis_servers import own_redis, redis_cluster, redis_server, redis_ur
 from tests.support import DATA, Recorder
 
 LAYERS = ("core", "transport", "clients", "sim", "redis", "cli", "samples")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Several tests stop a sample or a ``bpbfx`` command with SIGINT, as Ctrl-C does.  A run
+    started with SIGINT ignored (a background job of a non-interactive shell, ``nohup``) would
+    hand that on to every child, and a Python started with SIGINT ignored never installs its
+    KeyboardInterrupt handler: give the children the default disposition back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
